@@ -1,0 +1,142 @@
+//! What the `vpp` command prints: a readable summary of a schedule (shares, energy,
+//! cost, CO2, certificates, per-asset energy and a compact table by hour, or by day for
+//! long horizons).
+
+use std::fmt::Write as _;
+
+use chrono::Timelike;
+
+use crate::domain::{Plant, Schedule};
+
+/// The summary `vpp solve` prints.
+pub fn summary(plant: &Plant, s: &Schedule) -> String {
+    let mut o = String::new();
+    let t = &s.totals;
+    let dt = s.dt_hours;
+    let hours = s.intervals.len() as f64 * dt;
+    let tz = plant.tz();
+    let first = s.intervals.first().map(|i| i.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()).unwrap_or_default();
+    let _ = writeln!(o, "plant {}  objective {}  from {first}  {} intervals of {} min ({hours} h)", s.plant, s.objective, s.intervals.len(), dt * 60.0);
+    let _ = writeln!(
+        o,
+        "solver {} {}{}: {} solve(s), {} Dinkelbach iteration(s), {} variables, {} rows, build {:.1} ms, solve {:.1} ms",
+        s.solver.backend,
+        s.solver.status,
+        if s.solver.milp { " (MILP)" } else { "" },
+        s.solver.solves,
+        s.solver.iterations,
+        s.solver.variables,
+        s.solver.rows,
+        s.solver.build_ms,
+        s.solver.solve_ms
+    );
+    let _ = writeln!(o);
+    let _ = writeln!(o, "green share       {:>10.2} %", t.green_share * 100.0);
+    let _ = writeln!(o, "served            {:>10.1} MWh   green {:.1} MWh   grey {:.1} MWh", t.served_mwh, t.green_mwh, t.grey_mwh);
+    let _ = writeln!(o, "curtailed         {:>10.1} MWh   interrupted {:.1} MWh", t.curtailed_mwh, t.interrupted_mwh);
+    let _ = writeln!(o, "imported          {:>10.1} MWh   exported {:.1} MWh", t.imported_mwh, t.exported_mwh);
+    let _ = writeln!(o, "cost              {:>10.0} yuan  (imports {:.0}, exports −{:.0}, interruption {:.0}, storage {:.0}, thermal {:.0}, bids {:.0} − {:.0}, carbon {:.0})",
+        t.cost_yuan, t.cost.imports, t.cost.export_revenue, t.cost.interruption, t.cost.storage, t.cost.thermal, t.cost.bids_paid, t.cost.bids_received, t.cost.carbon);
+    let _ = writeln!(o, "CO2               {:>10.1} t", t.co2_t);
+    let _ = writeln!(o, "certificates      {:>10}", t.certificates);
+    if let Some(p) = t.green_premium_yuan_per_mwh {
+        let _ = writeln!(o, "green premium     {:>10.1} yuan per green MWh", p);
+    }
+    let _ = writeln!(o);
+    let _ = writeln!(o, "{:<26} {:>10} {:>10} {:>8} {:>8}", "park", "served MWh", "green MWh", "share %", "min %");
+    for p in &s.parks {
+        let min = p.min_share.map_or("-".to_string(), |a| format!("{:.1}", a * 100.0));
+        let _ = writeln!(o, "{:<26} {:>10.1} {:>10.1} {:>8.2} {:>8}", p.name, p.served_mwh, p.green_total_mwh, p.share_total * 100.0, min);
+    }
+    let _ = writeln!(o);
+    let _ = writeln!(o, "{:<26} {:>12} {:>12} {:>10}", "renewable", "avail MWh", "output MWh", "curt MWh");
+    for r in &s.renewables {
+        let sum = |v: &[f64]| v.iter().sum::<f64>() * dt;
+        let _ = writeln!(o, "{:<26} {:>12.1} {:>12.1} {:>10.1}", format!("{} ({})", r.name, r.kind), sum(&r.available_mw), sum(&r.output_mw), sum(&r.curtailed_mw));
+    }
+    let _ = writeln!(o);
+    let _ = writeln!(o, "{:<26} {:>10} {:>10} {:>10} {:>10} {:>12}", "storage", "in MWh", "out MWh", "E0 MWh", "E_T MWh", "E_T green");
+    for st in &s.storages {
+        let sum = |v: &[f64]| v.iter().sum::<f64>() * dt;
+        let e = |k: usize| st.energy_green_mwh[k] + st.energy_grey_mwh[k];
+        let last = st.energy_green_mwh.len() - 1;
+        let _ = writeln!(o, "{:<26} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>12.1}", st.name, sum(&st.charge_mw), sum(&st.discharge_mw), e(0), e(last), st.energy_green_mwh[last]);
+    }
+    if !s.bids.is_empty() {
+        let _ = writeln!(o);
+        let _ = writeln!(o, "{:<16} {:>8} {:>9} {:>9} {:>10} {:>10}  status", "bid", "side", "qty MW", "acc MW", "price", "clearing");
+        for b in &s.bids {
+            let _ = writeln!(o, "{:<16} {:>8} {:>9.1} {:>9.1} {:>10.1} {:>10.1}  {:?}", b.id, format!("{:?}", b.side).to_lowercase(), b.quantity_mw, b.accepted_mw, b.price, b.clearing_price, b.status);
+        }
+    }
+    if !s.frontier.is_empty() {
+        let _ = writeln!(o);
+        let _ = writeln!(o, "frontier: share %  cost yuan");
+        for p in &s.frontier {
+            let _ = writeln!(o, "          {:>7.2}  {:>12.0}", p.share * 100.0, p.cost_yuan);
+        }
+    }
+    let _ = writeln!(o);
+    o.push_str(&table(plant, s));
+    for w in &s.warnings {
+        let _ = writeln!(o, "warning: {w}");
+    }
+    o
+}
+
+/// Average MW per hour (or per day for horizons over two days).
+fn table(plant: &Plant, s: &Schedule) -> String {
+    let tz = plant.tz();
+    let dt = s.dt_hours;
+    let by_day = s.intervals.len() as f64 * dt > 48.0;
+    let key = |k: usize| {
+        let local = s.intervals[k].with_timezone(&tz);
+        if by_day {
+            local.format("%Y-%m-%d").to_string()
+        } else if s.intervals.len() as f64 * dt > 24.0 {
+            local.format("%m-%d %H:00").to_string()
+        } else {
+            format!("{:02}:00", local.hour())
+        }
+    };
+    let price_node = plant.grids.first().and_then(|g| s.nodes.iter().position(|n| n.name == g.node));
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    for k in 0..s.intervals.len() {
+        let label = key(k);
+        match groups.last_mut() {
+            Some((l, ks)) if *l == label => ks.push(k),
+            _ => groups.push((label, vec![k])),
+        }
+    }
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "{:<12} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>7} {:>8}",
+        if by_day { "day (MW avg)" } else { "hour (MW)" },
+        "demand", "served", "wind", "pv", "storage", "import", "export", "green%", "price"
+    );
+    for (label, ks) in groups {
+        let n = ks.len() as f64;
+        let avg = |f: &dyn Fn(usize) -> f64| ks.iter().map(|&k| f(k)).sum::<f64>() / n;
+        let demand = avg(&|k| s.parks.iter().map(|p| p.demand_mw[k]).sum());
+        let served = avg(&|k| s.parks.iter().map(|p| p.served_mw[k]).sum());
+        let wind = avg(&|k| s.renewables.iter().filter(|r| r.kind == "wind").map(|r| r.output_mw[k]).sum());
+        let pv = avg(&|k| s.renewables.iter().filter(|r| r.kind == "pv").map(|r| r.output_mw[k]).sum());
+        let storage = avg(&|k| s.storages.iter().map(|st| st.discharge_mw[k] - st.charge_mw[k]).sum());
+        let import = avg(&|k| s.grids.iter().map(|g| g.import_mw[k]).sum());
+        let export = avg(&|k| s.grids.iter().map(|g| g.export_mw[k]).sum());
+        let green: f64 = ks.iter().map(|&k| s.green[k].to_load_mwh).sum();
+        let served_e: f64 = ks.iter().map(|&k| s.green[k].served_mwh).sum();
+        let share = if served_e > 0.0 { green / served_e * 100.0 } else { 0.0 };
+        let price = price_node.and_then(|p| {
+            let prices = &s.nodes[p].price;
+            (!prices.is_empty()).then(|| avg(&|k| prices[k]))
+        });
+        let price = price.map_or("-".to_string(), |p| format!("{p:.1}"));
+        let _ = writeln!(
+            o,
+            "{label:<12} {demand:>8.1} {served:>8.1} {wind:>8.1} {pv:>8.1} {storage:>9.1} {import:>8.1} {export:>8.1} {share:>7.1} {price:>8}"
+        );
+    }
+    o
+}

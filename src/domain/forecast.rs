@@ -1,0 +1,286 @@
+//! Forecasts for one horizon (availability, demand, inflow, prices) and the horizon's
+//! time grid: UTC instants, interval length, local delivery days.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use super::bid::{Bid, BidSide};
+use super::plant::Plant;
+use super::validation::{Collector, ValidationErrors};
+
+/// Forecasts for a horizon of `intervals` intervals of `interval_minutes`, starting at
+/// `start`. Every series has one value per interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Forecast {
+    /// Free text: what day this is and how it was made.
+    #[serde(default)]
+    pub description: String,
+    /// Start of the first interval (any RFC 3339 offset; kept as UTC).
+    pub start: DateTime<Utc>,
+    /// Interval length in minutes; must divide a day (15, 30, 60, …).
+    pub interval_minutes: u32,
+    /// Number of intervals.
+    pub intervals: usize,
+    /// Availability a_t ∈ [0, 1] of each wind farm and PV plant (every one is required).
+    #[serde(default)]
+    pub availability: BTreeMap<String, Vec<f64>>,
+    /// Demand of each park, MW (every park is required).
+    #[serde(default)]
+    pub demand_mw: BTreeMap<String, Vec<f64>>,
+    /// Natural inflow of each pumped-hydro station, MWh per interval (default 0).
+    #[serde(default)]
+    pub inflow_mwh: BTreeMap<String, Vec<f64>>,
+    /// Interruptible limit of a park per interval, MW (default: the plant's constant).
+    #[serde(default)]
+    pub interruptible_mw: BTreeMap<String, Vec<f64>>,
+    /// Import price of a grid exchange per interval, yuan/MWh (default: its tariff).
+    #[serde(default)]
+    pub import_price: BTreeMap<String, Vec<f64>>,
+    /// Bids to clear with the schedule.
+    #[serde(default)]
+    pub bids: Vec<Bid>,
+}
+
+/// Why a forecast file could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ForecastError {
+    /// The file could not be read.
+    #[error("cannot read forecast file {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid JSON for a forecast.
+    #[error("forecast file {path} is not a valid forecast: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The parser's message.
+        message: String,
+    },
+}
+
+impl Forecast {
+    /// Reads and parses a forecast file (JSON). Validation against a plant is separate.
+    pub fn load(path: impl AsRef<Path>) -> Result<Forecast, ForecastError> {
+        let path = path.as_ref();
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ForecastError::Io { path: shown.clone(), source })?;
+        serde_json::from_str(&text).map_err(|e| ForecastError::Parse { path: shown, message: e.to_string() })
+    }
+
+    /// The time grid of this forecast, read in the plant's zone.
+    pub fn horizon(&self, tz: Tz) -> Horizon {
+        Horizon::new(self.start, self.interval_minutes, self.intervals, tz)
+    }
+
+    /// Checks the forecast against `plant`: every series present where required, of the
+    /// horizon's length, finite and in range; every bid well-formed. Reports all problems.
+    pub fn validate(&self, plant: &Plant) -> Result<(), ValidationErrors> {
+        let mut c = Collector::default();
+        if self.interval_minutes == 0 || 1440 % self.interval_minutes != 0 {
+            c.push("interval_minutes", format!("must divide a day (15, 30, 60, …), got {}", self.interval_minutes));
+        }
+        if self.intervals == 0 {
+            c.push("intervals", "the horizon needs at least one interval");
+        }
+        let t = self.intervals;
+        let renewables: Vec<&str> = plant.wind.iter().chain(&plant.pv).map(|r| r.name.as_str()).collect();
+        let parks: Vec<&str> = plant.parks.iter().map(|p| p.name.as_str()).collect();
+        let hydro: Vec<&str> = plant.pumped_hydro.iter().map(|h| h.name.as_str()).collect();
+        let grids: Vec<&str> = plant.grids.iter().map(|g| g.name.as_str()).collect();
+        check_series(&mut c, "availability", &self.availability, &renewables, true, t, Some(1.0), "wind farm or PV plant");
+        check_series(&mut c, "demand_mw", &self.demand_mw, &parks, true, t, None, "park");
+        check_series(&mut c, "inflow_mwh", &self.inflow_mwh, &hydro, false, t, None, "pumped-hydro station");
+        check_series(&mut c, "interruptible_mw", &self.interruptible_mw, &parks, false, t, None, "park");
+        for (name, series) in &self.import_price {
+            let f = format!("import_price.{name}");
+            if !grids.contains(&name.as_str()) {
+                c.push(f, format!("no grid exchange named '{name}' in plant {}", plant.name));
+            } else if series.len() != t {
+                c.push(f, format!("has {} values, the horizon has {t} intervals", series.len()));
+            } else {
+                for (k, v) in series.iter().enumerate() {
+                    c.finite(&format!("{f}[{k}]"), *v);
+                }
+            }
+        }
+        if c.is_empty() {
+            self.validate_bids(plant, &mut c);
+        }
+        c.finish()
+    }
+
+    fn validate_bids(&self, plant: &Plant, c: &mut Collector) {
+        let horizon = self.horizon(plant.tz());
+        let mut ids = std::collections::HashSet::new();
+        for (k, b) in self.bids.iter().enumerate() {
+            let p = if b.id.is_empty() { format!("bids[{k}]") } else { format!("bids[{}]", b.id) };
+            if b.id.trim().is_empty() {
+                c.push(format!("{p}.id"), "must not be empty");
+            } else if !ids.insert(b.id.as_str()) {
+                c.push(format!("{p}.id"), "duplicate bid id");
+            }
+            if plant.node_index(&b.node).is_none() {
+                c.push(format!("{p}.node"), format!("unknown node '{}'", b.node));
+            }
+            if c.finite(&format!("{p}.quantity_mw"), b.quantity_mw) && b.quantity_mw < 0.0 {
+                c.push(format!("{p}.quantity_mw"), format!("must not be negative, got {}", b.quantity_mw));
+            }
+            c.finite(&format!("{p}.price"), b.price);
+            if horizon.index_of(b.interval_start).is_none() {
+                c.push(
+                    format!("{p}.interval_start"),
+                    format!(
+                        "{} is not the start of an interval of the horizon {} .. {} ({} min steps)",
+                        b.interval_start.to_rfc3339(),
+                        horizon.start.to_rfc3339(),
+                        horizon.end().to_rfc3339(),
+                        horizon.step_minutes
+                    ),
+                );
+            }
+            if b.green && b.side != BidSide::Sell {
+                c.push(format!("{p}.green"), "only sell bids can be green");
+            }
+            if b.side == BidSide::Curtail {
+                if let Err(msg) = curtail_park(plant, b) {
+                    c.push(format!("{p}.park"), msg);
+                }
+            } else if b.park.is_some() {
+                c.push(format!("{p}.park"), "only curtail bids name a park");
+            }
+        }
+    }
+}
+
+/// The park whose load a curtail bid reduces: the one it names, or the only park at its node.
+pub fn curtail_park(plant: &Plant, bid: &Bid) -> Result<usize, String> {
+    let at_node: Vec<usize> = (0..plant.parks.len()).filter(|&k| plant.parks[k].node == bid.node).collect();
+    match (&bid.park, at_node.as_slice()) {
+        (Some(name), _) => match plant.parks.iter().position(|p| &p.name == name) {
+            Some(k) if plant.parks[k].node == bid.node => Ok(k),
+            Some(_) => Err(format!("park '{name}' is not at node '{}'", bid.node)),
+            None => Err(format!("unknown park '{name}'")),
+        },
+        (None, [k]) => Ok(*k),
+        (None, []) => Err(format!("a curtail bid needs a park at its node, and node '{}' has none", bid.node)),
+        (None, _) => Err(format!("node '{}' has several parks; name the one to curtail", bid.node)),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_series(
+    c: &mut Collector,
+    field: &str,
+    map: &BTreeMap<String, Vec<f64>>,
+    known: &[&str],
+    required: bool,
+    t: usize,
+    upper: Option<f64>,
+    what: &str,
+) {
+    for name in known {
+        if required && !map.contains_key(*name) {
+            c.push(format!("{field}.{name}"), format!("missing: every {what} needs a series"));
+        }
+    }
+    for (name, series) in map {
+        let f = format!("{field}.{name}");
+        if !known.contains(&name.as_str()) {
+            c.push(f, format!("no {what} of that name in the plant"));
+            continue;
+        }
+        if series.len() != t {
+            c.push(f, format!("has {} values, the horizon has {t} intervals", series.len()));
+            continue;
+        }
+        for (k, v) in series.iter().enumerate() {
+            let fk = format!("{f}[{k}]");
+            match upper {
+                Some(hi) => c.within(&fk, *v, 0.0, hi),
+                None => c.non_negative(&fk, *v),
+            }
+        }
+    }
+}
+
+/// The time grid of a horizon.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Horizon {
+    /// Start of the first interval.
+    pub start: DateTime<Utc>,
+    /// Interval length in minutes.
+    pub step_minutes: u32,
+    /// Number of intervals T.
+    pub len: usize,
+    /// Interval length Δ in hours.
+    pub dt: f64,
+    /// Zone in which local days and clock times are read.
+    pub tz: Tz,
+}
+
+impl Horizon {
+    /// A grid of `len` intervals of `step_minutes` from `start`.
+    pub fn new(start: DateTime<Utc>, step_minutes: u32, len: usize, tz: Tz) -> Horizon {
+        Horizon { start, step_minutes, len, dt: f64::from(step_minutes) / 60.0, tz }
+    }
+
+    /// Start of interval `t`.
+    pub fn instant(&self, t: usize) -> DateTime<Utc> {
+        self.start + Duration::minutes(i64::from(self.step_minutes) * t as i64)
+    }
+
+    /// End of the last interval.
+    pub fn end(&self) -> DateTime<Utc> {
+        self.instant(self.len)
+    }
+
+    /// The interval that starts exactly at `at`, if any.
+    pub fn index_of(&self, at: DateTime<Utc>) -> Option<usize> {
+        let minutes = (at - self.start).num_seconds();
+        let step = i64::from(self.step_minutes) * 60;
+        if step == 0 || minutes < 0 || minutes % step != 0 {
+            return None;
+        }
+        let t = (minutes / step) as usize;
+        (t < self.len).then_some(t)
+    }
+
+    /// Local delivery day of interval `t`.
+    pub fn local_date(&self, t: usize) -> NaiveDate {
+        self.instant(t).with_timezone(&self.tz).date_naive()
+    }
+
+    /// Local clock label of interval `t`: `HH:MM` for a horizon within one day, otherwise
+    /// `YYYY-MM-DD HH:MM`.
+    pub fn label(&self, t: usize) -> String {
+        let local = self.instant(t).with_timezone(&self.tz);
+        if self.local_date(0) == self.local_date(self.len.saturating_sub(1)) {
+            local.format("%H:%M").to_string()
+        } else {
+            local.format("%Y-%m-%d %H:%M").to_string()
+        }
+    }
+
+    /// Groups interval indices by local day, in order.
+    pub fn days(&self) -> Vec<(NaiveDate, Vec<usize>)> {
+        let mut days: Vec<(NaiveDate, Vec<usize>)> = Vec::new();
+        for t in 0..self.len {
+            let d = self.local_date(t);
+            match days.last_mut() {
+                Some((day, ts)) if *day == d => ts.push(t),
+                _ => days.push((d, vec![t])),
+            }
+        }
+        days
+    }
+}

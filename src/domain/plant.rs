@@ -1,0 +1,476 @@
+//! The plant description: nodes, lines and assets, as read from a `models/*.toml` file.
+//!
+//! Units throughout: MW, MWh, yuan, tCO2. Names are identifiers: forecasts, bids and
+//! schedules refer to assets by name.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use super::tariff::Tariff;
+use super::validation::{Collector, ValidationErrors};
+
+/// A virtual power plant: its network and every asset on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plant {
+    /// Short identifier of the plant.
+    pub name: String,
+    /// IANA time zone in which delivery days, tariffs and daily caps are read.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// Power base (MVA) for line reactances given in per unit.
+    #[serde(default = "default_base_mva")]
+    pub base_mva: f64,
+    /// Buses of the network.
+    #[serde(default, rename = "node")]
+    pub nodes: Vec<Node>,
+    /// Lines between nodes.
+    #[serde(default, rename = "line")]
+    pub lines: Vec<Line>,
+    /// Wind farms.
+    #[serde(default)]
+    pub wind: Vec<Renewable>,
+    /// PV plants.
+    #[serde(default)]
+    pub pv: Vec<Renewable>,
+    /// Pumped-hydro stations.
+    #[serde(default)]
+    pub pumped_hydro: Vec<PumpedHydro>,
+    /// Compressed-air storage plants.
+    #[serde(default)]
+    pub caes: Vec<Caes>,
+    /// Industrial-park loads.
+    #[serde(default, rename = "park")]
+    pub parks: Vec<Park>,
+    /// Exchanges with the wider grid.
+    #[serde(default, rename = "grid")]
+    pub grids: Vec<GridExchange>,
+    /// Dispatchable thermal units (grey).
+    #[serde(default)]
+    pub thermal: Vec<Thermal>,
+}
+
+fn default_timezone() -> String {
+    "Asia/Shanghai".to_string()
+}
+
+fn default_base_mva() -> f64 {
+    100.0
+}
+
+/// What a node is; informative, the model treats all nodes alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeKind {
+    /// An industrial park's connection point.
+    Park,
+    /// A generation or storage site.
+    PlantSite,
+    /// A point of connection to the wider grid.
+    GridPoint,
+}
+
+/// A bus.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Node {
+    /// Identifier.
+    pub name: String,
+    /// What the node is.
+    pub kind: NodeKind,
+}
+
+/// A line between two nodes. With a reactance it obeys DC power flow; without one it is a
+/// controllable path (transport model).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Line {
+    /// Identifier.
+    pub name: String,
+    /// Sending node (positive flow goes from `from` to `to`).
+    pub from: String,
+    /// Receiving node.
+    pub to: String,
+    /// Thermal limit, MW, in both directions.
+    pub capacity_mw: f64,
+    /// Series reactance in per unit on `base_mva`; flow = base_mva·(θ_from − θ_to)/x.
+    #[serde(default)]
+    pub reactance_pu: Option<f64>,
+}
+
+/// A wind farm or PV plant; its availability comes from the forecast.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Renewable {
+    /// Identifier; the forecast's `availability` is keyed by it.
+    pub name: String,
+    /// Connection node.
+    pub node: String,
+    /// Installed capacity, MW.
+    pub capacity_mw: f64,
+}
+
+/// A pumped-hydro station.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PumpedHydro {
+    /// Identifier; the forecast's `inflow_mwh` is keyed by it.
+    pub name: String,
+    /// Connection node.
+    pub node: String,
+    /// Maximum pumping power, MW.
+    pub pump_mw: f64,
+    /// Maximum turbine power, MW.
+    pub turbine_mw: f64,
+    /// Lowest usable reservoir energy, MWh.
+    pub e_min_mwh: f64,
+    /// Highest reservoir energy, MWh.
+    pub e_max_mwh: f64,
+    /// Energy at the start of the horizon, MWh (a request may override it).
+    pub e0_mwh: f64,
+    /// Pumping efficiency (electric energy to stored energy), (0, 1].
+    pub eta_pump: f64,
+    /// Turbine efficiency (stored energy to electric energy), (0, 1].
+    pub eta_turbine: f64,
+    /// Share of the initial energy that is green, [0, 1].
+    #[serde(default)]
+    pub initial_green_fraction: f64,
+    /// Variable cost per MWh generated, yuan/MWh.
+    #[serde(default)]
+    pub variable_cost: f64,
+}
+
+/// A compressed-air storage plant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Caes {
+    /// Identifier.
+    pub name: String,
+    /// Connection node.
+    pub node: String,
+    /// Maximum compression (charging) power, MW.
+    pub compression_mw: f64,
+    /// Maximum generation power, MW.
+    pub generation_mw: f64,
+    /// Lowest usable stored energy, MWh (electric equivalent).
+    pub e_min_mwh: f64,
+    /// Highest stored energy, MWh.
+    pub e_max_mwh: f64,
+    /// Energy at the start of the horizon, MWh.
+    pub e0_mwh: f64,
+    /// Charging efficiency, (0, 1].
+    pub eta_charge: f64,
+    /// Discharging efficiency, (0, 1].
+    pub eta_discharge: f64,
+    /// Standing loss, fraction of stored energy lost per hour, [0, 1).
+    #[serde(default)]
+    pub standing_loss_per_h: f64,
+    /// Minimum generation when running, MW (enforced in MILP mode).
+    #[serde(default)]
+    pub min_generation_mw: Option<f64>,
+    /// Share of the initial energy that is green, [0, 1].
+    #[serde(default)]
+    pub initial_green_fraction: f64,
+    /// Variable cost per MWh generated, yuan/MWh.
+    #[serde(default)]
+    pub variable_cost: f64,
+}
+
+/// An industrial park's load.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Park {
+    /// Identifier; the forecast's `demand_mw` is keyed by it.
+    pub name: String,
+    /// Connection node.
+    pub node: String,
+    /// Interruptible limit, MW (the forecast's `interruptible_mw` may give it per interval).
+    #[serde(default)]
+    pub interruptible_mw: f64,
+    /// Interruptible energy per local day, MWh; absent means no daily cap.
+    #[serde(default)]
+    pub daily_interruptible_mwh: Option<f64>,
+    /// Compensation paid per MWh interrupted, yuan/MWh.
+    #[serde(default)]
+    pub compensation_yuan_per_mwh: f64,
+    /// Minimum green share in every interval, [0, 1].
+    #[serde(default)]
+    pub min_green_share: Option<f64>,
+}
+
+/// The connection to the wider grid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GridExchange {
+    /// Identifier.
+    pub name: String,
+    /// Connection node.
+    pub node: String,
+    /// Import limit, MW.
+    pub import_cap_mw: f64,
+    /// Export limit, MW.
+    pub export_cap_mw: f64,
+    /// Price received for exports, yuan/MWh.
+    pub export_price: f64,
+    /// Carbon intensity of imports, tCO2/MWh.
+    pub carbon_intensity: f64,
+    /// Green fraction φ of imports, [0, 1].
+    #[serde(default)]
+    pub green_fraction: f64,
+    /// Time-of-use import tariff.
+    pub tariff: Tariff,
+}
+
+/// A dispatchable thermal unit (grey). Without unit commitment its output stays within
+/// `[p_min_mw, p_max_mw]` in every interval (a must-run unit when `p_min_mw > 0`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Thermal {
+    /// Identifier.
+    pub name: String,
+    /// Connection node.
+    pub node: String,
+    /// Minimum output, MW.
+    pub p_min_mw: f64,
+    /// Maximum output, MW.
+    pub p_max_mw: f64,
+    /// Marginal cost, yuan/MWh.
+    pub marginal_cost: f64,
+    /// Carbon intensity, tCO2/MWh.
+    pub carbon_intensity: f64,
+}
+
+/// Why a plant file could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum PlantError {
+    /// The file could not be read.
+    #[error("cannot read plant file {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for a plant.
+    #[error("plant file {path} is not a valid plant description: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The parser's message, with the offending key and line.
+        message: String,
+    },
+    /// The plant parsed but is inconsistent.
+    #[error("plant file {path} has {} problem(s):\n{errors}", errors.problems.len())]
+    Invalid {
+        /// The file.
+        path: String,
+        /// Every problem found.
+        errors: ValidationErrors,
+    },
+}
+
+impl Plant {
+    /// Reads, parses and validates a plant file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Plant, PlantError> {
+        let path = path.as_ref();
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| PlantError::Io { path: shown.clone(), source })?;
+        let plant = Plant::from_toml(&text)
+            .map_err(|message| PlantError::Parse { path: shown.clone(), message })?;
+        plant.validate().map_err(|errors| PlantError::Invalid { path: shown, errors })?;
+        Ok(plant)
+    }
+
+    /// Parses TOML text without validating it.
+    pub fn from_toml(text: &str) -> Result<Plant, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
+    }
+
+    /// The plant's time zone.
+    pub fn tz(&self) -> Tz {
+        self.timezone.parse().unwrap_or(Tz::Asia__Shanghai)
+    }
+
+    /// The node with this name, by index.
+    pub fn node_index(&self, name: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.name == name)
+    }
+
+    /// Names of every asset that a forecast or bid may refer to, with its table.
+    pub fn asset_names(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        let wind = self.wind.iter().map(|a| ("wind", a.name.as_str()));
+        let pv = self.pv.iter().map(|a| ("pv", a.name.as_str()));
+        let ph = self.pumped_hydro.iter().map(|a| ("pumped_hydro", a.name.as_str()));
+        let caes = self.caes.iter().map(|a| ("caes", a.name.as_str()));
+        let parks = self.parks.iter().map(|a| ("park", a.name.as_str()));
+        let grids = self.grids.iter().map(|a| ("grid", a.name.as_str()));
+        let thermal = self.thermal.iter().map(|a| ("thermal", a.name.as_str()));
+        wind.chain(pv).chain(ph).chain(caes).chain(parks).chain(grids).chain(thermal)
+    }
+
+    /// Checks every field and cross-reference; reports all problems at once.
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut c = Collector::default();
+        if self.name.trim().is_empty() {
+            c.push("name", "must not be empty");
+        }
+        if self.timezone.parse::<Tz>().is_err() {
+            c.push("timezone", format!("'{}' is not an IANA time zone", self.timezone));
+        }
+        if c.finite("base_mva", self.base_mva) && self.base_mva <= 0.0 {
+            c.push("base_mva", format!("must be positive, got {}", self.base_mva));
+        }
+        if self.nodes.is_empty() {
+            c.push("node", "a plant needs at least one node");
+        }
+        let mut nodes = BTreeSet::new();
+        for (k, n) in self.nodes.iter().enumerate() {
+            check_name(&mut c, "node", k, &n.name);
+            if !nodes.insert(n.name.as_str()) {
+                c.push(format!("node[{}].name", n.name), "duplicate node name");
+            }
+        }
+        let node_ok = |c: &mut Collector, path: String, node: &str| {
+            if !nodes.contains(node) {
+                c.push(path, format!("unknown node '{node}'"));
+            }
+        };
+        let mut lines = BTreeSet::new();
+        for (k, l) in self.lines.iter().enumerate() {
+            check_name(&mut c, "line", k, &l.name);
+            let p = format!("line[{}]", label(&l.name, k));
+            if !lines.insert(l.name.as_str()) {
+                c.push(format!("{p}.name"), "duplicate line name");
+            }
+            node_ok(&mut c, format!("{p}.from"), &l.from);
+            node_ok(&mut c, format!("{p}.to"), &l.to);
+            if l.from == l.to {
+                c.push(format!("{p}.to"), "a line must join two different nodes");
+            }
+            c.non_negative(&format!("{p}.capacity_mw"), l.capacity_mw);
+            if let Some(x) = l.reactance_pu {
+                if c.finite(&format!("{p}.reactance_pu"), x) && x <= 0.0 {
+                    c.push(format!("{p}.reactance_pu"), format!("must be positive, got {x}"));
+                }
+            }
+        }
+        let mut assets: HashMap<&str, &str> = HashMap::new();
+        for (table, name) in self.asset_names() {
+            if let Some(first) = assets.insert(name, table) {
+                c.push(format!("{table}[{name}].name"), format!("name already used by {first}[{name}]; asset names must be unique"));
+            }
+        }
+        for (table, list) in [("wind", &self.wind), ("pv", &self.pv)] {
+            for (k, r) in list.iter().enumerate() {
+                check_name(&mut c, table, k, &r.name);
+                let p = format!("{table}[{}]", label(&r.name, k));
+                node_ok(&mut c, format!("{p}.node"), &r.node);
+                c.non_negative(&format!("{p}.capacity_mw"), r.capacity_mw);
+            }
+        }
+        for (k, h) in self.pumped_hydro.iter().enumerate() {
+            check_name(&mut c, "pumped_hydro", k, &h.name);
+            let p = format!("pumped_hydro[{}]", label(&h.name, k));
+            node_ok(&mut c, format!("{p}.node"), &h.node);
+            c.non_negative(&format!("{p}.pump_mw"), h.pump_mw);
+            c.non_negative(&format!("{p}.turbine_mw"), h.turbine_mw);
+            c.efficiency(&format!("{p}.eta_pump"), h.eta_pump);
+            c.efficiency(&format!("{p}.eta_turbine"), h.eta_turbine);
+            c.within(&format!("{p}.initial_green_fraction"), h.initial_green_fraction, 0.0, 1.0);
+            c.non_negative(&format!("{p}.variable_cost"), h.variable_cost);
+            check_energy(&mut c, &p, h.e_min_mwh, h.e_max_mwh, h.e0_mwh);
+        }
+        for (k, s) in self.caes.iter().enumerate() {
+            check_name(&mut c, "caes", k, &s.name);
+            let p = format!("caes[{}]", label(&s.name, k));
+            node_ok(&mut c, format!("{p}.node"), &s.node);
+            c.non_negative(&format!("{p}.compression_mw"), s.compression_mw);
+            c.non_negative(&format!("{p}.generation_mw"), s.generation_mw);
+            c.efficiency(&format!("{p}.eta_charge"), s.eta_charge);
+            c.efficiency(&format!("{p}.eta_discharge"), s.eta_discharge);
+            if c.finite(&format!("{p}.standing_loss_per_h"), s.standing_loss_per_h)
+                && !(0.0..1.0).contains(&s.standing_loss_per_h)
+            {
+                c.push(format!("{p}.standing_loss_per_h"), format!("must lie in [0, 1), got {}", s.standing_loss_per_h));
+            }
+            if let Some(m) = s.min_generation_mw {
+                let f = format!("{p}.min_generation_mw");
+                if c.finite(&f, m) && !(0.0..=s.generation_mw).contains(&m) {
+                    c.push(f, format!("must lie in [0, generation_mw = {}], got {m}", s.generation_mw));
+                }
+            }
+            c.within(&format!("{p}.initial_green_fraction"), s.initial_green_fraction, 0.0, 1.0);
+            c.non_negative(&format!("{p}.variable_cost"), s.variable_cost);
+            check_energy(&mut c, &p, s.e_min_mwh, s.e_max_mwh, s.e0_mwh);
+        }
+        for (k, l) in self.parks.iter().enumerate() {
+            check_name(&mut c, "park", k, &l.name);
+            let p = format!("park[{}]", label(&l.name, k));
+            node_ok(&mut c, format!("{p}.node"), &l.node);
+            c.non_negative(&format!("{p}.interruptible_mw"), l.interruptible_mw);
+            if let Some(cap) = l.daily_interruptible_mwh {
+                c.non_negative(&format!("{p}.daily_interruptible_mwh"), cap);
+            }
+            c.non_negative(&format!("{p}.compensation_yuan_per_mwh"), l.compensation_yuan_per_mwh);
+            if let Some(a) = l.min_green_share {
+                c.within(&format!("{p}.min_green_share"), a, 0.0, 1.0);
+            }
+        }
+        for (k, g) in self.grids.iter().enumerate() {
+            check_name(&mut c, "grid", k, &g.name);
+            let p = format!("grid[{}]", label(&g.name, k));
+            node_ok(&mut c, format!("{p}.node"), &g.node);
+            c.non_negative(&format!("{p}.import_cap_mw"), g.import_cap_mw);
+            c.non_negative(&format!("{p}.export_cap_mw"), g.export_cap_mw);
+            c.finite(&format!("{p}.export_price"), g.export_price);
+            c.non_negative(&format!("{p}.carbon_intensity"), g.carbon_intensity);
+            c.within(&format!("{p}.green_fraction"), g.green_fraction, 0.0, 1.0);
+            g.tariff.validate(&format!("{p}.tariff"), &mut c);
+        }
+        for (k, u) in self.thermal.iter().enumerate() {
+            check_name(&mut c, "thermal", k, &u.name);
+            let p = format!("thermal[{}]", label(&u.name, k));
+            node_ok(&mut c, format!("{p}.node"), &u.node);
+            c.non_negative(&format!("{p}.p_min_mw"), u.p_min_mw);
+            c.non_negative(&format!("{p}.p_max_mw"), u.p_max_mw);
+            if u.p_min_mw > u.p_max_mw {
+                c.push(format!("{p}.p_min_mw"), format!("must not exceed p_max_mw ({} > {})", u.p_min_mw, u.p_max_mw));
+            }
+            c.finite(&format!("{p}.marginal_cost"), u.marginal_cost);
+            c.non_negative(&format!("{p}.carbon_intensity"), u.carbon_intensity);
+        }
+        c.finish()
+    }
+}
+
+/// The label used in field paths: the asset's name, or its position when it has none.
+fn label(name: &str, k: usize) -> String {
+    if name.trim().is_empty() {
+        k.to_string()
+    } else {
+        name.to_string()
+    }
+}
+
+fn check_name(c: &mut Collector, table: &str, k: usize, name: &str) {
+    if name.trim().is_empty() {
+        c.push(format!("{table}[{k}].name"), "must not be empty");
+    } else if !name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-') {
+        c.push(format!("{table}[{name}].name"), "use only ASCII letters, digits, '_' and '-'");
+    }
+}
+
+fn check_energy(c: &mut Collector, p: &str, e_min: f64, e_max: f64, e0: f64) {
+    c.non_negative(&format!("{p}.e_min_mwh"), e_min);
+    c.non_negative(&format!("{p}.e_max_mwh"), e_max);
+    c.non_negative(&format!("{p}.e0_mwh"), e0);
+    if e_min > e_max {
+        c.push(format!("{p}.e_min_mwh"), format!("must not exceed e_max_mwh ({e_min} > {e_max})"));
+    } else if !(e_min..=e_max).contains(&e0) && e0.is_finite() {
+        c.push(format!("{p}.e0_mwh"), format!("must lie in [e_min_mwh, e_max_mwh] = [{e_min}, {e_max}], got {e0}"));
+    }
+}

@@ -1,0 +1,144 @@
+//! Explains an infeasible request. Every requirement row (node balances, storage limits
+//! and end targets, minimum green shares) gets slack variables at unit cost and the model
+//! is solved again; each row whose slack is used is a reason, told in an operator's words
+//! with the asset, the interval and the amount missing. Physics and definitions stay hard.
+
+use crate::domain::{Forecast, Plant};
+
+use super::builder::Built;
+use super::lp::{Family, LinExpr, Sense};
+use super::solver::{self, Direction};
+use super::{Diagnosis, DispatchError, Options};
+
+/// Slack below this (MWh) is solver noise, not a reason.
+const NOISE: f64 = 1e-6;
+
+pub(crate) fn explain(plant: &Plant, forecast: &Forecast, options: &Options, b: &Built) -> DispatchError {
+    let mut lp = b.lp.clone();
+    let mut objective = LinExpr::default();
+    // (row, slack that adds to the left side, slack that subtracts)
+    let mut slacks = Vec::new();
+    for k in 0..lp.rows.len() {
+        let row = lp.rows[k].clone();
+        if !row.name.family.elastic() {
+            continue;
+        }
+        let up = matches!(row.sense, Sense::Ge | Sense::Eq).then(|| lp.var(0.0, f64::INFINITY));
+        let down = matches!(row.sense, Sense::Le | Sense::Eq).then(|| lp.var(0.0, f64::INFINITY));
+        // Rebuild the row with its slacks appended (rows are contiguous in `coefs`).
+        let mut terms: Vec<_> = lp.terms(&row).to_vec();
+        if let Some(s) = up {
+            terms.push((s, 1.0));
+            objective.add(s, 1.0);
+        }
+        if let Some(s) = down {
+            terms.push((s, -1.0));
+            objective.add(s, 1.0);
+        }
+        let start = lp.coefs.len();
+        lp.coefs.extend(terms);
+        lp.rows[k].start = start;
+        lp.rows[k].end = lp.coefs.len();
+        slacks.push((k, up, down));
+    }
+    let sol = match solver::solve(&lp, &objective, Direction::Minimise, options.backend, false, options.time_limit_s) {
+        Ok(sol) => sol,
+        Err(e) => {
+            return DispatchError::Solver(format!(
+                "the request is infeasible and its elastic re-solve failed too ({e:?}); a physical limit contradicts itself"
+            ))
+        }
+    };
+    let h = &b.h;
+    let dt = h.dt;
+    let mut out = Vec::new();
+    for (k, up, down) in slacks {
+        let row = &lp.rows[k];
+        let short = up.map_or(0.0, |s| sol.x[s.idx()]);
+        let excess = down.map_or(0.0, |s| sol.x[s.idx()]);
+        if short <= NOISE && excess <= NOISE {
+            continue;
+        }
+        let subject = lp.subjects[row.name.subject as usize].clone();
+        let t = row.name.t.map(|t| t as usize);
+        let when = t.map(|t| h.label(t)).unwrap_or_default();
+        let (amount, message) = match row.name.family {
+            Family::Balance if short > NOISE => {
+                let demand_mw = row.rhs / dt;
+                let mw = short / dt;
+                let parks: Vec<&str> =
+                    plant.parks.iter().filter(|p| p.node == subject).map(|p| p.name.as_str()).collect();
+                let who = match parks.as_slice() {
+                    [] => format!("node {subject}"),
+                    [one] => format!("park {one}"),
+                    many => format!("parks {}", many.join(", ")),
+                };
+                (
+                    mw,
+                    format!(
+                        "{who} cannot be served at {when}: demand {demand_mw:.1} MW at node {subject}, supply, storage, import and line limits allow at most {:.1} MW (short {mw:.1} MW)",
+                        demand_mw - mw
+                    ),
+                )
+            }
+            Family::Balance => {
+                let mw = excess / dt;
+                (mw, format!("node {subject} has {mw:.1} MW at {when} that no load, storage, line or export can take (must-run output)"))
+            }
+            Family::EnergyMin => (
+                short,
+                format!("storage {subject} falls {short:.1} MWh below its minimum energy {:.1} MWh by the end of {when}", row.rhs),
+            ),
+            Family::EnergyMax => (
+                excess,
+                format!("storage {subject} exceeds its maximum energy {:.1} MWh by {excess:.1} MWh at the end of {when}", row.rhs),
+            ),
+            Family::EndEnergy => (
+                short,
+                format!("storage {subject} cannot end the horizon at {:.1} MWh: {short:.1} MWh short", row.rhs),
+            ),
+            Family::EndGreen => (
+                short,
+                format!("storage {subject} cannot end the horizon with {:.1} MWh of green energy: {short:.1} MWh short", row.rhs),
+            ),
+            Family::ParkMinShare => {
+                let owed: Vec<String> = plant
+                    .parks
+                    .iter()
+                    .filter_map(|p| p.min_green_share.filter(|a| *a > 0.0).map(|a| format!("{} ≥ {:.0}%", p.name, a * 100.0)))
+                    .collect();
+                (
+                    short,
+                    format!(
+                        "the parks' minimum green shares ({}) cannot be met at {when}: {short:.1} MWh of green energy missing",
+                        owed.join(", ")
+                    ),
+                )
+            }
+            Family::PlantMinShare => (
+                short,
+                format!(
+                    "the plant cannot reach its minimum green share {:.1}%: {short:.1} MWh of green energy missing",
+                    options.min_share.unwrap_or(0.0) * 100.0
+                ),
+            ),
+            other => (short.max(excess), format!("{} [{subject}] {when} cannot be met", other.label())),
+        };
+        out.push(Diagnosis {
+            family: row.name.family.label().to_string(),
+            subject,
+            interval: t,
+            at: t.map(|t| h.instant(t)),
+            shortfall: amount,
+            message,
+        });
+    }
+    if out.is_empty() {
+        return DispatchError::Solver(format!(
+            "the solver reported {} infeasible but no requirement is violated when relaxed (numerical trouble)",
+            forecast.description
+        ));
+    }
+    out.sort_by(|a, b| b.shortfall.total_cmp(&a.shortfall));
+    DispatchError::Infeasible(out)
+}

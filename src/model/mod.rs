@@ -1,0 +1,242 @@
+//! The dispatch LP: built from a plant, a forecast and options; solved in stages
+//! (lexicographic green share, then cost); turned into a [`Schedule`].
+//!
+//! Architecture invariant: this module does no IO and knows nothing of gRPC, storage or
+//! async runtimes; it is a pure function from inputs to a schedule or a typed error.
+//!
+//! One file per family of MODEL.md: `wind_pv`, `storage` (shared by `pumped_hydro` and
+//! `caes`), `load`, `grid` (with thermal units), `bids`, `network`, `green`. `stages` runs
+//! the objectives, `diagnose` explains infeasible inputs, `solution` reads the results.
+
+mod bids;
+mod builder;
+mod caes;
+mod diagnose;
+mod green;
+mod grid;
+mod load;
+pub(crate) mod lp;
+mod network;
+mod pumped_hydro;
+mod solution;
+pub(crate) mod solver;
+mod stages;
+mod storage;
+mod wind_pv;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::validation::Collector;
+use crate::domain::{Forecast, Plant, ValidationErrors};
+
+pub use solver::Backend;
+pub use stages::{export_mps, solve};
+
+/// What the optimizer maximises first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Objective {
+    /// Stage 1: the plant's green share, exactly (Dinkelbach); stage 2: least cost within
+    /// the share tolerance.
+    #[default]
+    GreenShare,
+    /// Stage 1: green MWh delivered to loads; stage 2: least cost within the tolerance.
+    GreenEnergy,
+    /// Least cost (with optional carbon price and minimum share); colour is then attributed
+    /// to maximise green delivered at that cost.
+    Cost,
+}
+
+impl Objective {
+    /// Name as written on the command line and in schedules.
+    pub fn name(self) -> &'static str {
+        match self {
+            Objective::GreenShare => "green-share",
+            Objective::GreenEnergy => "green-energy",
+            Objective::Cost => "cost",
+        }
+    }
+}
+
+impl std::str::FromStr for Objective {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "green-share" => Ok(Objective::GreenShare),
+            "green-energy" => Ok(Objective::GreenEnergy),
+            "cost" => Ok(Objective::Cost),
+            other => Err(format!("unknown objective '{other}' (green-share, green-energy, cost)")),
+        }
+    }
+}
+
+/// Stored energy of one storage at the start of the horizon, by colour.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StorageLevel {
+    /// Green energy, MWh.
+    pub green_mwh: f64,
+    /// Grey energy, MWh.
+    pub grey_mwh: f64,
+}
+
+/// How to solve. Defaults: green-share, HiGHS, LP mode, tolerance 1e-4, no carbon price.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Options {
+    /// What to maximise first.
+    pub objective: Objective,
+    /// Solver backend.
+    pub backend: Backend,
+    /// Forbid simultaneous charge and discharge exactly (binaries; HiGHS only).
+    pub milp: bool,
+    /// How far (absolute share, or relative green MWh) stage 2 may fall below stage 1.
+    pub share_tolerance: f64,
+    /// Carbon price, yuan/tCO2, added to the cost.
+    pub carbon_price: f64,
+    /// Minimum green share of the plant over the horizon.
+    pub min_share: Option<f64>,
+    /// Number of points of the share–cost frontier to compute (0: none; otherwise ≥ 2).
+    pub frontier_points: usize,
+    /// Start levels of storages (a re-plan); default: the plant's e0 and green fraction.
+    pub initial: BTreeMap<String, StorageLevel>,
+    /// End-of-horizon energy targets, MWh; default: the start level.
+    pub end_energy_mwh: BTreeMap<String, f64>,
+    /// Time limit per solve, seconds.
+    pub time_limit_s: Option<f64>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            objective: Objective::GreenShare,
+            backend: Backend::Highs,
+            milp: false,
+            share_tolerance: 1e-4,
+            carbon_price: 0.0,
+            min_share: None,
+            frontier_points: 0,
+            initial: BTreeMap::new(),
+            end_energy_mwh: BTreeMap::new(),
+            time_limit_s: None,
+        }
+    }
+}
+
+impl Options {
+    /// Checks the options against the plant and forecast; reports all problems.
+    pub fn validate(&self, plant: &Plant, forecast: &Forecast) -> Result<(), ValidationErrors> {
+        let mut c = Collector::default();
+        c.within("share_tolerance", self.share_tolerance, 0.0, 1.0);
+        c.non_negative("carbon_price", self.carbon_price);
+        if let Some(s) = self.min_share {
+            c.within("min_share", s, 0.0, 1.0);
+        }
+        if self.frontier_points == 1 || self.frontier_points > 200 {
+            c.push("frontier_points", format!("must be 0 (none) or 2..=200, got {}", self.frontier_points));
+        }
+        if let Some(limit) = self.time_limit_s {
+            if c.finite("time_limit_s", limit) && limit <= 0.0 {
+                c.push("time_limit_s", format!("must be positive, got {limit}"));
+            }
+        }
+        if self.milp && self.backend == Backend::Clarabel {
+            c.push("milp", "the clarabel backend solves LPs only; use the highs backend for the MILP mode");
+        }
+        let storages: Vec<(&str, f64, f64)> = plant
+            .pumped_hydro
+            .iter()
+            .map(|h| (h.name.as_str(), h.e_min_mwh, h.e_max_mwh))
+            .chain(plant.caes.iter().map(|s| (s.name.as_str(), s.e_min_mwh, s.e_max_mwh)))
+            .collect();
+        let find = |name: &str| storages.iter().find(|s| s.0 == name).copied();
+        for (name, level) in &self.initial {
+            let f = format!("initial.{name}");
+            match find(name) {
+                None => c.push(f, "no storage of that name in the plant"),
+                Some((_, lo, hi)) => {
+                    c.non_negative(&format!("{f}.green_mwh"), level.green_mwh);
+                    c.non_negative(&format!("{f}.grey_mwh"), level.grey_mwh);
+                    let total = level.green_mwh + level.grey_mwh;
+                    if total.is_finite() && !(lo..=hi).contains(&total) {
+                        c.push(f, format!("total {total} MWh lies outside [e_min, e_max] = [{lo}, {hi}]"));
+                    }
+                }
+            }
+        }
+        for (name, target) in &self.end_energy_mwh {
+            let f = format!("end_energy_mwh.{name}");
+            match find(name) {
+                None => c.push(f, "no storage of that name in the plant"),
+                Some((_, lo, hi)) => {
+                    if c.finite(&f, *target) && !(lo..=hi).contains(target) {
+                        c.push(f, format!("{target} MWh lies outside [e_min, e_max] = [{lo}, {hi}]"));
+                    }
+                }
+            }
+        }
+        let dt = f64::from(forecast.interval_minutes) / 60.0;
+        for s in &plant.caes {
+            if s.standing_loss_per_h * dt >= 1.0 {
+                c.push(
+                    format!("caes[{}].standing_loss_per_h", s.name),
+                    format!("loses all energy within one {}-minute interval", forecast.interval_minutes),
+                );
+            }
+        }
+        c.finish()
+    }
+}
+
+/// One reason an input cannot be met, found by the elastic re-solve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Diagnosis {
+    /// Constraint family (`balance`, `energy_min`, `end_energy`, `park_min_share`, …).
+    pub family: String,
+    /// Node, asset or park concerned.
+    pub subject: String,
+    /// Interval index, where the family is per interval.
+    pub interval: Option<usize>,
+    /// Start of that interval.
+    pub at: Option<DateTime<Utc>>,
+    /// Amount by which the requirement is missed (MW for balances, MWh otherwise).
+    pub shortfall: f64,
+    /// A sentence for an operator.
+    pub message: String,
+}
+
+/// Why no schedule was produced.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DispatchError {
+    /// The plant is inconsistent.
+    #[error("invalid plant:\n{0}")]
+    InvalidPlant(ValidationErrors),
+    /// The forecast does not fit the plant.
+    #[error("invalid forecast:\n{0}")]
+    InvalidForecast(ValidationErrors),
+    /// The options do not fit the plant.
+    #[error("invalid options:\n{0}")]
+    InvalidOptions(ValidationErrors),
+    /// No dispatch meets every requirement; the diagnoses say which and where.
+    #[error("infeasible: {}", summarize(.0))]
+    Infeasible(Vec<Diagnosis>),
+    /// The objective is unbounded (a modelling error: some quantity lacks a limit).
+    #[error("the problem is unbounded: {0}")]
+    Unbounded(String),
+    /// The solver hit the time limit.
+    #[error("the solver hit the time limit of {0} s")]
+    TimeLimit(f64),
+    /// The solver failed.
+    #[error("solver failure: {0}")]
+    Solver(String),
+}
+
+fn summarize(d: &[Diagnosis]) -> String {
+    let mut s: Vec<String> = d.iter().take(5).map(|d| d.message.clone()).collect();
+    if d.len() > 5 {
+        s.push(format!("… and {} more", d.len() - 5));
+    }
+    s.join("; ")
+}

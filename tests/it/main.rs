@@ -1,0 +1,20 @@
+//! The integration tests, in one binary: hand-solved cases, the Xinyang fixtures, bad
+//! input, and the `vpp` command. Every schedule a test obtains goes through `checker`.
+
+mod bad_input;
+mod cases;
+mod checker;
+mod cli;
+mod xinyang;
+
+use std::path::PathBuf;
+
+/// A path inside the repository.
+pub fn repo(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// |a − b| ≤ tol · max(1, |b|).
+pub fn near(a: f64, b: f64, tol: f64) -> bool {
+    (a - b).abs() <= tol * b.abs().max(1.0)
+}
