@@ -47,6 +47,23 @@ pub(crate) struct Index {
     pub(crate) balance: Vec<Vec<RowId>>,
 }
 
+impl Index {
+    /// Marks the variables that only say what colour energy is (green parts of charge,
+    /// discharge, stored energy, exports and buys; green to load): fixing every other
+    /// variable fixes the physical dispatch.
+    pub(crate) fn colour_vars(&self, n: usize) -> Vec<bool> {
+        let mut colour = vec![false; n];
+        let mut mark = |v: &Var| colour[v.idx()] = true;
+        for s in &self.storage {
+            s.charge_green.iter().chain(&s.discharge_green).chain(&s.energy_green).chain(&s.energy_grey).for_each(&mut mark);
+        }
+        self.export_green.iter().flatten().flatten().for_each(&mut mark);
+        self.bid_green.iter().flatten().for_each(&mut mark);
+        self.green_to_load.iter().for_each(&mut mark);
+        colour
+    }
+}
+
 /// The model under construction.
 pub(crate) struct Builder<'a> {
     pub(crate) plant: &'a Plant,

@@ -135,8 +135,8 @@ pub(crate) fn explain(plant: &Plant, forecast: &Forecast, options: &Options, b: 
     }
     if out.is_empty() {
         return DispatchError::Solver(format!(
-            "the solver reported {} infeasible but no requirement is violated when relaxed (numerical trouble)",
-            forecast.description
+            "the solver reported the request for {} infeasible, but relaxing every requirement violates none (numerical trouble)",
+            forecast.start.to_rfc3339()
         ));
     }
     out.sort_by(|a, b| b.shortfall.total_cmp(&a.shortfall));

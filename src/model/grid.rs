@@ -1,6 +1,7 @@
 //! The grid exchange (imports at time-of-use prices, a green fraction φ of imports,
 //! exports split into green and grey) and optional thermal units (grey, must-run above
-//! p_min).
+//! p_min). In MILP mode one binary per interval forbids importing and exporting at once
+//! (which an LP would do wherever the export price beats the import price).
 
 use super::builder::Builder;
 use super::lp::{Family, Sense};
@@ -33,6 +34,11 @@ impl Builder<'_> {
                     self.green_use[t].push((eg, dt));
                     eg
                 });
+                if self.options.milp && g.import_cap_mw > 0.0 && g.export_cap_mw > 0.0 {
+                    let importing = self.lp.binary();
+                    self.lp.row(Family::MilpImport, subject, Some(t), [(i, 1.0), (importing, -g.import_cap_mw)], Sense::Le, 0.0);
+                    self.lp.row(Family::MilpExport, subject, Some(t), [(e, 1.0), (importing, g.export_cap_mw)], Sense::Le, g.export_cap_mw);
+                }
                 imp.push(i);
                 exp.push(e);
                 exp_green.push(eg);

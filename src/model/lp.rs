@@ -79,6 +79,10 @@ pub(crate) enum Family {
     MilpExclusive,
     /// MILP: generation ≥ minimum when running.
     MinGeneration,
+    /// MILP: import only when the exchange's direction binary says import.
+    MilpImport,
+    /// MILP: export only when it says export.
+    MilpExport,
 }
 
 impl Family {
@@ -110,6 +114,8 @@ impl Family {
             Family::MilpDischarge => "milp_discharge",
             Family::MilpExclusive => "milp_exclusive",
             Family::MinGeneration => "min_generation",
+            Family::MilpImport => "milp_import",
+            Family::MilpExport => "milp_export",
         }
     }
 

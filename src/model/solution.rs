@@ -2,10 +2,11 @@
 //! prices, green accounting, the parks' green allocation, totals and warnings.
 //!
 //! Park allocation rule, per interval: each park with a minimum share α_p first receives
-//! α_p·served_p; the green energy left over is spread over the parks in proportion to the
-//! part of their served energy not yet green, (1 − α_p)·served_p, so every park ends at
-//! share α_p + (1 − α_p)·ρ_t with one ρ_t for all. With no minimum shares this is plain
-//! pro rata to served energy. The allocations add up to the plant's green energy to loads.
+//! α_p·served_p (the LP guarantees there is enough); the green energy left over is spread
+//! pro rata to served energy, θ_t·served_p with one θ_t for all parks, except that no park
+//! gets more than its served energy (a park that would is filled to 100 % and the rest is
+//! spread over the others, still pro rata: water-filling). With no minimum shares this is
+//! plain pro rata. The allocations add up to the plant's green energy to loads.
 
 use crate::domain::schedule::{
     BidAward, BidStatus, CostBreakdown, GreenInterval, GridSchedule, LineSchedule, NodeSchedule, ParkSchedule,
@@ -303,6 +304,16 @@ pub(crate) fn schedule(
         }
     }
 
+    for g in &grids {
+        let both = (0..h.len).filter(|&t| g.import_mw[t] > 1e-6 && g.export_mw[t] > 1e-6).count();
+        if both > 0 {
+            warnings.push(format!(
+                "{}: imports and exports at once in {both} interval(s) (export price above import price); the MILP mode (--milp) forbids it",
+                g.name
+            ));
+        }
+    }
+
     Schedule {
         plant: plant.name.clone(),
         objective: options.objective.name().into(),
@@ -354,11 +365,9 @@ fn allocate_parks(
     for (t, g) in green.iter().enumerate() {
         let served: Vec<f64> = (0..n).map(|p| served_mw[p][t] * dt).collect();
         let targets: f64 = (0..n).map(|p| alpha[p] * served[p]).sum();
-        let headroom: f64 = (0..n).map(|p| (1.0 - alpha[p]) * served[p]).sum();
-        let rest = g.to_load_mwh - targets;
-        let rho = if headroom > 0.0 { (rest / headroom).clamp(0.0, 1.0) } else { 0.0 };
+        let theta = fill_level(&served, &alpha, g.to_load_mwh - targets);
         for p in 0..n {
-            alloc[p][t] = clean(alpha[p] * served[p] + rho * (1.0 - alpha[p]) * served[p]);
+            alloc[p][t] = clean(alpha[p] * served[p] + (theta * served[p]).min((1.0 - alpha[p]) * served[p]));
         }
     }
     plant
@@ -384,4 +393,46 @@ fn allocate_parks(
             }
         })
         .collect()
+}
+
+/// The common level θ at which Σ_p min(θ·s_p, (1 − α_p)·s_p) equals `rest` (water-filling
+/// pro rata to served energy s_p, each park capped at its served energy).
+fn fill_level(served: &[f64], alpha: &[f64], rest: f64) -> f64 {
+    if rest <= 0.0 {
+        return 0.0;
+    }
+    // Parks in the order they fill up: by room left per unit served, 1 − α_p.
+    let mut order: Vec<usize> = (0..served.len()).filter(|&p| served[p] > 0.0).collect();
+    order.sort_by(|&a, &b| (1.0 - alpha[a]).total_cmp(&(1.0 - alpha[b])));
+    let mut open: f64 = order.iter().map(|&p| served[p]).sum();
+    let mut left = rest;
+    let mut level = 0.0;
+    for &p in &order {
+        let cap = 1.0 - alpha[p];
+        // Raising θ from `level` to `cap` uses (cap − level)·open.
+        let need = (cap - level) * open;
+        if need >= left {
+            return level + left / open;
+        }
+        left -= need;
+        level = cap;
+        open -= served[p];
+    }
+    level
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fill_level;
+
+    #[test]
+    fn fill_level_is_pro_rata_until_a_park_is_full() {
+        // No targets: plain pro rata.
+        assert!((fill_level(&[100.0, 300.0], &[0.0, 0.0], 200.0) - 0.5).abs() < 1e-12);
+        // Park 0 has α = 0.9, so it is full at θ = 0.1; the rest goes to park 1.
+        let theta = fill_level(&[100.0, 100.0], &[0.9, 0.0], 50.0);
+        assert!((theta.min(0.1) * 100.0 + theta * 100.0 - 50.0).abs() < 1e-9, "θ = {theta}");
+        assert!((theta - 0.4).abs() < 1e-12);
+        assert_eq!(fill_level(&[100.0], &[0.0], 0.0), 0.0);
+    }
 }

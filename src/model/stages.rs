@@ -3,8 +3,8 @@
 //! - `green-share`: Dinkelbach iterations max N − λ·D, λ ← N/D, until max N − λ·D = 0
 //!   (exact for LPs and MILPs alike); then least cost with N ≥ (s* − tol)·D.
 //! - `green-energy`: max N; then least cost with N ≥ (1 − tol)·N*.
-//! - `cost`: least cost (N ≥ σ·D when a minimum share is given); then, at that cost, the
-//!   colour attribution that delivers the most green energy to loads.
+//! - `cost`: least cost (N ≥ σ·D when a minimum share is given); then, for that very
+//!   dispatch, the colour attribution that delivers the most green energy to loads.
 //! - frontier: least cost at shares evenly spaced from the cost-optimal share to s*.
 //!
 //! Prices are the duals of the final least-cost solve (with binaries fixed in MILP mode).
@@ -60,7 +60,8 @@ pub fn solve(plant: &Plant, forecast: &Forecast, options: &Options) -> Result<Sc
             let floor = best.objective * (1.0 - options.share_tolerance);
             let mut expr = green.clone();
             expr.constant -= floor;
-            let row = run.b.lp.row_expr(Family::GreenFloor, 0, &expr, Sense::Ge);
+            let subject = run.b.lp.subject(&plant.name);
+            let row = run.b.lp.row_expr(Family::GreenFloor, subject, &expr, Sense::Ge);
             let fin = run.solve(&run.b.cost.clone(), Direction::Minimise, true)?;
             let duals = run.duals(&fin, &run.b.cost.clone())?;
             (best.objective, fin.x, duals, Some(row))
@@ -183,21 +184,28 @@ impl Run<'_> {
         self.b.lp.row_expr(family, subject, &expr, Sense::Ge)
     }
 
-    /// At the least cost of `least`, the dispatch and colour attribution that deliver the
-    /// most green energy to loads. Falls back to `least` itself if the extra solve fails.
+    /// The colour attribution of `least`'s dispatch that delivers the most green energy to
+    /// loads: every physical quantity stays as `least` has it (so the cost is unchanged
+    /// exactly) and only the colour splits move. Falls back to `least` itself if that
+    /// extra solve fails.
     fn attribute_colour(&mut self, least: &RawSolution) -> Result<Vec<f64>, DispatchError> {
-        let cost = self.b.cost.clone();
-        let slack = 1e-9 * least.objective.abs().max(1.0);
-        let mut cap = cost.clone();
-        cap.constant -= least.objective + slack;
-        let subject = self.b.lp.subject(&self.plant.name);
-        self.b.lp.row_expr(Family::CostCap, subject, &cap, Sense::Le);
+        let colour = self.b.ix.colour_vars(self.b.lp.cols.len());
+        let saved = self.b.lp.cols.clone();
+        for (j, col) in self.b.lp.cols.iter_mut().enumerate() {
+            if !colour[j] {
+                let v = least.x[j].clamp(col.lo, col.hi);
+                *col = super::lp::Col { lo: v, hi: v, integer: false };
+            }
+        }
         let green = self.b.green.clone();
         let result = self.solve(&green, Direction::Maximise, false);
-        self.b.lp.pop_row();
+        self.b.lp.cols = saved;
         match result {
             Ok(sol) => Ok(sol.x),
-            Err(DispatchError::Infeasible(_)) | Err(DispatchError::Solver(_)) => Ok(least.x.clone()),
+            Err(DispatchError::Infeasible(_)) | Err(DispatchError::Solver(_)) => {
+                tracing::warn!("colour attribution failed; reporting the least-cost solve's own colours");
+                Ok(least.x.clone())
+            }
             Err(e) => Err(e),
         }
     }
