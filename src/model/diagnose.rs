@@ -29,7 +29,10 @@ pub(crate) fn explain(plant: &Plant, forecast: &Forecast, options: &Options, b: 
         let mut terms: Vec<_> = lp.terms(&row).to_vec();
         if let Some(s) = up {
             terms.push((s, 1.0));
-            objective.add(s, 1.0);
+            // A shortfall is blamed on a node with demand rather than on one it is merely
+            // carried through.
+            let weight = if row.name.family == Family::Balance && row.rhs <= 0.0 { 1.01 } else { 1.0 };
+            objective.add(s, weight);
         }
         if let Some(s) = down {
             terms.push((s, -1.0));

@@ -69,8 +69,6 @@ pub(crate) enum Family {
     ShareFloor,
     /// Stage 2 (green-energy): green MWh ≥ stage-1 optimum − tolerance.
     GreenFloor,
-    /// Colour attribution: cost ≤ cost optimum.
-    CostCap,
     /// MILP: charge only when the charging binary is on.
     MilpCharge,
     /// MILP: discharge only when the discharging binary is on.
@@ -109,7 +107,6 @@ impl Family {
             Family::PlantMinShare => "plant_min_share",
             Family::ShareFloor => "share_floor",
             Family::GreenFloor => "green_floor",
-            Family::CostCap => "cost_cap",
             Family::MilpCharge => "milp_charge",
             Family::MilpDischarge => "milp_discharge",
             Family::MilpExclusive => "milp_exclusive",

@@ -7,14 +7,14 @@ use std::collections::BTreeMap;
 use vpp_dispatch::domain::{BidSide, Forecast, Plant, Schedule};
 
 /// Absolute tolerance per unit of magnitude.
-pub const TOL: f64 = 1e-6;
+pub(crate) const TOL: f64 = 1e-6;
 
 /// What a request asked beyond the plant's defaults.
 #[derive(Default, Clone)]
-pub struct Asked {
-    pub initial: BTreeMap<String, (f64, f64)>,
-    pub end_energy: BTreeMap<String, f64>,
-    pub carbon_price: f64,
+pub(crate) struct Asked {
+    pub(crate) initial: BTreeMap<String, (f64, f64)>,
+    pub(crate) end_energy: BTreeMap<String, f64>,
+    pub(crate) carbon_price: f64,
 }
 
 struct Report {
@@ -35,7 +35,7 @@ impl Report {
 }
 
 /// Checks a schedule; returns every violation found.
-pub fn check(plant: &Plant, fc: &Forecast, asked: &Asked, s: &Schedule) -> Result<(), Vec<String>> {
+pub(crate) fn check(plant: &Plant, fc: &Forecast, asked: &Asked, s: &Schedule) -> Result<(), Vec<String>> {
     let mut r = Report { errors: Vec::new() };
     let t_len = fc.intervals;
     let dt = f64::from(fc.interval_minutes) / 60.0;
@@ -362,7 +362,7 @@ pub fn check(plant: &Plant, fc: &Forecast, asked: &Asked, s: &Schedule) -> Resul
 }
 
 /// Panics with every violation when the schedule does not check.
-pub fn assert_valid(plant: &Plant, fc: &Forecast, asked: &Asked, s: &Schedule) {
+pub(crate) fn assert_valid(plant: &Plant, fc: &Forecast, asked: &Asked, s: &Schedule) {
     if let Err(errors) = check(plant, fc, asked, s) {
         let shown: Vec<_> = errors.iter().take(20).cloned().collect();
         panic!("schedule fails {} check(s):\n{}", errors.len(), shown.join("\n"));

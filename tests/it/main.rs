@@ -10,11 +10,11 @@ mod xinyang;
 use std::path::PathBuf;
 
 /// A path inside the repository.
-pub fn repo(path: &str) -> PathBuf {
+pub(crate) fn repo(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
 /// |a − b| ≤ tol · max(1, |b|).
-pub fn near(a: f64, b: f64, tol: f64) -> bool {
+pub(crate) fn near(a: f64, b: f64, tol: f64) -> bool {
     (a - b).abs() <= tol * b.abs().max(1.0)
 }
