@@ -2,10 +2,14 @@
 //! its industrial parks use as possible is green.
 //!
 //! Layers, in the one direction of dependency: [`domain`] (plant, forecasts, bids,
-//! schedules, validation) ← [`model`] (the LP core: pure, synchronous) ← [`cli`] (the
-//! `vpp` command's summaries). See ARCHITECTURE.md.
+//! schedules, validation) ← [`model`] (the LP core: pure, synchronous) and [`store`]
+//! (durable bids and schedules) ← [`api`] (gRPC) ← [`server`] (wiring) ← the `vpp`
+//! binary; [`cli`] formats summaries. See ARCHITECTURE.md.
 
+pub mod api;
 pub mod cli;
 pub mod domain;
 pub mod model;
+pub mod server;
+pub mod store;
 pub mod synth;

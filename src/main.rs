@@ -69,6 +69,23 @@ enum Command {
         #[arg(long)]
         forecast: Option<PathBuf>,
     },
+    /// Run the gRPC service (with the embedded SQLite store) until SIGTERM or Ctrl-C.
+    Serve {
+        /// Config file (TOML); VPP_* environment variables override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Call a running service.
+    Client {
+        /// Server address.
+        #[arg(long, default_value = "http://127.0.0.1:50051", env = "VPP_ADDR")]
+        addr: String,
+        /// Bearer token.
+        #[arg(long, env = "VPP_TOKEN", hide_env_values = true)]
+        token: String,
+        #[command(subcommand)]
+        call: ClientCall,
+    },
     /// Generate a representative forecast for a plant (solar geometry, wind profiles, load shape).
     Forecast {
         /// Plant file (TOML).
@@ -89,6 +106,67 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum ClientCall {
+    /// Solve and publish the day-ahead schedule of a delivery day (operators).
+    DayAhead {
+        /// Local delivery day, YYYY-MM-DD.
+        #[arg(long)]
+        day: String,
+        /// Forecast file (JSON) covering the day.
+        #[arg(long)]
+        forecast: PathBuf,
+        /// green-share, green-energy or cost.
+        #[arg(long, default_value = "green-share")]
+        objective: Objective,
+    },
+    /// Read a published schedule's totals and shares (operators).
+    Schedule {
+        /// Local delivery day.
+        #[arg(long)]
+        day: String,
+        /// Version; 0 for the latest.
+        #[arg(long, default_value_t = 0)]
+        version: u32,
+    },
+    /// A park's green share by hour (park managers: their own park).
+    Share {
+        /// Park.
+        #[arg(long)]
+        park: String,
+        /// First day.
+        #[arg(long)]
+        day: String,
+        /// Last day (inclusive).
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// Submit a bid (bots).
+    Bid {
+        /// Your id for the bid.
+        #[arg(long)]
+        id: String,
+        /// Node.
+        #[arg(long)]
+        node: String,
+        /// Start of the market hour, RFC 3339.
+        #[arg(long)]
+        at: chrono::DateTime<chrono::Utc>,
+        /// sell, buy or curtail.
+        #[arg(long)]
+        side: String,
+        /// MW.
+        #[arg(long)]
+        mw: f64,
+        /// Limit price, yuan/MWh.
+        #[arg(long)]
+        price: f64,
+        /// Green (sell only).
+        #[arg(long)]
+        green: bool,
+    },
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
@@ -105,6 +183,8 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Serve { config } => serve(config),
+        Command::Client { addr, token, call } => client::run(addr, token, call),
         Command::Solve {
             model: plant_path,
             forecast,
@@ -183,6 +263,123 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 None => println!("{text}"),
             }
             Ok(())
+        }
+    }
+}
+
+fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
+    use vpp_dispatch::server::{self, Listeners, RawConfig};
+    let config = RawConfig::load(config.as_deref(), |k| std::env::var(k).ok())?.validate()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let listeners = Listeners::bind(&config).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+        let shutdown = async {
+            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return std::future::pending().await,
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {},
+                _ = term.recv() => {},
+            }
+        };
+        server::run(config, listeners, shutdown).await?;
+        Ok(())
+    })
+}
+
+mod client {
+    //! `vpp client`: a small gRPC client for people and scripts.
+
+    use anyhow::Context;
+    use tonic::metadata::MetadataValue;
+    use tonic::transport::Channel;
+    use vpp_dispatch::api::pb;
+    use vpp_dispatch::domain::Forecast;
+
+    use super::ClientCall;
+
+    fn with_token<T>(token: &str, msg: T) -> anyhow::Result<tonic::Request<T>> {
+        let mut req = tonic::Request::new(msg);
+        let value: MetadataValue<_> = format!("Bearer {token}").parse().context("the token is not a valid header value")?;
+        req.metadata_mut().insert("authorization", value);
+        Ok(req)
+    }
+
+    pub(super) fn run(addr: String, token: String, call: ClientCall) -> anyhow::Result<()> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        runtime.block_on(async move {
+            let channel = Channel::from_shared(addr.clone())?.connect().await.with_context(|| format!("cannot connect to {addr}"))?;
+            match call {
+                ClientCall::DayAhead { day, forecast, objective } => {
+                    let fc = Forecast::load(&forecast)?;
+                    let objective = match objective {
+                        vpp_dispatch::model::Objective::GreenShare => pb::Objective::GreenShare,
+                        vpp_dispatch::model::Objective::GreenEnergy => pb::Objective::GreenEnergy,
+                        vpp_dispatch::model::Objective::Cost => pb::Objective::Cost,
+                    };
+                    let req = pb::SubmitDayAheadRequest {
+                        delivery_day: day,
+                        forecast: Some(vpp_dispatch::api::forecast_to_pb(&fc)),
+                        options: Some(pb::SolveOptions { objective: objective as i32, ..Default::default() }),
+                    };
+                    let mut c = pb::dispatch_service_client::DispatchServiceClient::new(channel).max_decoding_message_size(64 << 20);
+                    let s = c.submit_day_ahead(with_token(&token, req)?).await?.into_inner();
+                    print_schedule(&s);
+                }
+                ClientCall::Schedule { day, version } => {
+                    let mut c = pb::dispatch_service_client::DispatchServiceClient::new(channel).max_decoding_message_size(64 << 20);
+                    let s = c.get_schedule(with_token(&token, pb::GetScheduleRequest { delivery_day: day, version })?).await?.into_inner();
+                    print_schedule(&s);
+                }
+                ClientCall::Share { park, day, to } => {
+                    let mut c = pb::green_share_service_client::GreenShareServiceClient::new(channel);
+                    let req = pb::ParkShareRequest { park, from_day: day, to_day: to.unwrap_or_default() };
+                    let r = c.get_park_share(with_token(&token, req)?).await?.into_inner();
+                    println!("{}: {:.2} % green ({:.1} of {:.1} MWh, {} certificates)", r.subject, r.share * 100.0, r.green_mwh, r.served_mwh, r.certificates);
+                    for d in &r.days {
+                        println!("{} (schedule v{}): {:.2} %", d.day, d.version, d.share * 100.0);
+                        for i in &d.intervals {
+                            let at = i.start.as_ref().and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0)).map(|t| t.to_rfc3339()).unwrap_or_default();
+                            println!("  {at}  served {:>8.1} MWh  green {:>8.1} MWh  {:>6.2} %", i.served_mwh, i.green_mwh, i.share * 100.0);
+                        }
+                    }
+                }
+                ClientCall::Bid { id, node, at, side, mw, price, green } => {
+                    let side = match side.as_str() {
+                        "sell" => pb::Side::Sell,
+                        "buy" => pb::Side::Buy,
+                        "curtail" => pb::Side::Curtail,
+                        other => anyhow::bail!("--side must be sell, buy or curtail, got '{other}'"),
+                    };
+                    let bid = pb::Bid {
+                        bid_id: id,
+                        node,
+                        interval_start: Some(prost_types::Timestamp { seconds: at.timestamp(), nanos: 0 }),
+                        side: side as i32,
+                        quantity_mw: mw,
+                        price,
+                        green,
+                        park: String::new(),
+                    };
+                    let mut c = pb::market_service_client::MarketServiceClient::new(channel);
+                    let ack = c.submit_bid(with_token(&token, bid)?).await?.into_inner();
+                    println!("bid {} acknowledged for {} (revision {})", ack.bid_id, ack.delivery_day, ack.revision);
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn print_schedule(s: &pb::Schedule) {
+        let info = s.info.clone().unwrap_or_default();
+        let t = s.totals.clone().unwrap_or_default();
+        println!("{} v{}: green share {:.2} %, cost {:.0} yuan, CO2 {:.1} t, {} certificates", info.delivery_day, info.version, t.green_share * 100.0, t.cost_yuan, t.co2_t, t.certificates);
+        for p in &s.parks {
+            println!("  {:<26} {:>8.2} %", p.name, p.share_total * 100.0);
+        }
+        for a in &s.awards {
+            println!("  award {} ({}): {:.1} of {:.1} MW at {:.1} yuan/MWh", a.bid_id, a.bot, a.accepted_mw, a.quantity_mw, a.clearing_price);
         }
     }
 }

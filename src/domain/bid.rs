@@ -41,4 +41,7 @@ pub struct Bid {
     /// For `curtail` at a node with several parks: which park's load is reduced.
     #[serde(default)]
     pub park: Option<String>,
+    /// A firm position (an award already made, carried into a re-plan): accepted in full.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub firm: bool,
 }

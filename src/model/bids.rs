@@ -1,6 +1,7 @@
 //! Bids cleared in the same LP: an accepted quantity 0 ≤ x_b ≤ quantity per bid. Sell bids
 //! inject (green ones add to green supply), buy bids withdraw (their green part counts as
-//! green used), curtail bids reduce a park's load. Awards settle at the node price.
+//! green used), curtail bids reduce a park's load. Awards settle at the node price. A firm
+//! bid (an earlier award carried into a re-plan) is accepted in full.
 
 use std::collections::HashMap;
 
@@ -18,7 +19,7 @@ impl Builder<'_> {
         for b in &self.forecast.bids {
             let node = self.node(&b.node);
             let t = self.h.index_of(b.interval_start).unwrap_or(0);
-            let x = self.lp.var(0.0, b.quantity_mw);
+            let x = self.lp.var(if b.firm { b.quantity_mw } else { 0.0 }, b.quantity_mw);
             let mut green = None;
             match b.side {
                 BidSide::Sell => {

@@ -279,11 +279,16 @@ impl Lp {
         self.row_name(RowId(k as u32)).replace(char::is_whitespace, "_")
     }
 
-    /// Writes the LP in free MPS format with `objective` (minimised), so HiGHS or any other
-    /// solver can be timed on exactly the same problem.
-    pub(crate) fn to_mps(&self, objective: &LinExpr) -> String {
+    /// Writes the LP in free MPS format with `objective` (maximised or minimised), so
+    /// HiGHS or any other solver can be timed on exactly the same problem. The objective's
+    /// constant is left out.
+    pub(crate) fn to_mps(&self, objective: &LinExpr, maximise: bool) -> String {
         let mut out = String::with_capacity(64 * (self.coefs.len() + self.rows.len() + self.cols.len()));
-        out.push_str("NAME vpp\nROWS\n N obj\n");
+        out.push_str("NAME vpp\n");
+        if maximise {
+            out.push_str("OBJSENSE\n    MAX\n");
+        }
+        out.push_str("ROWS\n N obj\n");
         for (k, r) in self.rows.iter().enumerate() {
             let s = match r.sense {
                 Sense::Le => 'L',

@@ -33,7 +33,7 @@ use crate::domain::validation::Collector;
 use crate::domain::{Forecast, Plant, ValidationErrors};
 
 pub use solver::Backend;
-pub use stages::{export_mps, solve};
+pub use stages::{export_mps, solve, solve_traced};
 
 /// What the optimizer maximises first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

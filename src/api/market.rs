@@ -1,0 +1,230 @@
+//! `MarketService`: the bid book. Bids are exactly-once per (bot, bid id), close at the
+//! gate, and their awards stream back when a schedule clears them.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use chrono::{Timelike, Utc};
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+use crate::domain::{Bid, BidSide};
+use crate::store::{BidRecord, BidState, SubmitOutcome};
+
+use super::auth::{principal, require_bot, Principal};
+use super::convert;
+use super::pb;
+use super::pb::market_service_server::MarketService;
+use super::state::{publish_stream, AppState};
+use super::status::{from_store, invalid};
+
+/// The market service.
+#[derive(Clone)]
+pub struct MarketApi {
+    state: Arc<AppState>,
+}
+
+impl MarketApi {
+    /// Over the shared state.
+    pub fn new(state: Arc<AppState>) -> MarketApi {
+        MarketApi { state }
+    }
+
+    fn check_price(&self, field: &str, price: f64) -> Result<(), Status> {
+        let m = &self.state.market;
+        if !price.is_finite() {
+            return Err(invalid(field, format!("must be a finite number, got {price}")));
+        }
+        if !(m.price_floor..=m.price_cap).contains(&price) {
+            return Err(invalid(field, format!("must lie in [{}, {}] yuan/MWh, got {price}", m.price_floor, m.price_cap)));
+        }
+        Ok(())
+    }
+
+    fn check_quantity(field: &str, q: f64) -> Result<(), Status> {
+        if !q.is_finite() {
+            return Err(invalid(field, format!("must be a finite number, got {q}")));
+        }
+        if q <= 0.0 {
+            return Err(invalid(field, format!("must be positive, got {q}")));
+        }
+        Ok(())
+    }
+
+    /// Validates a wire bid from `bot` into a domain bid.
+    fn bid(&self, bot: &str, b: pb::Bid) -> Result<Bid, Status> {
+        let plant = &self.state.plant;
+        if b.bid_id.is_empty() || b.bid_id.len() > 64 || !b.bid_id.chars().all(|c| c.is_ascii_alphanumeric() || "._:-".contains(c)) {
+            return Err(invalid("bid_id", "must be 1-64 characters of letters, digits, '.', '_', ':' or '-'"));
+        }
+        if plant.node_index(&b.node).is_none() {
+            return Err(invalid("node", format!("no node named '{}' in plant {}", b.node, plant.name)));
+        }
+        let start = convert::instant(b.interval_start.as_ref(), "interval_start")?;
+        let local = start.with_timezone(&plant.tz());
+        let minutes = local.hour() * 60 + local.minute();
+        if start.timestamp_subsec_nanos() != 0 || local.second() != 0 || minutes % self.state.market.interval_minutes != 0 {
+            return Err(invalid(
+                "interval_start",
+                format!("{} is not the start of a {}-minute market interval", start.to_rfc3339(), self.state.market.interval_minutes),
+            ));
+        }
+        let side = convert::side(b.side)?;
+        Self::check_quantity("quantity_mw", b.quantity_mw)?;
+        self.check_price("price", b.price)?;
+        if b.green && side != BidSide::Sell {
+            return Err(invalid("green", "only sell bids can be green"));
+        }
+        let park = (!b.park.is_empty()).then(|| b.park.clone());
+        let bid = Bid {
+            id: b.bid_id,
+            bot: bot.to_string(),
+            node: b.node,
+            interval_start: start,
+            side,
+            quantity_mw: b.quantity_mw,
+            price: b.price,
+            green: b.green,
+            park,
+            firm: false,
+        };
+        if side == BidSide::Curtail {
+            crate::domain::forecast::curtail_park(plant, &bid).map_err(|m| invalid("park", m))?;
+        } else if bid.park.is_some() {
+            return Err(invalid("park", "only curtail bids name a park"));
+        }
+        Ok(bid)
+    }
+
+    fn gate_open(&self, day: chrono::NaiveDate) -> Result<chrono::DateTime<Utc>, Status> {
+        let gate = self.state.gate_closure(day);
+        if Utc::now() >= gate {
+            return Err(Status::failed_precondition(format!("bids for {day} closed at {}", gate.to_rfc3339())));
+        }
+        Ok(gate)
+    }
+
+    fn count(&self, call: &str, outcome: &str) {
+        self.state.metrics.bids.with_label_values(&[call, outcome]).inc();
+    }
+
+    async fn existing(&self, bot: &str, id: &str) -> Result<BidRecord, Status> {
+        self.state
+            .store
+            .bid(bot, id)
+            .await
+            .map_err(from_store)?
+            .ok_or_else(|| Status::not_found(format!("you have no bid '{id}'")))
+    }
+}
+
+type AwardStream = Pin<Box<dyn Stream<Item = Result<pb::Award, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl MarketService for MarketApi {
+    async fn submit_bid(&self, request: Request<pb::Bid>) -> Result<Response<pb::BidAck>, Status> {
+        let who = principal(&request)?;
+        let bot = require_bot(&who)?.to_string();
+        let bid = self.bid(&bot, request.into_inner()).inspect_err(|_| self.count("submit", "invalid"))?;
+        let day = self.state.delivery_day(bid.interval_start);
+        let gate = self.gate_open(day).inspect_err(|_| self.count("submit", "gate_closed"))?;
+        let record = BidRecord { bid, delivery_day: day, revision: 1, state: BidState::Active, acknowledged_at: Utc::now() };
+        match self.state.store.submit_bid(record).await.map_err(from_store)? {
+            SubmitOutcome::Created(r) => {
+                self.count("submit", "created");
+                Ok(Response::new(convert::ack(&r, gate)))
+            }
+            SubmitOutcome::Existing(r) => {
+                self.count("submit", "existing");
+                Ok(Response::new(convert::ack(&r, gate)))
+            }
+            SubmitOutcome::Conflict(r) => {
+                self.count("submit", "conflict");
+                Err(Status::already_exists(format!(
+                    "bid '{}' was already submitted with a different payload (revision {}); amend it or use a new id",
+                    r.bid.id, r.revision
+                )))
+            }
+        }
+    }
+
+    async fn amend_bid(&self, request: Request<pb::AmendBidRequest>) -> Result<Response<pb::BidAck>, Status> {
+        let who = principal(&request)?;
+        let bot = require_bot(&who)?.to_string();
+        let req = request.into_inner();
+        Self::check_quantity("quantity_mw", req.quantity_mw)?;
+        self.check_price("price", req.price)?;
+        let current = self.existing(&bot, &req.bid_id).await?;
+        let gate = self.gate_open(current.delivery_day)?;
+        if current.state == BidState::Cancelled {
+            return Err(Status::failed_precondition(format!("bid '{}' is cancelled", req.bid_id)));
+        }
+        let r = self
+            .state
+            .store
+            .amend_bid(&bot, &req.bid_id, req.quantity_mw, req.price, Utc::now())
+            .await
+            .map_err(from_store)?
+            .ok_or_else(|| Status::not_found(format!("you have no bid '{}'", req.bid_id)))?;
+        self.count("amend", "amended");
+        Ok(Response::new(convert::ack(&r, gate)))
+    }
+
+    async fn cancel_bid(&self, request: Request<pb::CancelBidRequest>) -> Result<Response<pb::BidAck>, Status> {
+        let who = principal(&request)?;
+        let bot = require_bot(&who)?.to_string();
+        let req = request.into_inner();
+        let current = self.existing(&bot, &req.bid_id).await?;
+        let gate = self.gate_open(current.delivery_day)?;
+        let r = self
+            .state
+            .store
+            .cancel_bid(&bot, &req.bid_id, Utc::now())
+            .await
+            .map_err(from_store)?
+            .ok_or_else(|| Status::not_found(format!("you have no bid '{}'", req.bid_id)))?;
+        self.count("cancel", "cancelled");
+        Ok(Response::new(convert::ack(&r, gate)))
+    }
+
+    async fn list_bids(&self, request: Request<pb::ListBidsRequest>) -> Result<Response<pb::ListBidsResponse>, Status> {
+        let who = principal(&request)?;
+        let bot = match &who {
+            Principal::Operator { .. } => None,
+            Principal::Bot { bot } => Some(bot.clone()),
+            Principal::ParkManager { .. } => return Err(Status::permission_denied("park managers may not read bids")),
+        };
+        let day = convert::day(&request.into_inner().delivery_day, "delivery_day")?;
+        let gate = self.state.gate_closure(day);
+        let records = self.state.store.bids_for_day(day, bot.as_deref()).await.map_err(from_store)?;
+        let bids = records.iter().map(|r| pb::BidRecord { bid: Some(convert::bid_to_pb(&r.bid)), ack: Some(convert::ack(r, gate)) }).collect();
+        Ok(Response::new(pb::ListBidsResponse { bids }))
+    }
+
+    type StreamAwardsStream = AwardStream;
+
+    async fn stream_awards(&self, request: Request<pb::StreamAwardsRequest>) -> Result<Response<AwardStream>, Status> {
+        let who = principal(&request)?;
+        let bot = match &who {
+            Principal::Operator { .. } => None,
+            Principal::Bot { bot } => Some(bot.clone()),
+            Principal::ParkManager { .. } => return Err(Status::permission_denied("park managers may not read awards")),
+        };
+        let day = convert::day(&request.into_inner().delivery_day, "delivery_day")?;
+        let hours = f64::from(self.state.market.interval_minutes) / 60.0;
+        let mine = move |a: &pb::Award| bot.as_ref().is_none_or(|b| *b == a.bot);
+        let mut existing = Vec::new();
+        if let Some(r) = self.state.store.schedule(day, None).await.map_err(from_store)? {
+            let s: crate::domain::Schedule =
+                serde_json::from_str(&r.schedule_json).map_err(|_| Status::internal("a stored schedule could not be read"))?;
+            existing.extend(convert::awards(&s, &r.info, hours).into_iter().filter(&mine));
+        }
+        let stream = publish_stream(&self.state, existing, move |p| {
+            if p.info.day != day {
+                return Vec::new();
+            }
+            convert::awards(&p.schedule, &p.info, hours).into_iter().filter(&mine).collect()
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+}

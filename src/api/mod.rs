@@ -1,0 +1,30 @@
+//! The gRPC edge: the only module that sees tonic and prost types. Requests are
+//! authenticated by an interceptor, converted to domain types in `convert`, served from the
+//! store and the dispatch core, and every error is mapped to a status code in `status`.
+//!
+//! Services: `DispatchService` (operators), `GreenShareService` (park managers and
+//! operators), `MarketService` (bots). Who may call what is decided in `auth`.
+
+pub mod auth;
+mod convert;
+mod dispatch;
+mod green;
+mod market;
+pub mod metrics;
+mod state;
+pub mod status;
+
+/// Code generated from `proto/vpp/v1/*.proto`.
+#[allow(missing_docs, unreachable_pub, clippy::all, clippy::pedantic)]
+pub mod pb {
+    tonic::include_proto!("vpp.v1");
+
+    /// The encoded descriptor set of the protos, for gRPC reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/vpp_descriptor.bin"));
+}
+
+pub use convert::forecast_to_pb;
+pub use dispatch::DispatchApi;
+pub use green::GreenApi;
+pub use market::MarketApi;
+pub use state::{AppState, MarketRules, SolverLimits};

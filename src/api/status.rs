@@ -1,0 +1,34 @@
+//! One map from the library's errors to gRPC status codes. Messages name the field and the
+//! problem; store errors never carry SQL or row data.
+
+use tonic::Status;
+
+use crate::model::DispatchError;
+use crate::store::StoreError;
+
+/// The status for a dispatch error.
+pub fn from_dispatch(e: DispatchError) -> Status {
+    match e {
+        DispatchError::InvalidForecast(v) => Status::invalid_argument(format!("invalid forecast:\n{v}")),
+        DispatchError::InvalidOptions(v) => Status::invalid_argument(format!("invalid options:\n{v}")),
+        DispatchError::InvalidPlant(v) => Status::failed_precondition(format!("the server's plant is invalid:\n{v}")),
+        e @ DispatchError::Infeasible(_) => Status::failed_precondition(e.to_string()),
+        DispatchError::TimeLimit(_) => Status::deadline_exceeded("the solver ran out of time"),
+        e @ DispatchError::Unbounded(_) => Status::internal(e.to_string()),
+        DispatchError::Solver(msg) => Status::internal(format!("solver failure: {msg}")),
+    }
+}
+
+/// The status for a store error.
+pub fn from_store(e: StoreError) -> Status {
+    tracing::error!(error = %e, "store error");
+    match e {
+        StoreError::Unavailable(_) => Status::unavailable("the store is unavailable; retry"),
+        StoreError::Corrupt(_) => Status::internal("stored data could not be read"),
+    }
+}
+
+/// INVALID_ARGUMENT naming a field.
+pub(crate) fn invalid(field: &str, problem: impl std::fmt::Display) -> Status {
+    Status::invalid_argument(format!("{field}: {problem}"))
+}

@@ -1,0 +1,279 @@
+//! Configuration in two steps: [`RawConfig`] as read from a TOML file and `VPP_*`
+//! environment variables, then [`RawConfig::validate`] into a typed [`Config`] with the
+//! documented defaults.
+//!
+//! | key | env | default |
+//! | --- | --- | --- |
+//! | `listen` | `VPP_LISTEN` | `127.0.0.1:50051` |
+//! | `metrics_listen` | `VPP_METRICS_LISTEN` | `127.0.0.1:9464` (`off` disables) |
+//! | `plant` | `VPP_PLANT` | `models/xinyang.toml` |
+//! | `database` | `VPP_DATABASE` | `vpp.sqlite` (a SQLite file) |
+//! | `max_message_bytes` | | 4 MiB |
+//! | `[market] interval_minutes` | | 60 |
+//! | `[market] gate_closure_hours_before` | | 14 (10:00 the day before) |
+//! | `[market] price_floor`, `price_cap` | | 50, 1200 yuan/MWh (Henan spot) |
+//! | `[solver] max_concurrent`, `max_queued`, `time_limit_s` | | cores, 4 × cores, 120 |
+//! | `[tls] cert`, `key` (PEM files) | `VPP_TLS_CERT`, `VPP_TLS_KEY` | off |
+//! | `[[token]] token, role, park, bot, name` | `VPP_TOKENS` (`token=role[:who],…`) | none |
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::api::auth::Principal;
+use crate::api::{MarketRules, SolverLimits};
+use crate::domain::validation::Collector;
+use crate::domain::ValidationErrors;
+
+/// The configuration as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// gRPC address.
+    pub listen: Option<String>,
+    /// Metrics address, or `off`.
+    pub metrics_listen: Option<String>,
+    /// Plant file.
+    pub plant: Option<PathBuf>,
+    /// SQLite file.
+    pub database: Option<String>,
+    /// Largest request accepted, bytes.
+    pub max_message_bytes: Option<usize>,
+    /// Market rules.
+    #[serde(default)]
+    pub market: RawMarket,
+    /// Solver bounds.
+    #[serde(default)]
+    pub solver: RawSolver,
+    /// TLS.
+    pub tls: Option<RawTls>,
+    /// Bearer tokens.
+    #[serde(default, rename = "token")]
+    pub tokens: Vec<RawToken>,
+}
+
+/// `[market]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMarket {
+    /// Minutes per market interval.
+    pub interval_minutes: Option<u32>,
+    /// Hours before the delivery day's local midnight at which its bids close.
+    pub gate_closure_hours_before: Option<f64>,
+    /// Lowest limit price.
+    pub price_floor: Option<f64>,
+    /// Highest limit price.
+    pub price_cap: Option<f64>,
+}
+
+/// `[solver]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSolver {
+    /// Solves at once.
+    pub max_concurrent: Option<usize>,
+    /// Solves waiting.
+    pub max_queued: Option<usize>,
+    /// Default time limit per solve, seconds.
+    pub time_limit_s: Option<f64>,
+}
+
+/// `[tls]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    /// Certificate chain (PEM).
+    pub cert: PathBuf,
+    /// Private key (PEM).
+    pub key: PathBuf,
+}
+
+/// `[[token]]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawToken {
+    /// The bearer token.
+    pub token: String,
+    /// `operator`, `park_manager` or `bot`.
+    pub role: String,
+    /// The park, for a park manager.
+    pub park: Option<String>,
+    /// The bot's name, for a bot.
+    pub bot: Option<String>,
+    /// A name, for an operator.
+    pub name: Option<String>,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// gRPC address.
+    pub listen: SocketAddr,
+    /// Metrics address.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Plant file.
+    pub plant: PathBuf,
+    /// SQLite file.
+    pub database: PathBuf,
+    /// Largest request accepted, bytes.
+    pub max_message_bytes: usize,
+    /// Market rules.
+    pub market: MarketRules,
+    /// Solver bounds.
+    pub limits: SolverLimits,
+    /// TLS certificate and key.
+    pub tls: Option<RawTls>,
+    /// Tokens and who they are.
+    pub tokens: Vec<(String, Principal)>,
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {0}: {1}")]
+    Io(String, std::io::Error),
+    /// The file is not valid TOML for a config.
+    #[error("config file {0} is invalid: {1}")]
+    Parse(String, String),
+    /// Values are out of range.
+    #[error("invalid configuration:\n{0}")]
+    Invalid(ValidationErrors),
+}
+
+impl RawConfig {
+    /// Reads a file (if given), then applies `VPP_*` variables from `env`.
+    pub fn load(file: Option<&std::path::Path>, env: impl Fn(&str) -> Option<String>) -> Result<RawConfig, ConfigError> {
+        let mut raw = match file {
+            Some(path) => {
+                let shown = path.display().to_string();
+                let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Io(shown.clone(), e))?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse(shown, e.to_string()))?
+            }
+            None => RawConfig::default(),
+        };
+        if let Some(v) = env("VPP_LISTEN") {
+            raw.listen = Some(v);
+        }
+        if let Some(v) = env("VPP_METRICS_LISTEN") {
+            raw.metrics_listen = Some(v);
+        }
+        if let Some(v) = env("VPP_PLANT") {
+            raw.plant = Some(v.into());
+        }
+        if let Some(v) = env("VPP_DATABASE") {
+            raw.database = Some(v);
+        }
+        if let (Some(cert), Some(key)) = (env("VPP_TLS_CERT"), env("VPP_TLS_KEY")) {
+            raw.tls = Some(RawTls { cert: cert.into(), key: key.into() });
+        }
+        if let Some(v) = env("VPP_TOKENS") {
+            for item in v.split(',').filter(|s| !s.trim().is_empty()) {
+                let (token, rest) = item.split_once('=').unwrap_or((item, ""));
+                let (role, who) = rest.split_once(':').unwrap_or((rest, ""));
+                let who = (!who.is_empty()).then(|| who.to_string());
+                raw.tokens.push(RawToken {
+                    token: token.trim().to_string(),
+                    role: role.trim().to_string(),
+                    park: who.clone().filter(|_| role == "park_manager"),
+                    bot: who.clone().filter(|_| role == "bot"),
+                    name: who.filter(|_| role == "operator"),
+                });
+            }
+        }
+        Ok(raw)
+    }
+
+    /// Checks every value and applies the defaults.
+    pub fn validate(self) -> Result<Config, ConfigError> {
+        let mut c = Collector::default();
+        let addr = |c: &mut Collector, field: &str, v: Option<String>, default: &str| -> Option<SocketAddr> {
+            let v = v.unwrap_or_else(|| default.to_string());
+            if v == "off" {
+                return None;
+            }
+            match v.parse() {
+                Ok(a) => Some(a),
+                Err(_) => {
+                    c.push(field, format!("'{v}' is not an address host:port"));
+                    None
+                }
+            }
+        };
+        let listen = addr(&mut c, "listen", self.listen, "127.0.0.1:50051");
+        let metrics_listen = addr(&mut c, "metrics_listen", self.metrics_listen, "127.0.0.1:9464");
+        let database = self.database.unwrap_or_else(|| "vpp.sqlite".into());
+        let database = PathBuf::from(database.strip_prefix("sqlite://").unwrap_or(&database));
+        let max_message_bytes = self.max_message_bytes.unwrap_or(4 << 20);
+        if max_message_bytes < 1024 {
+            c.push("max_message_bytes", "must be at least 1024");
+        }
+        let defaults = MarketRules::default();
+        let interval_minutes = self.market.interval_minutes.unwrap_or(defaults.interval_minutes);
+        if interval_minutes == 0 || 1440 % interval_minutes != 0 {
+            c.push("market.interval_minutes", format!("must divide a day, got {interval_minutes}"));
+        }
+        let gate_hours = self.market.gate_closure_hours_before.unwrap_or(14.0);
+        if c.finite("market.gate_closure_hours_before", gate_hours) && gate_hours < 0.0 {
+            c.push("market.gate_closure_hours_before", "must not be negative");
+        }
+        let price_floor = self.market.price_floor.unwrap_or(defaults.price_floor);
+        let price_cap = self.market.price_cap.unwrap_or(defaults.price_cap);
+        if c.finite("market.price_floor", price_floor) && c.finite("market.price_cap", price_cap) && price_floor > price_cap {
+            c.push("market.price_floor", "must not exceed market.price_cap");
+        }
+        let lim = SolverLimits::default();
+        let max_concurrent = self.solver.max_concurrent.unwrap_or(lim.max_concurrent);
+        if max_concurrent == 0 {
+            c.push("solver.max_concurrent", "must be at least 1");
+        }
+        let time_limit = self.solver.time_limit_s.unwrap_or(lim.default_time_limit.as_secs_f64());
+        if c.finite("solver.time_limit_s", time_limit) && time_limit <= 0.0 {
+            c.push("solver.time_limit_s", "must be positive");
+        }
+        let mut tokens = Vec::new();
+        for (k, t) in self.tokens.into_iter().enumerate() {
+            let f = format!("token[{k}]");
+            if t.token.len() < 8 {
+                c.push(format!("{f}.token"), "must be at least 8 characters");
+            }
+            let principal = match (t.role.as_str(), t.park, t.bot) {
+                ("operator", None, None) => Principal::Operator { name: t.name.unwrap_or_default() },
+                ("park_manager", Some(park), None) => Principal::ParkManager { park },
+                ("bot", None, Some(bot)) if !bot.is_empty() && !bot.contains(['/', '#']) => Principal::Bot { bot },
+                ("bot", None, Some(_)) => {
+                    c.push(format!("{f}.bot"), "a bot name must be non-empty, without '/' or '#'");
+                    continue;
+                }
+                (role, ..) => {
+                    c.push(format!("{f}.role"), format!("'{role}' needs: operator (no park, no bot), park_manager with park, or bot with bot"));
+                    continue;
+                }
+            };
+            tokens.push((t.token, principal));
+        }
+        c.finish().map_err(ConfigError::Invalid)?;
+        Ok(Config {
+            listen: listen.unwrap_or_else(|| ([127, 0, 0, 1], 50051).into()),
+            metrics_listen,
+            plant: self.plant.unwrap_or_else(|| "models/xinyang.toml".into()),
+            database,
+            max_message_bytes,
+            market: MarketRules {
+                interval_minutes,
+                gate_closure_before: chrono::Duration::milliseconds((gate_hours * 3_600_000.0) as i64),
+                price_floor,
+                price_cap,
+            },
+            limits: SolverLimits {
+                max_concurrent,
+                max_queued: self.solver.max_queued.unwrap_or(lim.max_queued),
+                default_time_limit: Duration::from_secs_f64(time_limit.max(0.001)),
+            },
+            tls: self.tls,
+            tokens,
+        })
+    }
+}

@@ -1,0 +1,148 @@
+//! Wiring: the gRPC server (services behind the auth interceptor, health, reflection, TLS,
+//! message-size limits), the metrics endpoint, and shutdown in order: signal → health
+//! NOT_SERVING → streams end → in-flight calls finish → the store is closed.
+//!
+//! `run` takes bound listeners, so tests start the real server on port 0.
+
+pub mod config;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::{Identity, Server, ServerTlsConfig};
+
+use crate::api::metrics::Metrics;
+use crate::api::pb::dispatch_service_server::DispatchServiceServer;
+use crate::api::pb::green_share_service_server::GreenShareServiceServer;
+use crate::api::pb::market_service_server::MarketServiceServer;
+use crate::api::{auth::Authenticator, pb, AppState, DispatchApi, GreenApi, MarketApi};
+use crate::domain::Plant;
+use crate::store::sqlite::SqliteStore;
+use crate::store::Store;
+
+pub use config::{Config, RawConfig};
+
+/// Why the server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The plant file is unusable.
+    #[error(transparent)]
+    Plant(#[from] crate::domain::plant::PlantError),
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// TLS files could not be read.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// The transport failed.
+    #[error("transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// Listener or other IO.
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The bound sockets the server runs on.
+pub struct Listeners {
+    /// gRPC.
+    pub grpc: TcpListener,
+    /// Prometheus metrics (HTTP), if enabled.
+    pub metrics: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// Binds the configured addresses.
+    pub async fn bind(config: &Config) -> std::io::Result<Listeners> {
+        let grpc = TcpListener::bind(config.listen).await?;
+        let metrics = match config.metrics_listen {
+            Some(a) => Some(TcpListener::bind(a).await?),
+            None => None,
+        };
+        Ok(Listeners { grpc, metrics })
+    }
+}
+
+/// Runs the service until `shutdown` resolves, then shuts down in order.
+pub async fn run(config: Config, listeners: Listeners, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
+    let plant = Plant::load(&config.plant)?;
+    let plant_toml = std::fs::read_to_string(&config.plant)?;
+    let store = Arc::new(SqliteStore::open(&config.database).await?);
+    let metrics = Metrics::new();
+    let cancel = CancellationToken::new();
+    let state = Arc::new(AppState::new(
+        plant,
+        plant_toml,
+        store.clone() as Arc<dyn Store>,
+        config.market.clone(),
+        config.limits.clone(),
+        metrics.clone(),
+        cancel.clone(),
+    ));
+    let auth = Authenticator::new(config.tokens.iter().map(|(t, p)| (t.as_str(), p.clone())));
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<DispatchServiceServer<DispatchApi>>().await;
+    health.set_serving::<GreenShareServiceServer<GreenApi>>().await;
+    health.set_serving::<MarketServiceServer<MarketApi>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| ServerError::Tls(format!("reflection: {e}")))?;
+
+    let max = config.max_message_bytes;
+    let dispatch = DispatchServiceServer::new(DispatchApi::new(state.clone())).max_decoding_message_size(max).max_encoding_message_size(64 << 20);
+    let green = GreenShareServiceServer::new(GreenApi::new(state.clone())).max_decoding_message_size(max).max_encoding_message_size(64 << 20);
+    let market = MarketServiceServer::new(MarketApi::new(state.clone())).max_decoding_message_size(max);
+
+    let metrics_task = listeners.metrics.map(|l| {
+        let m = metrics.clone();
+        let stop = cancel.clone();
+        tracing::info!(addr = ?l.local_addr().ok(), "metrics listening");
+        tokio::spawn(async move {
+            let app = axum::Router::new().route("/metrics", axum::routing::get(move || {
+                let m = m.clone();
+                async move { m.render() }
+            }));
+            let _ = axum::serve(l, app).with_graceful_shutdown(async move { stop.cancelled().await }).await;
+        })
+    });
+
+    let mut builder = Server::builder();
+    if let Some(tls) = &config.tls {
+        let cert = std::fs::read(&tls.cert).map_err(|e| ServerError::Tls(format!("{}: {e}", tls.cert.display())))?;
+        let key = std::fs::read(&tls.key).map_err(|e| ServerError::Tls(format!("{}: {e}", tls.key.display())))?;
+        builder = builder.tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))?;
+    }
+    tracing::info!(addr = ?listeners.grpc.local_addr().ok(), plant = %state.plant.name, database = %config.database.display(), "serving");
+    let on_signal = {
+        let cancel = cancel.clone();
+        let health = health.clone();
+        async move {
+            shutdown.await;
+            tracing::info!("shutting down: health NOT_SERVING, ending streams, finishing calls");
+            health.set_not_serving::<DispatchServiceServer<DispatchApi>>().await;
+            health.set_not_serving::<GreenShareServiceServer<GreenApi>>().await;
+            health.set_not_serving::<MarketServiceServer<MarketApi>>().await;
+            cancel.cancel();
+        }
+    };
+    let served = builder
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(tonic::service::interceptor::InterceptedService::new(dispatch, auth.clone()))
+        .add_service(tonic::service::interceptor::InterceptedService::new(green, auth.clone()))
+        .add_service(tonic::service::interceptor::InterceptedService::new(market, auth))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listeners.grpc), on_signal)
+        .await;
+    cancel.cancel();
+    if let Some(task) = metrics_task {
+        let _ = task.await;
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    served.map_err(ServerError::from)
+}
