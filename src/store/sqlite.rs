@@ -71,8 +71,12 @@ impl SqliteStore {
 
         // The writer's connection sets WAL (a persistent property of the file) and migrates.
         let write_options = base.clone().create_if_missing(true).journal_mode(SqliteJournalMode::Wal);
-        let mut conn = SqliteConnection::connect_with(&write_options).await.map_err(db_error)?;
-        MIGRATOR.run(&mut conn).await.map_err(migrate_error)?;
+        // Migrate through a one-connection pool: `Migrator::run` on a bare connection makes
+        // this future !Send (a known sqlx limitation), and servers spawn it.
+        let migrating = SqlitePoolOptions::new().max_connections(1).connect_with(write_options.clone()).await.map_err(db_error)?;
+        MIGRATOR.run(&migrating).await.map_err(migrate_error)?;
+        migrating.close().await;
+        let conn = SqliteConnection::connect_with(&write_options).await.map_err(db_error)?;
 
         let readers = SqlitePoolOptions::new()
             .max_connections(READERS)

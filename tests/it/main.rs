@@ -5,6 +5,7 @@ mod bad_input;
 mod cases;
 mod checker;
 mod cli;
+mod service;
 mod xinyang;
 
 use std::path::PathBuf;
