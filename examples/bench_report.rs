@@ -254,10 +254,18 @@ struct Row {
     alone_run: f64,
     rss_before: f64,
     rss: f64,
+    rss_alone: f64,
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--rss-alone") {
+        for f in &args[1..] {
+            std::hint::black_box(common::highs_alone(Path::new(f)));
+        }
+        println!("{:.1}", vm("VmHWM:"));
+        return;
+    }
     if args.first().map(String::as_str) == Some("--rss-child") {
         rss_child(args[1].parse().unwrap());
         return;
@@ -348,6 +356,8 @@ fn main() {
             "   ours: build_ms {b:.1} (builder once + good_lp variables/objective per solve), solve_ms {si:.1}, wall of model::solve {wall:.1}"
         );
         eprintln!("   HiGHS alone: read MPS {ald:.1} + run {alr:.1} = {al:.1} ms");
+        let each: Vec<String> = per_lp.iter().map(|h| format!("{:.1}", h.run_ms)).collect();
+        eprintln!("   HiGHS alone run per LP, in solve order (last repetition): [{}] ms", each.join(", "));
         eprintln!(
             "   replica of model::solver over the {} LPs (1 run): variables+objective {:.1}, using(highs) {:.1}, row Expressions+add_constraint {:.1}, \
              model.solve (pass + run) {:.1}, extract x/duals {:.1} => total {:.1} ms",
@@ -360,6 +370,13 @@ fn main() {
             rep.vars + rep.using + rep.rows + rep.solve + rep.extract
         );
         eprintln!("   HiGHS direct (passLp column-wise + run, no good_lp): pass {pass:.1} + run {run:.1} = {:.1} ms", pass + run);
+        let out = Command::new(std::env::current_exe().unwrap())
+            .arg("--rss-alone")
+            .args(files.files.iter().map(|f| f.as_os_str()))
+            .output()
+            .expect("child");
+        let rss_alone: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(f64::NAN);
+        eprintln!("   peak RSS of a process running HiGHS alone on these MPS files one after another: {rss_alone:.1} MiB");
         drop(files);
         // Peak RSS of a process that does only this solve.
         let out = Command::new(std::env::current_exe().unwrap()).args(["--rss-child", &k.to_string()]).output().expect("child");
@@ -379,16 +396,17 @@ fn main() {
             alone_run: alr,
             rss_before,
             rss,
+            rss_alone,
         });
     }
     println!();
     println!(
-        "| case | variables | rows | solves | build ms | HiGHS-in-our-solve ms | ours total ms | model::solve wall ms | HiGHS alone ms (read+run) | of which run | ratio total/alone | peak RSS MiB |"
+        "| case | variables | rows | solves | build ms | HiGHS-in-our-solve ms | ours total ms | model::solve wall ms | HiGHS alone ms (read+run) | of which run | ratio total/alone | peak RSS MiB | HiGHS-alone peak RSS MiB |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in &table {
         println!(
-            "| {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.0} (inputs {:.0}) |",
+            "| {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.0} (inputs {:.0}) | {:.0} |",
             r.name,
             r.vars,
             r.rows,
@@ -401,7 +419,8 @@ fn main() {
             r.alone_run,
             (r.build + r.solve_in) / r.alone,
             r.rss,
-            r.rss_before
+            r.rss_before,
+            r.rss_alone
         );
     }
 }

@@ -6,6 +6,7 @@ mod cases;
 mod checker;
 mod cli;
 mod service;
+mod service_auth;
 mod xinyang;
 
 use std::path::PathBuf;
