@@ -4,11 +4,12 @@
 //! Layers, in the one direction of dependency: [`domain`] (plant, forecasts, bids,
 //! schedules, validation) ← [`model`] (the LP core: pure, synchronous) and [`store`]
 //! (durable bids and schedules) ← [`api`] (gRPC) ← [`server`] (wiring) ← the `vpp`
-//! binary; [`cli`] formats summaries. See ARCHITECTURE.md.
+//! binary; [`cli`] formats summaries; [`load`] drives a running server (`vpp load`). See ARCHITECTURE.md.
 
 pub mod api;
 pub mod cli;
 pub mod domain;
+pub mod load;
 pub mod model;
 pub mod server;
 pub mod store;

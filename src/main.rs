@@ -86,6 +86,23 @@ enum Command {
         #[command(subcommand)]
         call: ClientCall,
     },
+    /// Drive a running service with load and report throughput and latency percentiles.
+    Load {
+        /// Server address.
+        #[arg(long, default_value = "http://127.0.0.1:50051", env = "VPP_ADDR")]
+        addr: String,
+        /// Concurrent callers.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// HTTP/2 connections the callers share.
+        #[arg(long, default_value_t = 4)]
+        connections: usize,
+        /// Write the report as JSON here too.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        #[command(subcommand)]
+        kind: LoadKind,
+    },
     /// Generate a representative forecast for a plant (solar geometry, wind profiles, load shape).
     Forecast {
         /// Plant file (TOML).
@@ -167,6 +184,64 @@ enum ClientCall {
     },
 }
 
+#[derive(Subcommand)]
+enum LoadKind {
+    /// Submit green sell bids (each acknowledged durably) for one delivery day.
+    Bids {
+        /// Bot token(s), comma-separated; bids are spread over them.
+        #[arg(long, env = "VPP_TOKEN", hide_env_values = true, value_delimiter = ',')]
+        token: Vec<String>,
+        /// Bids to submit.
+        #[arg(long, default_value_t = 20_000)]
+        count: usize,
+        /// Delivery day (default: a week from today, well before gate closure).
+        #[arg(long)]
+        day: Option<chrono::NaiveDate>,
+        /// Node of the bids.
+        #[arg(long, default_value = "shihe")]
+        node: String,
+        /// Plant file, for its time zone.
+        #[arg(long, default_value = "models/xinyang.toml")]
+        model: PathBuf,
+    },
+    /// Request day-ahead schedules, each for a delivery day with no schedule yet.
+    Solves {
+        /// Operator token.
+        #[arg(long, env = "VPP_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Solves to request.
+        #[arg(long, default_value_t = 100)]
+        count: usize,
+        /// A one-day forecast, moved onto each delivery day.
+        #[arg(long, default_value = "fixtures/forecasts/summer-peak-60.json")]
+        forecast: PathBuf,
+        /// green-share, green-energy or cost.
+        #[arg(long, default_value = "green-share")]
+        objective: Objective,
+        /// First delivery day to try (default: a year from today); days already scheduled are skipped.
+        #[arg(long)]
+        from_day: Option<chrono::NaiveDate>,
+        /// Plant file, for its time zone.
+        #[arg(long, default_value = "models/xinyang.toml")]
+        model: PathBuf,
+    },
+    /// Read a park's hourly green share.
+    Shares {
+        /// Operator or park-manager token.
+        #[arg(long, env = "VPP_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Park.
+        #[arg(long)]
+        park: String,
+        /// A delivery day with a published schedule.
+        #[arg(long)]
+        day: chrono::NaiveDate,
+        /// Queries to make.
+        #[arg(long, default_value_t = 20_000)]
+        count: usize,
+    },
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
@@ -185,6 +260,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { config } => serve(config),
         Command::Client { addr, token, call } => client::run(addr, token, call),
+        Command::Load { addr, concurrency, connections, json, kind } => load(addr, concurrency, connections, json, kind),
         Command::Solve {
             model: plant_path,
             forecast,
@@ -265,6 +341,44 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn load(addr: String, concurrency: usize, connections: usize, json: Option<PathBuf>, kind: LoadKind) -> anyhow::Result<()> {
+    use vpp_dispatch::load::{self, BidLoad, Driver, ShareLoad, SolveLoad};
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let report = runtime.block_on(async move {
+        let driver = Driver::connect(&addr, connections, concurrency).await?;
+        let today = chrono::Utc::now().date_naive();
+        let report = match kind {
+            LoadKind::Bids { token, count, day, node, model } => {
+                let plant = Plant::load(&model)?;
+                let nanos = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
+                let prefix = format!("load-{nanos:x}");
+                let day = day.unwrap_or(today + chrono::Days::new(7));
+                load::bids(&driver, BidLoad { tokens: token, day, tz: plant.tz(), node, prefix, count }).await?
+            }
+            LoadKind::Solves { token, count, forecast, objective, from_day, model } => {
+                let plant = Plant::load(&model)?;
+                let forecast = Forecast::load(&forecast)?;
+                let from = from_day.unwrap_or(today + chrono::Days::new(365));
+                let days = load::free_days(&driver, &token, from, count).await?;
+                let objective = match objective {
+                    Objective::GreenShare => vpp_dispatch::api::pb::Objective::GreenShare,
+                    Objective::GreenEnergy => vpp_dispatch::api::pb::Objective::GreenEnergy,
+                    Objective::Cost => vpp_dispatch::api::pb::Objective::Cost,
+                };
+                load::solves(&driver, SolveLoad { token, forecast, tz: plant.tz(), days, objective }).await?
+            }
+            LoadKind::Shares { token, park, day, count } => load::shares(&driver, ShareLoad { token, park, day, count }).await?,
+        };
+        anyhow::Ok(report)
+    })?;
+    println!("{report}");
+    if let Some(path) = json {
+        std::fs::write(&path, serde_json::to_string_pretty(&report)?).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    anyhow::ensure!(report.ok == report.calls, "{} of {} calls failed", report.calls - report.ok, report.calls);
+    Ok(())
 }
 
 fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
