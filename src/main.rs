@@ -30,7 +30,7 @@ enum Command {
         /// green-share, green-energy or cost.
         #[arg(long, default_value = "green-share")]
         objective: Objective,
-        /// highs or clarabel.
+        /// highs (warm-started, the default), highs-cold (every LP from scratch) or clarabel.
         #[arg(long, default_value = "highs")]
         backend: Backend,
         /// Forbid simultaneous charge and discharge exactly (MILP).

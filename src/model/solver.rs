@@ -1,5 +1,6 @@
 //! The solver backends: our [`Lp`] handed to good_lp, solved by HiGHS (the production
-//! backend, LP and MILP) or Clarabel (an interior-point LP backend used to cross-check).
+//! backend, LP and MILP) or Clarabel (an interior-point LP backend used to cross-check);
+//! and [`HighsSession`], one HiGHS instance kept warm across a run's LPs (the default).
 //!
 //! Duals are returned in one convention for both: `dual[r] = ∂(objective)/∂(rhs of r)`.
 
@@ -14,9 +15,13 @@ use super::lp::{LinExpr, Lp, Sense};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Backend {
-    /// HiGHS (dual simplex; branch and bound for the MILP mode).
+    /// HiGHS (dual simplex; branch and bound for the MILP mode), one instance kept warm
+    /// across a run's LPs.
     #[default]
     Highs,
+    /// HiGHS through good_lp, every LP solved from scratch (a cross-check of the warm
+    /// session, and the baseline it is measured against).
+    HighsCold,
     /// Clarabel (interior point; LP only).
     Clarabel,
 }
@@ -26,6 +31,7 @@ impl Backend {
     pub fn name(self) -> &'static str {
         match self {
             Backend::Highs => "highs",
+            Backend::HighsCold => "highs-cold",
             Backend::Clarabel => "clarabel",
         }
     }
@@ -36,8 +42,9 @@ impl std::str::FromStr for Backend {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "highs" => Ok(Backend::Highs),
+            "highs-cold" => Ok(Backend::HighsCold),
             "clarabel" => Ok(Backend::Clarabel),
-            other => Err(format!("unknown backend '{other}' (highs, clarabel)")),
+            other => Err(format!("unknown backend '{other}' (highs, highs-cold, clarabel)")),
         }
     }
 }
@@ -128,7 +135,7 @@ pub(crate) fn solve(
     });
     let started = Instant::now();
     let (x, duals) = match backend {
-        Backend::Highs => {
+        Backend::Highs | Backend::HighsCold => {
             let mut model = problem.using(good_lp::solvers::highs::highs);
             model.set_verbose(false);
             model = model.set_threads(1);
@@ -176,4 +183,147 @@ pub(crate) fn solve(
     let solve_ms = started.elapsed().as_secs_f64() * 1e3;
     let objective_value = objective.eval(&x);
     Ok(RawSolution { x, duals, objective: objective_value, solve_ms })
+}
+
+/// One HiGHS instance kept across the solves of a run (LP only): each solve sends HiGHS
+/// only what changed in [`Lp`] since the last one (objective coefficients, column bounds,
+/// rows added or removed at the end) and HiGHS starts from the previous optimal basis.
+/// Dinkelbach's iterations differ only in the objective, and the final least-cost stage
+/// only by one added row, so they take a fraction of a cold solve's simplex iterations.
+///
+/// Results are those of a cold solve: the same optimum (to the solver's tolerances), duals
+/// in the same convention (`∂objective/∂rhs`, HiGHS row duals of rows passed in their
+/// own orientation, as good_lp passes them).
+pub(crate) struct HighsSession {
+    /// `None` only while HiGHS runs.
+    model: Option<highs::Model>,
+    cols: Vec<highs::Col>,
+    /// Bounds as HiGHS has them.
+    bounds: Vec<(f64, f64)>,
+    /// Objective coefficients as HiGHS has them.
+    costs: Vec<f64>,
+    /// Rows of the LP when the session was made; later rows are tracked one by one.
+    base_rows: usize,
+    /// Rows beyond `base_rows` as HiGHS has them: (sense, rhs, terms).
+    extra: Vec<(Sense, f64, Vec<(usize, f64)>)>,
+    direction: Direction,
+}
+
+fn row_bounds(sense: Sense, rhs: f64) -> (f64, f64) {
+    match sense {
+        Sense::Le => (f64::NEG_INFINITY, rhs),
+        Sense::Ge => (rhs, f64::INFINITY),
+        Sense::Eq => (rhs, rhs),
+    }
+}
+
+impl HighsSession {
+    /// Loads `lp` (with a zero objective) into a new HiGHS instance. `None` for MILPs,
+    /// which go through [`solve`].
+    pub(crate) fn new(lp: &Lp, time_limit_s: Option<f64>) -> Option<HighsSession> {
+        if lp.has_integers() {
+            return None;
+        }
+        let mut problem = highs::RowProblem::default();
+        let cols: Vec<highs::Col> = lp.cols.iter().map(|c| problem.add_column(0.0, c.lo..=c.hi)).collect();
+        for r in &lp.rows {
+            let (lo, hi) = row_bounds(r.sense, r.rhs);
+            problem.add_row(lo..=hi, lp.terms(r).iter().map(|&(v, a)| (cols[v.idx()], a)));
+        }
+        let mut model = problem.try_optimise(highs::Sense::Minimise).ok()?;
+        model.make_quiet();
+        model.set_threads(std::num::NonZeroU32::MIN);
+        if let Some(limit) = time_limit_s {
+            model.set_option("time_limit", limit);
+        }
+        Some(HighsSession {
+            model: Some(model),
+            bounds: lp.cols.iter().map(|c| (c.lo, c.hi)).collect(),
+            costs: vec![0.0; cols.len()],
+            cols,
+            base_rows: lp.rows.len(),
+            extra: Vec::new(),
+            direction: Direction::Minimise,
+        })
+    }
+
+    /// Brings HiGHS's copy of the model up to `lp` and `objective`.
+    fn sync(&mut self, model: &mut highs::Model, lp: &Lp, objective: &LinExpr, direction: Direction) -> Result<(), Failure> {
+        let mut costs = vec![0.0; self.cols.len()];
+        for &(v, a) in &objective.terms {
+            costs[v.idx()] += a;
+        }
+        for (j, (&new, old)) in costs.iter().zip(self.costs.iter_mut()).enumerate() {
+            if new != *old {
+                model.change_column_cost(self.cols[j], new);
+                *old = new;
+            }
+        }
+        if direction != self.direction {
+            model.set_sense(match direction {
+                Direction::Minimise => highs::Sense::Minimise,
+                Direction::Maximise => highs::Sense::Maximise,
+            });
+            self.direction = direction;
+        }
+        for (j, (c, old)) in lp.cols.iter().zip(self.bounds.iter_mut()).enumerate() {
+            if (c.lo, c.hi) != *old {
+                model.change_column_bounds(self.cols[j], c.lo..=c.hi);
+                *old = (c.lo, c.hi);
+            }
+        }
+        if lp.rows.len() < self.base_rows {
+            return Err(Failure::Other("the LP lost rows the solver session was built with".into()));
+        }
+        let wanted: Vec<(Sense, f64, Vec<(usize, f64)>)> = lp.rows[self.base_rows..]
+            .iter()
+            .map(|r| (r.sense, r.rhs, lp.terms(r).iter().map(|&(v, a)| (v.idx(), a)).collect()))
+            .collect();
+        let keep = self.extra.iter().zip(&wanted).take_while(|(a, b)| a == b).count();
+        if keep < self.extra.len() {
+            let from = (self.base_rows + keep) as highs_sys::HighsInt;
+            let to = (self.base_rows + self.extra.len() - 1) as highs_sys::HighsInt;
+            // SAFETY: the pointer is the live HiGHS instance `model` owns; the range lies
+            // within its rows.
+            let status = unsafe { highs_sys::Highs_deleteRowsByRange(model.as_mut_ptr(), from, to) };
+            if status == highs_sys::STATUS_ERROR {
+                return Err(Failure::Other("HiGHS could not delete rows".into()));
+            }
+            self.extra.truncate(keep);
+        }
+        for row in wanted.into_iter().skip(keep) {
+            let (lo, hi) = row_bounds(row.0, row.1);
+            model
+                .try_add_row(lo..=hi, row.2.iter().map(|&(j, a)| (self.cols[j], a)))
+                .map_err(|e| Failure::Other(format!("HiGHS could not add a row: {e:?}")))?;
+            self.extra.push(row);
+        }
+        Ok(())
+    }
+
+    /// Solves `lp` for `objective`, warm-started from the previous solve.
+    pub(crate) fn solve(&mut self, lp: &Lp, objective: &LinExpr, direction: Direction, want_duals: bool) -> Result<RawSolution, Failure> {
+        let mut model = self.model.take().ok_or_else(|| Failure::Other("the HiGHS session was lost by an earlier failure".into()))?;
+        self.sync(&mut model, lp, objective, direction)?;
+        let started = Instant::now();
+        let solved = model.try_solve().map_err(|e| Failure::Other(format!("HiGHS error while solving: {e:?}")))?;
+        let solve_ms = started.elapsed().as_secs_f64() * 1e3;
+        use highs::HighsModelStatus as S;
+        let status = solved.status();
+        let outcome = match status {
+            S::Optimal => {
+                let sol = solved.get_solution();
+                let x = sol.columns().to_vec();
+                let duals = if want_duals { sol.dual_rows()[..lp.rows.len()].to_vec() } else { Vec::new() };
+                let objective_value = objective.eval(&x);
+                Ok(RawSolution { x, duals, objective: objective_value, solve_ms })
+            }
+            S::Infeasible | S::UnboundedOrInfeasible => Err(Failure::Infeasible),
+            S::Unbounded => Err(Failure::Unbounded),
+            S::ReachedTimeLimit | S::ReachedInterrupt | S::ReachedIterationLimit => Err(Failure::TimeLimit),
+            other => Err(Failure::Other(format!("HiGHS ended with {other:?}"))),
+        };
+        self.model = Some(highs::Model::from(solved));
+        outcome
+    }
 }

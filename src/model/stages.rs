@@ -16,7 +16,7 @@ use crate::domain::schedule::FrontierPoint;
 
 use super::builder::{Builder, Built};
 use super::lp::{Family, LinExpr, RowId, Sense};
-use super::solver::{self, Direction, Failure, RawSolution};
+use super::solver::{self, Backend, Direction, Failure, HighsSession, RawSolution};
 use super::{diagnose, solution, DispatchError, Objective, Options};
 
 /// Most Dinkelbach iterations before giving up (it converges superlinearly; a handful is
@@ -57,9 +57,21 @@ fn solve_run(plant: &Plant, forecast: &Forecast, options: &Options, trace: Optio
         solve_ms: 0.0,
         solves: 0,
         trace,
+        session: None,
     };
+    if options.backend == Backend::Highs {
+        let t = Instant::now();
+        run.session = HighsSession::new(&run.b.lp, options.time_limit_s);
+        run.build_ms += t.elapsed().as_secs_f64() * 1e3;
+    }
     tracing::debug!(variables = run.variables, rows = run.rows, build_ms = run.build_ms, "model built");
-    let frontier = if options.frontier_points >= 2 { run.frontier(options.frontier_points)? } else { Vec::new() };
+    // In cost mode the least-cost dispatch is solved first and is the frontier's first
+    // point itself: the least-cost LP is degenerate (several dispatches share the optimum),
+    // so a second solve of it could land on another vertex with another share.
+    let mut frontier = Vec::new();
+    if options.frontier_points >= 2 && options.objective != Objective::Cost {
+        frontier = run.frontier(options.frontier_points, None)?;
+    }
     let mut iterations = 0;
     let (stage1, x, duals, premium_row) = match options.objective {
         Objective::GreenShare => {
@@ -88,6 +100,9 @@ fn solve_run(plant: &Plant, forecast: &Forecast, options: &Options, trace: Optio
             let least = run.solve(&cost, Direction::Minimise, true)?;
             let duals = run.duals(&least, &cost)?;
             let x = run.attribute_colour(&least)?;
+            if options.frontier_points >= 2 {
+                frontier = run.frontier(options.frontier_points, Some((share_of(&run.b, &x), least.objective)))?;
+            }
             let row = options.min_share.and_then(|_| {
                 run.b.lp.rows.iter().position(|r| r.name.family == Family::PlantMinShare).map(|k| RowId(k as u32))
             });
@@ -129,6 +144,8 @@ struct Run<'a> {
     build_ms: f64,
     solve_ms: f64,
     solves: u32,
+    /// HiGHS kept warm across this run's LPs (HiGHS backend, LP mode).
+    session: Option<HighsSession>,
 }
 
 impl Run<'_> {
@@ -137,7 +154,10 @@ impl Run<'_> {
             trace.push(self.b.lp.to_mps(objective, direction == Direction::Maximise));
         }
         let started = Instant::now();
-        let result = solver::solve(&self.b.lp, objective, direction, self.options.backend, duals, self.options.time_limit_s);
+        let result = match self.session.as_mut() {
+            Some(session) => session.solve(&self.b.lp, objective, direction, duals),
+            None => solver::solve(&self.b.lp, objective, direction, self.options.backend, duals, self.options.time_limit_s),
+        };
         let total_ms = started.elapsed().as_secs_f64() * 1e3;
         match result {
             Ok(sol) => {
@@ -232,14 +252,21 @@ impl Run<'_> {
     }
 
     /// The share–cost frontier from the cost-optimal share to the maximum share.
-    fn frontier(&mut self, points: usize) -> Result<Vec<FrontierPoint>, DispatchError> {
+    /// `least`: the least-cost point (share, cost) when already solved.
+    fn frontier(&mut self, points: usize, least: Option<(f64, f64)>) -> Result<Vec<FrontierPoint>, DispatchError> {
         let cost = self.b.cost.clone();
-        let least = self.solve(&cost, Direction::Minimise, false)?;
-        let x = self.attribute_colour(&least)?;
-        let low = share_of(&self.b, &x);
+        let (low, low_cost) = match least {
+            Some(point) => point,
+            None => {
+                let least = self.solve(&cost, Direction::Minimise, false)?;
+                let x = self.attribute_colour(&least)?;
+                (share_of(&self.b, &x), least.objective)
+            }
+        };
         let (high, _, _) = self.max_share()?;
         let mut out = Vec::with_capacity(points);
-        for k in 0..points {
+        out.push(FrontierPoint { share: low, cost_yuan: low_cost });
+        for k in 1..points {
             let share = low + (high - low) * k as f64 / (points - 1) as f64;
             self.push_share_floor(Family::ShareFloor, (share - 1e-9).max(0.0));
             let sol = self.solve(&cost, Direction::Minimise, false);

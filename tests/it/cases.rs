@@ -51,7 +51,7 @@ fn solve(c: &Case, backend: Backend) -> Schedule {
 fn run(name: &str) {
     let c = load(name);
     let e = &c.expected;
-    for backend in [Backend::Highs, Backend::Clarabel] {
+    for backend in [Backend::Highs, Backend::HighsCold, Backend::Clarabel] {
         let s = solve(&c, backend);
         let t = &s.totals;
         let tol = 1e-6;

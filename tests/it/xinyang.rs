@@ -39,6 +39,13 @@ fn both_backends_agree(name: &str) {
     let (a, b) = (highs.totals.cost_yuan, clarabel.totals.cost_yuan);
     assert!(near(a, b, 1e-6), "{name}: cost HiGHS {a} vs Clarabel {b}");
     assert!(highs.totals.green_share >= highs.solver.stage1_objective - 1e-4 - 1e-9);
+    // The warm-started HiGHS session against HiGHS solving every LP from scratch.
+    let cold = solve(&plant, &fc, &Options { backend: Backend::HighsCold, ..Options::default() });
+    let (a, b) = (highs.solver.stage1_objective, cold.solver.stage1_objective);
+    assert!(near(a, b, 1e-7), "{name}: stage-1 share warm {a} vs cold {b}");
+    let (a, b) = (highs.totals.cost_yuan, cold.totals.cost_yuan);
+    assert!(near(a, b, 1e-7), "{name}: cost warm {a} vs cold {b}");
+    assert_eq!(cold.solver.backend, "highs-cold");
 }
 
 #[test]
