@@ -10,7 +10,6 @@ use std::future::Future;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 
@@ -136,7 +135,7 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: impl Future<Out
         .add_service(tonic::service::interceptor::InterceptedService::new(dispatch, auth.clone()))
         .add_service(tonic::service::interceptor::InterceptedService::new(green, auth.clone()))
         .add_service(tonic::service::interceptor::InterceptedService::new(market, auth))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listeners.grpc), on_signal)
+        .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(listeners.grpc).with_nodelay(Some(true)), on_signal)
         .await;
     cancel.cancel();
     if let Some(task) = metrics_task {
