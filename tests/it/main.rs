@@ -5,6 +5,7 @@ mod bad_input;
 mod cases;
 mod checker;
 mod cli;
+mod load;
 mod service;
 mod service_auth;
 mod xinyang;
