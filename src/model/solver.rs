@@ -207,6 +207,8 @@ pub(crate) struct HighsSession {
     /// Rows beyond `base_rows` as HiGHS has them: (sense, rhs, terms).
     extra: Vec<(Sense, f64, Vec<(usize, f64)>)>,
     direction: Direction,
+    /// Solved once: later solves are warm-started.
+    warm: bool,
 }
 
 fn row_bounds(sense: Sense, rhs: f64) -> (f64, f64) {
@@ -244,6 +246,7 @@ impl HighsSession {
             base_rows: lp.rows.len(),
             extra: Vec::new(),
             direction: Direction::Minimise,
+            warm: false,
         })
     }
 
@@ -323,7 +326,17 @@ impl HighsSession {
             S::ReachedTimeLimit | S::ReachedInterrupt | S::ReachedIterationLimit => Err(Failure::TimeLimit),
             other => Err(Failure::Other(format!("HiGHS ended with {other:?}"))),
         };
-        self.model = Some(highs::Model::from(solved));
+        let mut model = highs::Model::from(solved);
+        if !self.warm {
+            // Every later solve starts from a primal-feasible basis (only the objective
+            // changed, a row was added that the optimum satisfies, or bounds were fixed at
+            // the optimum's values): primal simplex, and no presolve (which would discard
+            // the basis). Day-ahead windy-winter: 34.6 -> 20.7 ms; see benches/README.md.
+            model.set_option("simplex_strategy", 4);
+            model.set_option("presolve", "off");
+            self.warm = true;
+        }
+        self.model = Some(model);
         outcome
     }
 }
