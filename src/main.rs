@@ -60,6 +60,12 @@ enum Command {
         /// Write the base LP (cost objective) as MPS here.
         #[arg(long)]
         mps: Option<PathBuf>,
+        /// Draw where the parks' power came from (stacked by source) as SVG here.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+        /// Draw one park's power instead of all parks' (with --plot).
+        #[arg(long, requires = "plot")]
+        plot_park: Option<String>,
     },
     /// Validate a plant file (and, optionally, a forecast against it).
     Check {
@@ -69,7 +75,7 @@ enum Command {
         #[arg(long)]
         forecast: Option<PathBuf>,
     },
-    /// Run the gRPC service (with the embedded SQLite store) until SIGTERM or Ctrl-C.
+    /// Run the gRPC service (on a SQLite file, or PostgreSQL shared by replicas) until SIGTERM or Ctrl-C.
     Serve {
         /// Config file (TOML); VPP_* environment variables override it.
         #[arg(long)]
@@ -275,8 +281,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             time_limit,
             json,
             mps,
+            plot,
+            plot_park,
         } => {
             let plant = Plant::load(&plant_path)?;
+            if let Some(park) = &plot_park {
+                if !plant.parks.iter().any(|p| &p.name == park) {
+                    let names: Vec<&str> = plant.parks.iter().map(|p| p.name.as_str()).collect();
+                    anyhow::bail!("--plot-park: no park named '{park}' in plant {} (parks: {})", plant.name, names.join(", "));
+                }
+            }
             let mut forecast = Forecast::load(&forecast)?;
             if let Some(path) = bids {
                 let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read bids file {}", path.display()))?;
@@ -304,6 +318,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(path) = json {
                 let text = serde_json::to_string_pretty(&schedule)?;
                 std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            if let Some(path) = plot {
+                vpp_dispatch::plot::schedule_svg(&path, &schedule, plant.tz(), plot_park.as_deref())?;
             }
             Ok(())
         }

@@ -8,6 +8,8 @@
 //! | the plant's green share | yes | yes | no |
 //! | submit, amend, cancel bids | no | no | own bids |
 //! | list bids, stream awards | all | no | own bids |
+//! | web API: a park's day (`/api/v1/days/{day}/parks/{park}`) | any park | own park only | no |
+//! | web API: the whole plant (`/api/v1/days/{day}/plant`) | yes | no | no |
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -57,19 +59,27 @@ impl Authenticator {
     }
 }
 
-impl Interceptor for Authenticator {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        let value = request
-            .metadata()
-            .get("authorization")
-            .ok_or_else(|| Status::unauthenticated("missing authorization: Bearer <token>"))?;
-        let text = value.to_str().map_err(|_| Status::unauthenticated("malformed authorization header"))?;
+impl Authenticator {
+    /// Who an `authorization` header value (`Bearer <token>`) names: the one check behind
+    /// the gRPC interceptor and the web API. `None` or `Err(())` is a missing or non-text
+    /// header.
+    pub fn authenticate(&self, header: Option<Result<&str, ()>>) -> Result<Principal, Status> {
+        let text = header
+            .ok_or_else(|| Status::unauthenticated("missing authorization: Bearer <token>"))?
+            .map_err(|()| Status::unauthenticated("malformed authorization header"))?;
         let token = text
             .strip_prefix("Bearer ")
             .or_else(|| text.strip_prefix("bearer "))
             .ok_or_else(|| Status::unauthenticated("authorization must be: Bearer <token>"))?;
-        let principal = self.by_digest.get(&digest(token.trim())).ok_or_else(|| Status::unauthenticated("unknown token"))?;
-        request.extensions_mut().insert(principal.clone());
+        self.by_digest.get(&digest(token.trim())).cloned().ok_or_else(|| Status::unauthenticated("unknown token"))
+    }
+}
+
+impl Interceptor for Authenticator {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        let header = request.metadata().get("authorization").map(|v| v.to_str().map_err(|_| ()));
+        let principal = self.authenticate(header)?;
+        request.extensions_mut().insert(principal);
         Ok(request)
     }
 }
@@ -87,6 +97,17 @@ pub(crate) fn require_operator(p: &Principal) -> Result<(), Status> {
     match p {
         Principal::Operator { .. } => Ok(()),
         _ => Err(Status::permission_denied("only grid operators may do this")),
+    }
+}
+
+/// A park's green share, schedule and prices: operators any park, a park manager only their
+/// own, bots none. Decided before anything about the park is looked up.
+pub(crate) fn may_read_park(p: &Principal, park: &str) -> Result<(), Status> {
+    match p {
+        Principal::Operator { .. } => Ok(()),
+        Principal::ParkManager { park: own } if own == park => Ok(()),
+        Principal::ParkManager { .. } => Err(Status::permission_denied("park managers may read only their own park")),
+        Principal::Bot { .. } => Err(Status::permission_denied("market bots may not read green shares")),
     }
 }
 

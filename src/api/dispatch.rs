@@ -19,6 +19,10 @@ use super::state::{deadline, publish_stream, AppState, Published};
 use super::status::{from_store, invalid};
 use super::convert;
 
+/// Response header of SubmitDayAhead: `new` when this call cleared the day, `existing` when
+/// it returns the day-ahead schedule an earlier call (on any replica) published.
+pub const CLEARING_HEADER: &str = "vpp-clearing";
+
 /// The dispatch service.
 #[derive(Clone)]
 pub struct DispatchApi {
@@ -104,6 +108,15 @@ impl DispatchApi {
         Ok(Response::new(reply))
     }
 
+    /// The reply to a SubmitDayAhead for a day already cleared: its day-ahead schedule.
+    fn already_cleared(&self, existing: &ScheduleRecord) -> Result<Response<pb::Schedule>, Status> {
+        tracing::info!(day = %existing.info.day, version = existing.info.version, "day already cleared; returning its day-ahead schedule");
+        let schedule = Self::decode(existing)?;
+        let mut reply = Response::new(convert::schedule(&existing.info, &schedule, self.market_hours()));
+        reply.metadata_mut().insert(CLEARING_HEADER, tonic::metadata::MetadataValue::from_static("existing"));
+        Ok(reply)
+    }
+
     async fn record(&self, day: &str, version: u32) -> Result<ScheduleRecord, Status> {
         let day = convert::day(day, "delivery_day")?;
         let version = (version > 0).then_some(version);
@@ -138,8 +151,30 @@ impl DispatchService for DispatchApi {
             ));
         }
         let options = convert::options(req.options)?;
-        forecast.bids = self.bids_for(day, &forecast).await?;
-        self.publish(day, forecast, options, 0, deadline).await
+        // One clearing per day, whichever replica is asked: wait for the day's lock, then
+        // return the day-ahead schedule if one was published meanwhile (by any replica).
+        let lock = self.state.store.lock_clearing(day).await.map_err(from_store)?;
+        let cleared = async {
+            if let Some(existing) = self.state.store.day_ahead(day).await.map_err(from_store)? {
+                return self.already_cleared(&existing);
+            }
+            forecast.bids = self.bids_for(day, &forecast).await?;
+            match self.publish(day, forecast, options, 0, deadline).await {
+                Err(e) if e.code() == tonic::Code::AlreadyExists => {
+                    // Published by another replica after all (its lock was lost with its
+                    // session); the database kept one.
+                    let existing = self.state.store.day_ahead(day).await.map_err(from_store)?;
+                    existing.map_or(Err(e), |r| self.already_cleared(&r))
+                }
+                other => other.map(|mut r| {
+                    r.metadata_mut().insert(CLEARING_HEADER, tonic::metadata::MetadataValue::from_static("new"));
+                    r
+                }),
+            }
+        }
+        .await;
+        lock.release().await;
+        cleared
     }
 
     async fn replan(&self, request: Request<pb::ReplanRequest>) -> Result<Response<pb::Schedule>, Status> {
@@ -235,12 +270,17 @@ impl DispatchService for DispatchApi {
         require_operator(&principal(&request)?)?;
         let req = request.into_inner();
         let (from, to) = convert::day_range(&req.from_day, &req.to_day)?;
+        // Subscribe before listing: what is published in between is announced, and what the
+        // list already holds is not sent twice.
+        let events = self.state.published.subscribe();
         let mut existing = Vec::new();
+        let mut listed = std::collections::HashSet::new();
         for i in self.state.store.list_schedules(from, to).await.map_err(from_store)? {
+            listed.insert((i.day, i.version));
             existing.push(self.info_of(&i).await?);
         }
-        let stream = publish_stream(&self.state, existing, move |p| {
-            if (from..=to).contains(&p.info.day) {
+        let stream = publish_stream(&self.state, events, existing, move |p| {
+            if (from..=to).contains(&p.info.day) && !listed.contains(&(p.info.day, p.info.version)) {
                 vec![convert::info(&p.info, &p.schedule)]
             } else {
                 Vec::new()

@@ -3,11 +3,13 @@
 
 use std::sync::Arc;
 
+use chrono::NaiveDate;
 use tonic::{Request, Response, Status};
 
 use crate::domain::Schedule;
+use crate::store::ScheduleInfo;
 
-use super::auth::{principal, Principal};
+use super::auth::{may_read_park, principal, Principal};
 use super::convert;
 use super::pb;
 use super::pb::green_share_service_server::GreenShareService;
@@ -32,9 +34,8 @@ impl GreenApi {
         let mut out = Vec::new();
         let mut day = from;
         while day <= to {
-            if let Some(r) = self.state.store.schedule(day, None).await.map_err(from_store)? {
-                let s: Schedule = serde_json::from_str(&r.schedule_json).map_err(|_| Status::internal("a stored schedule could not be read"))?;
-                out.push((r.info.version, day, s));
+            if let Some((info, s)) = latest_schedule(&self.state, day).await? {
+                out.push((info.version, day, s));
             }
             match day.succ_opt() {
                 Some(next) => day = next,
@@ -45,6 +46,60 @@ impl GreenApi {
             return Err(Status::not_found(format!("no schedule published for {from} .. {to}")));
         }
         Ok(out)
+    }
+}
+
+/// The latest published schedule of a day, decoded; what every green-share reader (gRPC
+/// and the web API) reads.
+pub(crate) async fn latest_schedule(state: &AppState, day: NaiveDate) -> Result<Option<(ScheduleInfo, Schedule)>, Status> {
+    let Some(r) = state.store.schedule(day, None).await.map_err(from_store)? else { return Ok(None) };
+    let s: Schedule = serde_json::from_str(&r.schedule_json).map_err(|_| Status::internal("a stored schedule could not be read"))?;
+    Ok(Some((r.info, s)))
+}
+
+/// One day of a park's green share as `GetParkShare` reports it; `None` when the schedule
+/// has no such park.
+pub(crate) fn park_day(version: u32, day: NaiveDate, s: &Schedule, park: &str) -> Option<pb::DayShare> {
+    let p = s.parks.iter().find(|p| p.name == park)?;
+    let intervals = (0..s.intervals.len())
+        .map(|t| pb::ShareInterval {
+            start: Some(convert::timestamp(s.intervals[t])),
+            served_mwh: p.served_mw[t] * s.dt_hours,
+            green_mwh: p.green_mwh[t],
+            share: p.share[t],
+        })
+        .collect();
+    Some(pb::DayShare {
+        day: day.to_string(),
+        version,
+        served_mwh: p.served_mwh,
+        green_mwh: p.green_total_mwh,
+        share: p.share_total,
+        certificates: (p.green_total_mwh + 1e-6).floor().max(0.0) as u64,
+        min_share: p.min_share,
+        intervals,
+    })
+}
+
+/// One day of the plant's green share as `GetPlantShare` reports it.
+pub(crate) fn plant_day(version: u32, day: NaiveDate, s: &Schedule) -> pb::DayShare {
+    let intervals = (0..s.intervals.len())
+        .map(|t| pb::ShareInterval {
+            start: Some(convert::timestamp(s.intervals[t])),
+            served_mwh: s.green[t].served_mwh,
+            green_mwh: s.green[t].to_load_mwh,
+            share: s.green[t].share,
+        })
+        .collect();
+    pb::DayShare {
+        day: day.to_string(),
+        version,
+        served_mwh: s.totals.served_mwh,
+        green_mwh: s.totals.green_mwh,
+        share: s.totals.green_share,
+        certificates: s.totals.certificates,
+        min_share: None,
+        intervals,
     }
 }
 
@@ -66,39 +121,16 @@ impl GreenShareService for GreenApi {
     async fn get_park_share(&self, request: Request<pb::ParkShareRequest>) -> Result<Response<pb::ShareReport>, Status> {
         let who = principal(&request)?;
         let req = request.into_inner();
-        match &who {
-            Principal::Operator { .. } => {}
-            Principal::ParkManager { park } if *park == req.park => {}
-            Principal::ParkManager { .. } => {
-                return Err(Status::permission_denied("park managers may read only their own park"));
-            }
-            Principal::Bot { .. } => return Err(Status::permission_denied("market bots may not read green shares")),
-        }
+        may_read_park(&who, &req.park)?;
         if !self.state.plant.parks.iter().any(|p| p.name == req.park) {
             return Err(invalid("park", format!("no park named '{}' in plant {}", req.park, self.state.plant.name)));
         }
-        let mut days = Vec::new();
-        for (version, day, s) in self.schedules(&req.from_day, &req.to_day).await? {
-            let Some(p) = s.parks.iter().find(|p| p.name == req.park) else { continue };
-            let intervals = (0..s.intervals.len())
-                .map(|t| pb::ShareInterval {
-                    start: Some(convert::timestamp(s.intervals[t])),
-                    served_mwh: p.served_mw[t] * s.dt_hours,
-                    green_mwh: p.green_mwh[t],
-                    share: p.share[t],
-                })
-                .collect();
-            days.push(pb::DayShare {
-                day: day.to_string(),
-                version,
-                served_mwh: p.served_mwh,
-                green_mwh: p.green_total_mwh,
-                share: p.share_total,
-                certificates: (p.green_total_mwh + 1e-6).floor().max(0.0) as u64,
-                min_share: p.min_share,
-                intervals,
-            });
-        }
+        let days = self
+            .schedules(&req.from_day, &req.to_day)
+            .await?
+            .into_iter()
+            .filter_map(|(version, day, s)| park_day(version, day, &s, &req.park))
+            .collect();
         Ok(Response::new(report(req.park, days)))
     }
 
@@ -107,27 +139,7 @@ impl GreenShareService for GreenApi {
             return Err(Status::permission_denied("market bots may not read green shares"));
         }
         let req = request.into_inner();
-        let mut days = Vec::new();
-        for (version, day, s) in self.schedules(&req.from_day, &req.to_day).await? {
-            let intervals = (0..s.intervals.len())
-                .map(|t| pb::ShareInterval {
-                    start: Some(convert::timestamp(s.intervals[t])),
-                    served_mwh: s.green[t].served_mwh,
-                    green_mwh: s.green[t].to_load_mwh,
-                    share: s.green[t].share,
-                })
-                .collect();
-            days.push(pb::DayShare {
-                day: day.to_string(),
-                version,
-                served_mwh: s.totals.served_mwh,
-                green_mwh: s.totals.green_mwh,
-                share: s.totals.green_share,
-                certificates: s.totals.certificates,
-                min_share: None,
-                intervals,
-            });
-        }
+        let days = self.schedules(&req.from_day, &req.to_day).await?.into_iter().map(|(version, day, s)| plant_day(version, day, &s)).collect();
         Ok(Response::new(report(self.state.plant.name.clone(), days)))
     }
 }

@@ -213,14 +213,19 @@ impl MarketService for MarketApi {
         let day = convert::day(&request.into_inner().delivery_day, "delivery_day")?;
         let hours = f64::from(self.state.market.interval_minutes) / 60.0;
         let mine = move |a: &pb::Award| bot.as_ref().is_none_or(|b| *b == a.bot);
+        // Subscribe before reading the latest schedule: a publication in between is then
+        // announced, and one the snapshot already holds is not sent twice.
+        let events = self.state.published.subscribe();
         let mut existing = Vec::new();
+        let mut seen = 0;
         if let Some(r) = self.state.store.schedule(day, None).await.map_err(from_store)? {
             let s: crate::domain::Schedule =
                 serde_json::from_str(&r.schedule_json).map_err(|_| Status::internal("a stored schedule could not be read"))?;
+            seen = r.info.version;
             existing.extend(convert::awards(&s, &r.info, hours).into_iter().filter(&mine));
         }
-        let stream = publish_stream(&self.state, existing, move |p| {
-            if p.info.day != day {
+        let stream = publish_stream(&self.state, events, existing, move |p| {
+            if p.info.day != day || p.info.version <= seen {
                 return Vec::new();
             }
             convert::awards(&p.schedule, &p.info, hours).into_iter().filter(&mine).collect()

@@ -24,7 +24,9 @@ pub mod pb {
 }
 
 pub use convert::forecast_to_pb;
-pub use dispatch::DispatchApi;
+pub(crate) use convert::{day, day_range};
+pub(crate) use green::{latest_schedule, park_day, plant_day};
+pub use dispatch::{DispatchApi, CLEARING_HEADER};
 pub use green::GreenApi;
 pub use market::MarketApi;
-pub use state::{AppState, MarketRules, SolverLimits};
+pub use state::{forward_remote_publications, AppState, MarketRules, SolverLimits};

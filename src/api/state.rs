@@ -12,7 +12,7 @@ use tonic::Status;
 
 use crate::domain::{Forecast, Plant, Schedule};
 use crate::model::{self, Options};
-use crate::store::{ScheduleInfo, Store};
+use crate::store::{ScheduleInfo, ScheduleRecord, Store};
 
 use super::metrics::Metrics;
 use super::status;
@@ -191,15 +191,15 @@ impl AppState {
 }
 
 /// A server stream: `existing` items first, then those `live` makes of each schedule
-/// published from now on; it ends at shutdown or when the client goes away.
+/// announced on `events` (subscribed to before `existing` was read, so nothing published
+/// in between is missed; `live` skips what `existing` already holds); it ends at shutdown
+/// or when the client goes away.
 pub(crate) fn publish_stream<T: Send + 'static>(
     state: &AppState,
+    mut events: broadcast::Receiver<Published>,
     existing: Vec<T>,
     mut live: impl FnMut(&Published) -> Vec<T> + Send + 'static,
 ) -> tokio_stream::wrappers::ReceiverStream<Result<T, Status>> {
-    // Subscribe before the caller's snapshot is sent, so nothing published between the
-    // two is missed.
-    let mut events = state.published.subscribe();
     let shutdown = state.shutdown.clone();
     let (tx, rx) = tokio::sync::mpsc::channel(64);
     tokio::spawn(async move {
@@ -228,6 +228,30 @@ pub(crate) fn publish_stream<T: Send + 'static>(
         }
     });
     tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+/// Announces on `state.published` the schedules other replicas publish (see
+/// [`crate::store::Store::remote_publications`]), so this replica's streams carry them too.
+/// Runs until the feed ends or the server shuts down.
+pub async fn forward_remote_publications(state: Arc<AppState>, mut feed: tokio::sync::mpsc::Receiver<ScheduleRecord>) {
+    loop {
+        let record = tokio::select! {
+            () = state.shutdown.cancelled() => return,
+            record = feed.recv() => record,
+        };
+        let Some(record) = record else { return };
+        match serde_json::from_str::<Schedule>(&record.schedule_json) {
+            Ok(schedule) => {
+                let _ = state.published.send(Published { info: record.info, schedule: Arc::new(schedule) });
+            }
+            Err(e) => tracing::error!(
+                day = %record.info.day,
+                version = record.info.version,
+                error = %e,
+                "a schedule published by another replica could not be read; its streams miss it"
+            ),
+        }
+    }
 }
 
 /// The caller's deadline, from the `grpc-timeout` header.

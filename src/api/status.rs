@@ -21,10 +21,18 @@ pub fn from_dispatch(e: DispatchError) -> Status {
 
 /// The status for a store error.
 pub fn from_store(e: StoreError) -> Status {
-    tracing::error!(error = %e, "store error");
+    match &e {
+        // A race between replicas, answered by the caller; not a fault.
+        StoreError::DayAheadExists { .. } => tracing::info!(error = %e, "store refused a second day-ahead schedule"),
+        _ => tracing::error!(error = %e, "store error"),
+    }
     match e {
         StoreError::Unavailable(_) => Status::unavailable("the store is unavailable; retry"),
         StoreError::Corrupt(_) => Status::internal("stored data could not be read"),
+        StoreError::DayAheadExists { day, .. } => Status::already_exists(format!(
+            "the day-ahead schedule of {day} is already published; change it with Replan"
+        )),
+        StoreError::Unsafe(_) => Status::unavailable("the store refuses to run on a database that could lose writes"),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod bid;
 pub mod forecast;
 pub mod plant;
 pub mod schedule;
+pub mod sources;
 pub mod tariff;
 pub mod validation;
 

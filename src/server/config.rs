@@ -6,8 +6,9 @@
 //! | --- | --- | --- |
 //! | `listen` | `VPP_LISTEN` | `127.0.0.1:50051` |
 //! | `metrics_listen` | `VPP_METRICS_LISTEN` | `127.0.0.1:9464` (`off` disables) |
+//! | `web_listen` (the page and `/api/v1`) | `VPP_WEB_LISTEN` | off (`off` disables) |
 //! | `plant` | `VPP_PLANT` | `models/xinyang.toml` |
-//! | `database` | `VPP_DATABASE` | `vpp.sqlite` (a SQLite file) |
+//! | `database` | `VPP_DATABASE` | `vpp.sqlite` (a SQLite file; a `postgres://` or `postgresql://` URL selects PostgreSQL) |
 //! | `max_message_bytes` | | 4 MiB |
 //! | `[market] interval_minutes` | | 60 |
 //! | `[market] gate_closure_hours_before` | | 14 (10:00 the day before) |
@@ -26,6 +27,7 @@ use crate::api::auth::Principal;
 use crate::api::{MarketRules, SolverLimits};
 use crate::domain::validation::Collector;
 use crate::domain::ValidationErrors;
+use crate::store::Database;
 
 /// The configuration as written.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -35,9 +37,11 @@ pub struct RawConfig {
     pub listen: Option<String>,
     /// Metrics address, or `off`.
     pub metrics_listen: Option<String>,
+    /// Web page address, or `off` (the default).
+    pub web_listen: Option<String>,
     /// Plant file.
     pub plant: Option<PathBuf>,
-    /// SQLite file.
+    /// SQLite file, or a PostgreSQL URL.
     pub database: Option<String>,
     /// Largest request accepted, bytes.
     pub max_message_bytes: Option<usize>,
@@ -113,10 +117,12 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Metrics address.
     pub metrics_listen: Option<SocketAddr>,
+    /// Web page (and its JSON API) address, if enabled.
+    pub web_listen: Option<SocketAddr>,
     /// Plant file.
     pub plant: PathBuf,
-    /// SQLite file.
-    pub database: PathBuf,
+    /// The store: a SQLite file or a PostgreSQL URL.
+    pub database: Database,
     /// Largest request accepted, bytes.
     pub max_message_bytes: usize,
     /// Market rules.
@@ -159,6 +165,9 @@ impl RawConfig {
         }
         if let Some(v) = env("VPP_METRICS_LISTEN") {
             raw.metrics_listen = Some(v);
+        }
+        if let Some(v) = env("VPP_WEB_LISTEN") {
+            raw.web_listen = Some(v);
         }
         if let Some(v) = env("VPP_PLANT") {
             raw.plant = Some(v.into());
@@ -204,8 +213,14 @@ impl RawConfig {
         };
         let listen = addr(&mut c, "listen", self.listen, "127.0.0.1:50051");
         let metrics_listen = addr(&mut c, "metrics_listen", self.metrics_listen, "127.0.0.1:9464");
-        let database = self.database.unwrap_or_else(|| "vpp.sqlite".into());
-        let database = PathBuf::from(database.strip_prefix("sqlite://").unwrap_or(&database));
+        let web_listen = addr(&mut c, "web_listen", self.web_listen, "off");
+        let database = match Database::parse(self.database.as_deref().unwrap_or("vpp.sqlite")) {
+            Ok(d) => Some(d),
+            Err(problem) => {
+                c.push("database", problem);
+                None
+            }
+        };
         let max_message_bytes = self.max_message_bytes.unwrap_or(4 << 20);
         if max_message_bytes < 1024 {
             c.push("max_message_bytes", "must be at least 1024");
@@ -258,8 +273,9 @@ impl RawConfig {
         Ok(Config {
             listen: listen.unwrap_or_else(|| ([127, 0, 0, 1], 50051).into()),
             metrics_listen,
+            web_listen,
             plant: self.plant.unwrap_or_else(|| "models/xinyang.toml".into()),
-            database,
+            database: database.unwrap_or_else(|| Database::Sqlite("vpp.sqlite".into())),
             max_message_bytes,
             market: MarketRules {
                 interval_minutes,

@@ -1,6 +1,6 @@
 //! Wiring: the gRPC server (services behind the auth interceptor, health, reflection, TLS,
-//! message-size limits), the metrics endpoint, and shutdown in order: signal → health
-//! NOT_SERVING → streams end → in-flight calls finish → the store is closed.
+//! message-size limits), the metrics endpoint, the web page (`crate::web`), and shutdown
+//! in order: signal → health NOT_SERVING → streams end → in-flight calls finish → the store is closed.
 //!
 //! `run` takes bound listeners, so tests start the real server on port 0.
 
@@ -19,7 +19,6 @@ use crate::api::pb::green_share_service_server::GreenShareServiceServer;
 use crate::api::pb::market_service_server::MarketServiceServer;
 use crate::api::{auth::Authenticator, pb, AppState, DispatchApi, GreenApi, MarketApi};
 use crate::domain::Plant;
-use crate::store::sqlite::SqliteStore;
 use crate::store::Store;
 
 pub use config::{Config, RawConfig};
@@ -50,6 +49,8 @@ pub struct Listeners {
     pub grpc: TcpListener,
     /// Prometheus metrics (HTTP), if enabled.
     pub metrics: Option<TcpListener>,
+    /// The web page and its JSON API (HTTP), if enabled.
+    pub web: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -60,7 +61,11 @@ impl Listeners {
             Some(a) => Some(TcpListener::bind(a).await?),
             None => None,
         };
-        Ok(Listeners { grpc, metrics })
+        let web = match config.web_listen {
+            Some(a) => Some(TcpListener::bind(a).await?),
+            None => None,
+        };
+        Ok(Listeners { grpc, metrics, web })
     }
 }
 
@@ -68,7 +73,7 @@ impl Listeners {
 pub async fn run(config: Config, listeners: Listeners, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
     let plant = Plant::load(&config.plant)?;
     let plant_toml = std::fs::read_to_string(&config.plant)?;
-    let store = Arc::new(SqliteStore::open(&config.database).await?);
+    let store = crate::store::open(&config.database).await?;
     let metrics = Metrics::new();
     let cancel = CancellationToken::new();
     let state = Arc::new(AppState::new(
@@ -80,6 +85,10 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: impl Future<Out
         metrics.clone(),
         cancel.clone(),
     ));
+    // Schedules other replicas publish reach this one's streams (PostgreSQL only).
+    if let Some(feed) = store.remote_publications().await? {
+        tokio::spawn(crate::api::forward_remote_publications(state.clone(), feed));
+    }
     let auth = Authenticator::new(config.tokens.iter().map(|(t, p)| (t.as_str(), p.clone())));
 
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -116,7 +125,16 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: impl Future<Out
         let key = std::fs::read(&tls.key).map_err(|e| ServerError::Tls(format!("{}: {e}", tls.key.display())))?;
         builder = builder.tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))?;
     }
-    tracing::info!(addr = ?listeners.grpc.local_addr().ok(), plant = %state.plant.name, database = %config.database.display(), "serving");
+    let web_task = listeners.web.map(|l| {
+        let (state, auth, stop) = (state.clone(), auth.clone(), cancel.clone());
+        tokio::spawn(async move {
+            if let Err(e) = crate::web::serve(l, state, auth, stop).await {
+                tracing::error!(error = %e, "the web page stopped");
+            }
+        })
+    });
+
+    tracing::info!(addr = ?listeners.grpc.local_addr().ok(), plant = %state.plant.name, database = %config.database, "serving");
     let on_signal = {
         let cancel = cancel.clone();
         let health = health.clone();
@@ -139,6 +157,9 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: impl Future<Out
         .await;
     cancel.cancel();
     if let Some(task) = metrics_task {
+        let _ = task.await;
+    }
+    if let Some(task) = web_task {
         let _ = task.await;
     }
     store.close().await;

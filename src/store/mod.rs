@@ -1,17 +1,34 @@
 //! The durable store behind the service: bids (exactly once per bot and bid id) and
 //! published schedules (versioned, with the exact inputs they were solved from).
 //!
-//! One trait, [`Store`]; SQLite (`sqlite.rs`, the embedded default) implements it, and a
-//! PostgreSQL backend will too. An acknowledged write is durable: the call returns only
-//! after the transaction holding it has committed to disk.
+//! One trait, [`Store`], two implementations chosen by the `database` setting
+//! ([`Database`], [`open`]):
+//!
+//! - SQLite (`sqlite.rs`, the embedded default): one file, one service process.
+//! - PostgreSQL (`postgres.rs`): one database shared by any number of service replicas.
+//!   Exactly-once bids and schedule versions are enforced by the database itself (keys,
+//!   `INSERT … ON CONFLICT`, transaction-scoped advisory locks), the day-ahead clearing of a
+//!   day runs once across replicas ([`Store::lock_clearing`]), and every replica learns of
+//!   schedules published by the others ([`Store::remote_publications`]).
+//!
+//! An acknowledged write is durable: the call returns only after the transaction holding
+//! it has committed to disk (PostgreSQL: the store refuses to open on a server configured
+//! to acknowledge commits before they are flushed).
 //!
 //! Architecture invariant: nothing here knows of gRPC or the LP; records carry domain
 //! types and JSON/TOML text.
 
+pub mod postgres;
 pub mod sqlite;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
 
 use crate::domain::Bid;
 
@@ -131,6 +148,19 @@ pub enum StoreError {
     /// Stored data could not be read back (corruption or an incompatible version).
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    /// A day-ahead schedule (re-planning nothing) is already published for the day; a
+    /// second one is refused. Later changes are re-plans.
+    #[error("a day-ahead schedule for {day} is already published (version {version})")]
+    DayAheadExists {
+        /// The delivery day.
+        day: NaiveDate,
+        /// The published day-ahead version (0 when the database did not say).
+        version: u32,
+    },
+    /// The database is configured so that it could lose acknowledged writes; the store
+    /// refuses to run on it. The text names the setting and how to fix it.
+    #[error("{0}")]
+    Unsafe(String),
 }
 
 /// The digest stored with a schedule's inputs.
@@ -172,4 +202,158 @@ pub trait Store: Send + Sync + 'static {
     async fn schedule(&self, day: NaiveDate, version: Option<u32>) -> Result<Option<ScheduleRecord>, StoreError>;
     /// Every published version for days in `[from, to]`, by day then version.
     async fn list_schedules(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<ScheduleInfo>, StoreError>;
+    /// Waits until this caller alone may run the day-ahead clearing of `day` — alone in
+    /// this process and, for a shared database, among every process using it — and holds
+    /// that right until the returned lock is released or dropped (or the process dies).
+    async fn lock_clearing(&self, day: NaiveDate) -> Result<ClearingLock, StoreError>;
+    /// The day's published day-ahead schedule (the version re-planning nothing), if any.
+    /// Should a day hold several (a SQLite file written before the rule of one clearing
+    /// per day), the latest.
+    async fn day_ahead(&self, day: NaiveDate) -> Result<Option<ScheduleRecord>, StoreError>;
+    /// Schedules published from now on by *other* processes sharing this database, each
+    /// once, in commit order. `None` when no other process can publish (SQLite). Call at
+    /// most once: the first call starts the feed; later calls return `None`.
+    async fn remote_publications(&self) -> Result<Option<mpsc::Receiver<ScheduleRecord>>, StoreError> {
+        Ok(None)
+    }
+    /// Finishes pending writes and closes the connections; later calls fail with
+    /// [`StoreError::Unavailable`]. Closing twice is harmless.
+    async fn close(&self) {}
+}
+
+/// Where the store lives, from the `database` setting: a `postgres://` or `postgresql://`
+/// URL selects PostgreSQL, anything else is a SQLite file path (an optional `sqlite://`
+/// prefix is dropped).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Database {
+    /// A SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL.
+    Postgres(String),
+}
+
+impl Database {
+    /// Reads a `database` setting. Errors say what is wrong without repeating the value
+    /// (a URL may hold a password).
+    pub fn parse(text: &str) -> Result<Database, String> {
+        let t = text.trim();
+        if t.starts_with("postgres://") || t.starts_with("postgresql://") {
+            postgres::check_url(t)?;
+            return Ok(Database::Postgres(t.to_string()));
+        }
+        let path = t.strip_prefix("sqlite://").unwrap_or(t);
+        if path.is_empty() {
+            return Err("must be a SQLite file path or a postgres:// URL, got an empty value".into());
+        }
+        Ok(Database::Sqlite(PathBuf::from(path)))
+    }
+}
+
+/// Shows the path, or the URL without its password.
+impl fmt::Display for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Database::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
+            Database::Postgres(url) => f.write_str(&postgres::redact(url)),
+        }
+    }
+}
+
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Database({self})")
+    }
+}
+
+/// Opens the store `database` names: creates a missing SQLite file, applies pending
+/// migrations, and for PostgreSQL checks that the server will not lose acknowledged writes.
+pub async fn open(database: &Database) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match database {
+        Database::Sqlite(path) => Arc::new(sqlite::SqliteStore::open(path).await?),
+        Database::Postgres(url) => Arc::new(postgres::PgStore::open(url).await?),
+    })
+}
+
+/// The right to run one day's day-ahead clearing, from [`Store::lock_clearing`]. Release
+/// it with [`ClearingLock::release`]; dropping it releases it too (for PostgreSQL by
+/// closing the session that holds it).
+pub struct ClearingLock {
+    day: NaiveDate,
+    held: Option<Box<dyn HeldLock>>,
+}
+
+impl ClearingLock {
+    /// A lock over what `held` holds.
+    pub fn new(day: NaiveDate, held: Box<dyn HeldLock>) -> ClearingLock {
+        ClearingLock { day, held: Some(held) }
+    }
+
+    /// The day it is for.
+    pub fn day(&self) -> NaiveDate {
+        self.day
+    }
+
+    /// Gives the right up.
+    pub async fn release(mut self) {
+        if let Some(held) = self.held.take() {
+            held.release().await;
+        }
+    }
+}
+
+impl fmt::Debug for ClearingLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClearingLock").field("day", &self.day).finish_non_exhaustive()
+    }
+}
+
+/// What a store holds while a [`ClearingLock`] is held. Dropping it must release it.
+#[async_trait::async_trait]
+pub trait HeldLock: Send {
+    /// Releases it, waiting until others can take it.
+    async fn release(self: Box<Self>);
+}
+
+/// Per-day mutexes within one process: the clearing lock of the SQLite store, and the first
+/// step of the PostgreSQL one (so that one process holds at most one database session per
+/// day being cleared).
+#[derive(Default)]
+pub struct LocalDayLocks {
+    days: std::sync::Mutex<HashMap<NaiveDate, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl LocalDayLocks {
+    /// Waits for `day`'s mutex.
+    pub async fn lock(&self, day: NaiveDate) -> tokio::sync::OwnedMutexGuard<()> {
+        let mutex = {
+            let mut days = self.days.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Forget the days nobody holds or waits for.
+            days.retain(|_, m| Arc::strong_count(m) > 1);
+            days.entry(day).or_default().clone()
+        };
+        mutex.lock_owned().await
+    }
+}
+
+impl fmt::Debug for LocalDayLocks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalDayLocks").finish_non_exhaustive()
+    }
+}
+
+/// Holds the mutex until dropped.
+struct LocalHeld {
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+}
+
+#[async_trait::async_trait]
+impl HeldLock for LocalHeld {
+    async fn release(self: Box<Self>) {}
+}
+
+impl LocalDayLocks {
+    /// `day`'s mutex as a [`ClearingLock`].
+    pub async fn clearing_lock(&self, day: NaiveDate) -> ClearingLock {
+        ClearingLock::new(day, Box::new(LocalHeld { _guard: self.lock(day).await }))
+    }
 }

@@ -11,6 +11,11 @@
 //! Schema: `migrations/sqlite/`, embedded with `sqlx::migrate!` and applied when the store
 //! opens. Queries are runtime queries, so building never needs a database.
 //!
+//! One process: the clearing lock ([`Store::lock_clearing`]) is a per-day mutex of this
+//! process, so two service processes must not share one SQLite file (use PostgreSQL for
+//! replicas). A second day-ahead schedule for a day is refused inside the writer's
+//! transaction ([`StoreError::DayAheadExists`]).
+//!
 //! Idempotency: a bid's row keeps the SHA-256 of the payload it was first submitted with
 //! (see [`payload_sha256`]); a retried submission is compared with that digest. The
 //! `(bot, id)` primary key makes a second row impossible whatever the application does:
@@ -31,8 +36,8 @@ use sqlx::{Connection, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    inputs_sha256, BidRecord, BidState, NewSchedule, ScheduleInfo, ScheduleRecord, Store, StoreError,
-    SubmitOutcome,
+    inputs_sha256, BidRecord, BidState, ClearingLock, LocalDayLocks, NewSchedule, ScheduleInfo, ScheduleRecord, Store,
+    StoreError, SubmitOutcome,
 };
 use crate::domain::{Bid, BidSide};
 
@@ -51,6 +56,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 pub struct SqliteStore {
     writer: mpsc::Sender<Msg>,
     readers: SqlitePool,
+    clearing: LocalDayLocks,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -87,7 +93,7 @@ impl SqliteStore {
 
         let (writer, rx) = mpsc::channel(QUEUE_CAPACITY);
         tokio::spawn(write_loop(conn, rx));
-        Ok(SqliteStore { writer, readers })
+        Ok(SqliteStore { writer, readers, clearing: LocalDayLocks::default() })
     }
 
     /// Applies and commits every write queued so far, then closes the connections. Later
@@ -174,14 +180,24 @@ impl Store for SqliteStore {
             None => sqlx::query(SELECT_LATEST_SCHEDULE).bind(&day).fetch_optional(&self.readers).await,
         }
         .map_err(db_error)?;
-        let Some(row) = row else { return Ok(None) };
-        Ok(Some(ScheduleRecord {
-            info: schedule_info(&row)?,
-            plant_toml: get(&row, "plant_toml")?,
-            forecast_json: get(&row, "forecast_json")?,
-            options_json: get(&row, "options_json")?,
-            schedule_json: get(&row, "schedule_json")?,
-        }))
+        row.as_ref().map(schedule_record).transpose()
+    }
+
+    async fn day_ahead(&self, day: NaiveDate) -> Result<Option<ScheduleRecord>, StoreError> {
+        let row = sqlx::query(SELECT_DAY_AHEAD)
+            .bind(day_text(day))
+            .fetch_optional(&self.readers)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(schedule_record).transpose()
+    }
+
+    async fn lock_clearing(&self, day: NaiveDate) -> Result<ClearingLock, StoreError> {
+        Ok(self.clearing.clearing_lock(day).await)
+    }
+
+    async fn close(&self) {
+        SqliteStore::close(self).await;
     }
 
     async fn list_schedules(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<ScheduleInfo>, StoreError> {
@@ -388,6 +404,13 @@ async fn select_bid(conn: &mut SqliteConnection, bot: &str, id: &str) -> Result<
 
 async fn publish(conn: &mut SqliteConnection, s: &NewSchedule) -> Result<ScheduleInfo, StoreError> {
     let day = day_text(s.day);
+    if s.replans_version == 0 {
+        let existing = sqlx::query(SELECT_DAY_AHEAD_VERSION).bind(&day).fetch_optional(&mut *conn).await.map_err(db_error)?;
+        if let Some(row) = existing {
+            let version: i64 = get(&row, 0)?;
+            return Err(StoreError::DayAheadExists { day: s.day, version: u32::try_from(version).unwrap_or(0) });
+        }
+    }
     let next: i64 = sqlx::query(NEXT_VERSION)
         .bind(&day)
         .fetch_one(&mut *conn)
@@ -474,6 +497,14 @@ const SELECT_LATEST_SCHEDULE: &str = concat!(
     ", plant_toml, forecast_json, options_json, schedule_json FROM schedules WHERE day = ? \
      ORDER BY version DESC LIMIT 1"
 );
+const SELECT_DAY_AHEAD: &str = concat!(
+    "SELECT ",
+    schedule_info_columns!(),
+    ", plant_toml, forecast_json, options_json, schedule_json FROM schedules WHERE day = ? AND replans_version = 0 \
+     ORDER BY version DESC LIMIT 1"
+);
+const SELECT_DAY_AHEAD_VERSION: &str =
+    "SELECT version FROM schedules WHERE day = ? AND replans_version = 0 ORDER BY version DESC LIMIT 1";
 const LIST_SCHEDULES: &str = concat!(
     "SELECT ",
     schedule_info_columns!(),
@@ -559,6 +590,16 @@ fn schedule_info(row: &SqliteRow) -> Result<ScheduleInfo, StoreError> {
     })
 }
 
+fn schedule_record(row: &SqliteRow) -> Result<ScheduleRecord, StoreError> {
+    Ok(ScheduleRecord {
+        info: schedule_info(row)?,
+        plant_toml: get(row, "plant_toml")?,
+        forecast_json: get(row, "forecast_json")?,
+        options_json: get(row, "options_json")?,
+        schedule_json: get(row, "schedule_json")?,
+    })
+}
+
 fn get<'r, T>(row: &'r SqliteRow, column: impl sqlx::ColumnIndex<SqliteRow>) -> Result<T, StoreError>
 where
     T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
@@ -612,6 +653,8 @@ fn same_error(e: &StoreError) -> StoreError {
     match e {
         StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
         StoreError::Corrupt(m) => StoreError::Corrupt(m.clone()),
+        StoreError::DayAheadExists { day, version } => StoreError::DayAheadExists { day: *day, version: *version },
+        StoreError::Unsafe(m) => StoreError::Unsafe(m.clone()),
     }
 }
 

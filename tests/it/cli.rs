@@ -3,6 +3,7 @@
 use std::process::{Command, Output};
 
 use vpp_dispatch::domain::{Forecast, Plant, Schedule};
+use vpp_dispatch::domain::sources::Source;
 
 use crate::checker::{assert_valid, Asked};
 use crate::repo;
@@ -94,4 +95,65 @@ fn solve_writes_an_mps_file_highs_can_read() {
     let body = std::fs::read_to_string(&mps).unwrap();
     assert!(body.starts_with("NAME vpp") && body.trim_end().ends_with("ENDATA"));
     assert!(body.contains(" E balance[shihe,t=19]"), "rows carry their names");
+}
+
+#[test]
+fn solve_plot_writes_the_stacked_source_chart_as_svg() {
+    let dir = std::env::temp_dir().join(format!("vpp-cli-plot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (svg, json) = (dir.join("stack.svg"), dir.join("schedule.json"));
+    let _ = std::fs::remove_file(&svg);
+    let out = vpp(&[
+        "solve", "--model", "models/xinyang.toml", "--forecast", "fixtures/forecasts/summer-peak-60.json",
+        "--json", json.to_str().unwrap(), "--plot", svg.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let schedule: Schedule = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let body = std::fs::read_to_string(&svg).expect("the SVG is written");
+    assert!(body.trim_start().starts_with("<svg") && body.trim_end().ends_with("</svg>"), "an SVG document");
+    let texts = svg_texts(&body);
+    // Every source the park manager looks for, in the legend, in its colour.
+    let lower = body.to_lowercase();
+    for source in [Source::Wind, Source::Pv, Source::StorageGreen, Source::StorageGrey, Source::GridGrey] {
+        assert!(texts.iter().any(|t| t == source.label()), "legend lacks {:?}: {texts:?}", source.label());
+        assert!(lower.contains(&format!("fill=\"{}\"", source.colour())), "no area filled with {}'s colour", source.label());
+    }
+    // Layers without energy (no bids, no thermal, no green imports) are left out.
+    for source in [Source::OtherGreen, Source::GridGreen, Source::OtherGrey] {
+        assert!(!texts.iter().any(|t| t == source.label()), "{:?} carries nothing: {texts:?}", source.label());
+    }
+    let title = format!("xinyang · all parks · 2026-07-22 · green share {:.2} %", schedule.totals.green_share * 100.0);
+    assert!(texts.contains(&title), "the title gives the day and the share: {texts:?}");
+    assert!(texts.iter().any(|t| t == "06:00") && texts.iter().any(|t| t == "24:00"), "local hours on the axis: {texts:?}");
+
+    // One park's chart; a park that is not there is refused before solving.
+    let park_svg = dir.join("park.svg");
+    let out = vpp(&[
+        "solve", "--model", "models/xinyang.toml", "--forecast", "fixtures/forecasts/summer-peak-60.json",
+        "--plot", park_svg.to_str().unwrap(), "--plot-park", "huangchuan_zero_carbon",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let park = schedule.parks.iter().find(|p| p.name == "huangchuan_zero_carbon").unwrap();
+    let texts = svg_texts(&std::fs::read_to_string(&park_svg).unwrap());
+    let title = format!("xinyang · park huangchuan_zero_carbon · 2026-07-22 · green share {:.2} %", park.share_total * 100.0);
+    assert!(texts.contains(&title), "{texts:?}");
+    let never = dir.join("never.svg");
+    let out = vpp(&["solve", "--model", "models/xinyang.toml", "--forecast", "fixtures/forecasts/summer-peak-60.json", "--plot", never.to_str().unwrap(), "--plot-park", "gotham"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!never.exists());
+    assert!(text(&out.stderr).contains("--plot-park: no park named 'gotham'"), "{}", text(&out.stderr));
+    let out = vpp(&["solve", "--model", "models/xinyang.toml", "--forecast", "fixtures/forecasts/summer-peak-60.json", "--plot-park", "shihe_park"]);
+    assert_eq!(out.status.code(), Some(2), "--plot-park needs --plot");
+}
+
+/// The text of every `<text>` element of an SVG document.
+fn svg_texts(svg: &str) -> Vec<String> {
+    svg.split("<text")
+        .skip(1)
+        .filter_map(|part| {
+            let (_, rest) = part.split_once('>')?;
+            let (inner, _) = rest.split_once("</text>")?;
+            Some(inner.trim().to_string())
+        })
+        .collect()
 }

@@ -6,8 +6,10 @@ mod cases;
 mod checker;
 mod cli;
 mod load;
+mod replicas;
 mod service;
 mod service_auth;
+mod web;
 mod xinyang;
 
 use std::path::PathBuf;

@@ -39,10 +39,15 @@ fn rand_suffix() -> u128 {
 }
 
 pub(crate) fn config_text(db: &std::path::Path, extra: &str) -> String {
+    config_for(&db.display().to_string(), extra)
+}
+
+/// A config over `database` (a SQLite path or a PostgreSQL URL) with the test tokens.
+pub(crate) fn config_for(database: &str, extra: &str) -> String {
     format!(
         r#"
 plant = "{plant}"
-database = "{db}"
+database = "{database}"
 metrics_listen = "off"
 {extra}
 [[token]]
@@ -66,7 +71,6 @@ role = "bot"
 bot = "bot-b"
 "#,
         plant = repo("models/xinyang.toml").display(),
-        db = db.display()
     )
 }
 
@@ -79,12 +83,17 @@ pub(crate) struct Running {
 
 impl Running {
     pub(crate) async fn start(db: &std::path::Path, extra: &str) -> Running {
-        let raw: RawConfig = toml::from_str(&config_text(db, extra)).expect("config parses");
+        Running::start_on(&db.display().to_string(), extra).await
+    }
+
+    /// A server over `database`: a SQLite path or a PostgreSQL URL.
+    pub(crate) async fn start_on(database: &str, extra: &str) -> Running {
+        let raw: RawConfig = toml::from_str(&config_for(database, extra)).expect("config parses");
         let config = raw.validate().expect("config is valid");
         let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = grpc.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(server::run(config, Listeners { grpc, metrics: None }, async {
+        let task = tokio::spawn(server::run(config, Listeners { grpc, metrics: None, web: None }, async {
             let _ = stopped.await;
         }));
         let r = Running { addr, stop: Some(stop), task };
@@ -122,7 +131,7 @@ pub(crate) fn req<T>(token: Option<&str>, msg: T) -> Request<T> {
     r
 }
 
-fn plant() -> Plant {
+pub(crate) fn plant() -> Plant {
     Plant::load(repo("models/xinyang.toml")).unwrap()
 }
 
@@ -149,7 +158,7 @@ pub(crate) fn bid(id: &str, node: &str, at: chrono::DateTime<Utc>, side: pb::Sid
     }
 }
 
-fn day_ahead(day: NaiveDate, fc: &Forecast, options: pb::SolveOptions) -> pb::SubmitDayAheadRequest {
+pub(crate) fn day_ahead(day: NaiveDate, fc: &Forecast, options: pb::SolveOptions) -> pb::SubmitDayAheadRequest {
     pb::SubmitDayAheadRequest {
         delivery_day: day.to_string(),
         forecast: Some(vpp_dispatch::api::forecast_to_pb(fc)),
@@ -196,7 +205,9 @@ async fn a_full_day() {
 
     // The operator publishes the day-ahead schedule.
     let options = pb::SolveOptions { objective: pb::Objective::GreenShare as i32, ..Default::default() };
-    let s = dispatch.submit_day_ahead(req(Some(OPERATOR), day_ahead(day, &fc, options))).await.unwrap().into_inner();
+    let cleared = dispatch.submit_day_ahead(req(Some(OPERATOR), day_ahead(day, &fc, options))).await.unwrap();
+    assert_eq!(cleared.metadata().get(vpp_dispatch::api::CLEARING_HEADER).unwrap(), "new");
+    let s = cleared.into_inner();
     let info = s.info.clone().unwrap();
     assert_eq!(info.version, 1);
     assert_eq!(info.intervals, 24);
@@ -266,6 +277,19 @@ async fn a_full_day() {
         .into_inner();
     assert!(near(plant_report.share, totals.green_share, 1e-12));
 
+    // The day is cleared once: asking again (even with other options) returns the same
+    // day-ahead schedule, without a new version or new awards.
+    let again = dispatch
+        .submit_day_ahead(req(Some(OPERATOR), day_ahead(day, &fc, pb::SolveOptions { objective: pb::Objective::Cost as i32, ..Default::default() })))
+        .await
+        .unwrap();
+    assert_eq!(again.metadata().get(vpp_dispatch::api::CLEARING_HEADER).unwrap(), "existing");
+    let again = again.into_inner();
+    assert_eq!(again.info, s.info, "the same version and inputs");
+    assert_eq!(again.awards, s.awards);
+    let no_more = tokio::time::timeout(Duration::from_millis(500), awards_a.next()).await;
+    assert!(no_more.is_err(), "no second award stream: {no_more:?}");
+
     // A re-plan from 12:00 with Wuyue fuller makes version 2; version 1 stays readable.
     let from = h.instant(12);
     let replan = pb::ReplanRequest {
@@ -298,6 +322,9 @@ async fn a_full_day() {
         .unwrap()
         .into_inner();
     assert_eq!(latest.days[0].version, 2);
+    // After the re-plan, SubmitDayAhead still answers with the day-ahead version.
+    let still = dispatch.submit_day_ahead(req(Some(OPERATOR), day_ahead(day, &fc, Default::default()))).await.unwrap().into_inner();
+    assert_eq!(still.info.unwrap().version, 1);
     server.stop().await;
 }
 

@@ -174,12 +174,14 @@ async fn overload_is_refused_not_queued_and_bids_keep_flowing() {
     let db = temp_db("overload");
     let server = Running::start(&db, "[solver]\nmax_concurrent = 1\nmax_queued = 0\n").await;
     let ch = server.channel().await;
-    let (day, fc) = future_day(7);
-    let h = fc.horizon(vpp_dispatch::domain::Plant::load(repo("models/xinyang.toml")).unwrap().tz());
-    // Slow solves: a frontier of many points.
+    let (_, bid_day) = future_day(7);
+    let h = bid_day.horizon(vpp_dispatch::domain::Plant::load(repo("models/xinyang.toml")).unwrap().tz());
+    // Slow solves: a frontier of many points, each for another day (a day is cleared once:
+    // calls for one day wait for each other rather than for the solver).
     let slow = pb::SolveOptions { frontier_points: 40, ..Default::default() };
     let mut calls = Vec::new();
-    for _ in 0..4 {
+    for k in 0..4 {
+        let (day, fc) = future_day(20 + k);
         let mut dc = DispatchServiceClient::new(ch.clone()).max_decoding_message_size(64 << 20);
         let r = req(Some(OPERATOR), pb::SubmitDayAheadRequest { delivery_day: day.to_string(), forecast: Some(vpp_dispatch::api::forecast_to_pb(&fc)), options: Some(slow.clone()) });
         calls.push(tokio::spawn(async move { dc.submit_day_ahead(r).await.map(|_| ()).map_err(|e| e.code()) }));
@@ -199,7 +201,8 @@ async fn overload_is_refused_not_queued_and_bids_keep_flowing() {
         }
     }
     assert!(ok >= 1 && refused >= 1, "ok {ok}, refused {refused}");
-    // A deadline the solve cannot meet is DEADLINE_EXCEEDED, not a hang.
+    // A deadline the solve cannot meet is DEADLINE_EXCEEDED, not a hang (a day not yet cleared).
+    let (day, fc) = future_day(24);
     let mut dc = DispatchServiceClient::new(ch.clone()).max_decoding_message_size(64 << 20);
     let mut r = req(Some(OPERATOR), pb::SubmitDayAheadRequest { delivery_day: day.to_string(), forecast: Some(vpp_dispatch::api::forecast_to_pb(&fc)), options: Some(pb::SolveOptions { frontier_points: 200, ..Default::default() }) });
     r.set_timeout(Duration::from_millis(50));

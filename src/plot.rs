@@ -1,0 +1,129 @@
+//! `vpp solve --plot OUT.svg`: the stacked chart of where the served power came from (the
+//! same derivation and colours as the web page, `domain::sources`), drawn as SVG with
+//! plotters. Each interval is drawn as a flat step: the values are interval averages.
+
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use crate::domain::sources::{Source, SourceStack};
+
+/// Why a chart could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot draw {path}: {message}")]
+pub struct PlotError {
+    /// The file.
+    pub path: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+fn colour(source: Source) -> RGBColor {
+    let hex = source.colour().trim_start_matches('#');
+    let byte = |k: usize| hex.get(k..k + 2).and_then(|h| u8::from_str_radix(h, 16).ok()).unwrap_or(0);
+    RGBColor(byte(0), byte(2), byte(4))
+}
+
+/// Writes the stack as an SVG file. `point_labels` holds the local time of each interval's
+/// start and of the horizon's end (T+1 labels); `dt_hours` is the interval length.
+pub fn stack_svg(path: &Path, title: &str, point_labels: &[String], dt_hours: f64, stack: &SourceStack) -> Result<(), PlotError> {
+    let fail = |e: &dyn std::fmt::Display| PlotError { path: path.display().to_string(), message: e.to_string() };
+    let n = stack.layers.first().map_or(0, |l| l.mw.len());
+    if n == 0 || dt_hours <= 0.0 {
+        return Err(fail(&"the schedule has no intervals"));
+    }
+    let layers: Vec<_> = stack.shown().collect();
+    // Cumulative tops, bottom layer first.
+    let mut tops = vec![vec![0.0; n]; layers.len()];
+    for t in 0..n {
+        let mut acc = 0.0;
+        for (k, layer) in layers.iter().enumerate() {
+            acc += layer.mw[t].max(0.0);
+            tops[k][t] = acc;
+        }
+    }
+    let peak = tops.last().map_or(0.0, |top| top.iter().copied().fold(0.0, f64::max));
+    let hours = n as f64 * dt_hours;
+
+    let root = SVGBackend::new(path, (1200, 620)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| fail(&e))?;
+    let (plot, legend) = root.split_horizontally(960);
+    let mut chart = ChartBuilder::on(&plot)
+        .caption(title, ("sans-serif", 20))
+        .margin(16)
+        .x_label_area_size(44)
+        .y_label_area_size(64)
+        .build_cartesian_2d(0f64..hours, 0f64..(peak * 1.05).max(1.0))
+        .map_err(|e| fail(&e))?;
+    let label_at = |x: &f64| {
+        let k = (x / dt_hours).round();
+        if (k * dt_hours - x).abs() > 1e-6 || k < 0.0 {
+            return String::new();
+        }
+        point_labels.get(k as usize).cloned().unwrap_or_default()
+    };
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(13)
+        .x_label_formatter(&label_at)
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .x_desc("local time")
+        .y_desc("MW (average over each interval)")
+        .draw()
+        .map_err(|e| fail(&e))?;
+    // Top layer first, so each lower layer paints over the part of it that is not its own.
+    for (k, layer) in layers.iter().enumerate().rev() {
+        let steps = (0..n).flat_map(|t| [(t as f64 * dt_hours, tops[k][t]), ((t + 1) as f64 * dt_hours, tops[k][t])]);
+        let fill = colour(layer.source);
+        chart
+            .draw_series(AreaSeries::new(steps, 0.0, fill.filled()).border_style(fill.stroke_width(1)))
+            .map_err(|e| fail(&e))?;
+    }
+    // The legend, top of the stack first, as the layers appear.
+    legend
+        .draw(&Text::new("Source", (12, 40), ("sans-serif", 17).into_font().style(FontStyle::Bold)))
+        .map_err(|e| fail(&e))?;
+    for (row, layer) in layers.iter().rev().enumerate() {
+        let y = 70 + 28 * row as i32;
+        let fill = colour(layer.source);
+        legend.draw(&Rectangle::new([(12, y), (30, y + 16)], fill.filled())).map_err(|e| fail(&e))?;
+        legend
+            .draw(&Text::new(layer.source.label(), (38, y + 2), ("sans-serif", 15).into_font()))
+            .map_err(|e| fail(&e))?;
+    }
+    let note_y = 80 + 28 * layers.len() as i32;
+    for (k, line) in ["Green part shared over green", "sources, grey part over grey", "sources, in proportion to", "their supply per interval."]
+        .iter()
+        .enumerate()
+    {
+        legend
+            .draw(&Text::new(*line, (12, note_y + 18 * k as i32), ("sans-serif", 12).into_font().color(&RGBColor(110, 110, 110))))
+            .map_err(|e| fail(&e))?;
+    }
+    root.present().map_err(|e| fail(&e))?;
+    tracing::debug!(path = %path.display(), layers = layers.len(), intervals = n, "stack chart written");
+    Ok(())
+}
+
+/// What `vpp solve --plot` draws: the stack of all parks together, or of one park, titled
+/// with the plant, the day and the green share.
+pub fn schedule_svg(path: &Path, s: &crate::domain::Schedule, tz: chrono_tz::Tz, park: Option<&str>) -> Result<(), PlotError> {
+    use crate::domain::sources::{park_stack, plant_stack, point_labels};
+    let (who, stack, share) = match park {
+        Some(name) => {
+            let p = s.parks.iter().find(|p| p.name == name).ok_or_else(|| PlotError {
+                path: path.display().to_string(),
+                message: format!("the schedule has no park named '{name}'"),
+            })?;
+            let stack = park_stack(s, name).ok_or_else(|| PlotError { path: path.display().to_string(), message: format!("no park '{name}'") })?;
+            (format!("park {name}"), stack, p.share_total)
+        }
+        None => ("all parks".to_string(), plant_stack(s), s.totals.green_share),
+    };
+    let from = s.intervals.first().map(|t| t.with_timezone(&tz).format("%Y-%m-%d").to_string()).unwrap_or_default();
+    let to = s.intervals.last().map(|t| t.with_timezone(&tz).format("%Y-%m-%d").to_string()).unwrap_or_default();
+    let days = if from == to { from } else { format!("{from} .. {to}") };
+    let title = format!("{} · {who} · {days} · green share {:.2} %", s.plant, share * 100.0);
+    stack_svg(path, &title, &point_labels(s, tz), s.dt_hours, &stack)
+}

@@ -1,0 +1,553 @@
+//! The JSON read API under `/api/v1`, for the page (and scripts). It reads what the gRPC
+//! API reads — the latest published schedule of a day from the store — through the same
+//! code (`api::latest_schedule`, `api::park_day`, `api::plant_day`), and decides who may
+//! read what with the same `Authenticator` and the same rules (`auth::may_read_park`).
+//!
+//! | path | operator | park manager | bot | no or unknown token |
+//! | --- | --- | --- | --- | --- |
+//! | `GET /api/v1/me` | 200 | 200 | 403 | 401 |
+//! | `GET /api/v1/days[?from_day=&to_day=]` | 200 | 200 | 403 | 401 |
+//! | `GET /api/v1/days/{day}/parks/{park}` | 200 | own park 200, other 403 | 403 | 401 |
+//! | `GET /api/v1/days/{day}/plant` | 200 | 403 | 403 | 401 |
+//!
+//! Errors are `{"error": "<message>", "status": <code>}` with the HTTP status mapped from the
+//! gRPC code the shared code returns (UNAUTHENTICATED 401, PERMISSION_DENIED 403,
+//! INVALID_ARGUMENT 400, NOT_FOUND 404, UNAVAILABLE 503, others 500).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use tonic::{Code, Status};
+
+use crate::api::auth::{may_read_park, require_operator, Authenticator, Principal};
+use crate::api::{self as grpc, pb, AppState};
+use crate::domain::sources::{interval_labels as labels, park_stack, plant_stack, point_labels, SourceStack};
+use crate::domain::Schedule;
+use crate::store::ScheduleInfo;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub(crate) struct Web {
+    pub(crate) state: Arc<AppState>,
+    pub(crate) auth: Authenticator,
+}
+
+/// A refusal or failure, carried as the gRPC status the shared code produced.
+#[derive(Debug)]
+pub(crate) struct ApiError(Status);
+
+impl From<Status> for ApiError {
+    fn from(s: Status) -> Self {
+        ApiError(s)
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    status: u16,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let code = match self.0.code() {
+            Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Code::PermissionDenied => StatusCode::FORBIDDEN,
+            Code::InvalidArgument | Code::OutOfRange => StatusCode::BAD_REQUEST,
+            Code::NotFound => StatusCode::NOT_FOUND,
+            Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Code::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
+            Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if code.is_server_error() {
+            tracing::warn!(status = code.as_u16(), error = %self.0.message(), "web api call failed");
+        } else {
+            tracing::debug!(status = code.as_u16(), error = %self.0.message(), "web api call refused");
+        }
+        let body = Json(ErrorBody { error: self.0.message(), status: code.as_u16() });
+        let mut response = (code, body).into_response();
+        if code == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"vpp\""));
+        }
+        response
+    }
+}
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+/// The caller, from `authorization: Bearer <token>`; bots have no business with the page.
+fn caller(web: &Web, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    let header = headers.get(header::AUTHORIZATION).map(|v| v.to_str().map_err(|_| ()));
+    let who = web.auth.authenticate(header)?;
+    if let Principal::Bot { .. } = who {
+        return Err(Status::permission_denied("market bots have no access to the green-power page").into());
+    }
+    Ok(who)
+}
+
+fn local_label(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).format("%H:%M").to_string()
+}
+
+/// `below target` is judged to this tolerance (the LP holds the share to 1e-6 and better).
+const TARGET_TOLERANCE: f64 = 1e-6;
+
+#[derive(Serialize)]
+struct IntervalShare {
+    start: String,
+    label: String,
+    served_mwh: f64,
+    green_mwh: f64,
+    share: f64,
+    below_target: bool,
+}
+
+#[derive(Serialize)]
+struct DayShareView {
+    served_mwh: f64,
+    green_mwh: f64,
+    share: f64,
+    certificates: u64,
+    min_share: Option<f64>,
+    meets_target: Option<bool>,
+    intervals: Vec<IntervalShare>,
+}
+
+/// The gRPC `DayShare` as JSON, with the target judged.
+fn day_share(d: &pb::DayShare, tz: Tz) -> DayShareView {
+    let intervals = d
+        .intervals
+        .iter()
+        .map(|i| {
+            let start = i
+                .start
+                .as_ref()
+                .and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
+                .unwrap_or_default();
+            IntervalShare {
+                start: start.to_rfc3339(),
+                label: local_label(start, tz),
+                served_mwh: i.served_mwh,
+                green_mwh: i.green_mwh,
+                share: i.share,
+                below_target: d.min_share.is_some_and(|a| i.served_mwh > 0.0 && i.share < a - TARGET_TOLERANCE),
+            }
+        })
+        .collect();
+    DayShareView {
+        served_mwh: d.served_mwh,
+        green_mwh: d.green_mwh,
+        share: d.share,
+        certificates: d.certificates,
+        min_share: d.min_share,
+        meets_target: d.min_share.map(|a| d.share >= a - TARGET_TOLERANCE),
+        intervals,
+    }
+}
+
+#[derive(Serialize)]
+struct LayerView {
+    key: &'static str,
+    label: &'static str,
+    green: bool,
+    colour: &'static str,
+    shown: bool,
+    mw: Vec<f64>,
+}
+
+#[derive(Serialize)]
+struct StackView {
+    unit: &'static str,
+    derivation: &'static str,
+    layers: Vec<LayerView>,
+}
+
+const DERIVATION: &str = "proportional sharing per interval: a load's green part is split over the green sources (wind, PV, green storage discharge, green imports, green sell bids) in proportion to their green supply, its grey part over the grey sources (grey storage discharge, grey imports, thermal and grey sell bids) in proportion to their output";
+
+fn stack_view(stack: &SourceStack) -> StackView {
+    let shown: Vec<_> = stack.shown().map(|l| l.source).collect();
+    StackView {
+        unit: "MW",
+        derivation: DERIVATION,
+        layers: stack
+            .layers
+            .iter()
+            .map(|l| LayerView {
+                key: l.source.key(),
+                label: l.source.label(),
+                green: l.source.green(),
+                colour: l.source.colour(),
+                shown: shown.contains(&l.source),
+                mw: l.mw.clone(),
+            })
+            .collect(),
+    }
+}
+
+#[derive(Serialize)]
+struct ParkRef {
+    name: String,
+    node: String,
+    min_share: Option<f64>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct Me {
+    role: &'static str,
+    name: Option<String>,
+    park: Option<String>,
+    plant: String,
+    timezone: String,
+    /// The parks this caller may read.
+    parks: Vec<ParkRef>,
+    /// May read the whole plant.
+    plant_view: bool,
+}
+
+pub(crate) async fn me(State(web): State<Web>, headers: HeaderMap) -> ApiResult<Me> {
+    let who = caller(&web, &headers)?;
+    let plant = &web.state.plant;
+    let parks = plant
+        .parks
+        .iter()
+        .filter(|p| may_read_park(&who, &p.name).is_ok())
+        .map(|p| ParkRef { name: p.name.clone(), node: p.node.clone(), min_share: p.min_green_share })
+        .collect();
+    let (role, name, park) = match &who {
+        Principal::Operator { name } => ("operator", Some(name.clone()).filter(|n| !n.is_empty()), None),
+        Principal::ParkManager { park } => ("park_manager", None, Some(park.clone())),
+        Principal::Bot { .. } => return Err(Status::permission_denied("market bots have no access").into()),
+    };
+    Ok(Json(Me {
+        role,
+        name,
+        park,
+        plant: plant.name.clone(),
+        timezone: plant.timezone.clone(),
+        parks,
+        plant_view: require_operator(&who).is_ok(),
+    }))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct DaysQuery {
+    from_day: Option<String>,
+    to_day: Option<String>,
+}
+
+#[derive(Serialize)]
+struct DayRef {
+    day: String,
+    version: u32,
+    published_at: String,
+    objective: String,
+}
+
+#[derive(Serialize)]
+pub(crate) struct DayList {
+    from_day: String,
+    to_day: String,
+    /// The latest version of every day with a published schedule, newest day first.
+    days: Vec<DayRef>,
+}
+
+/// Days listed when the query names none: a year up to a month ahead of today.
+fn default_range(state: &AppState) -> (NaiveDate, NaiveDate) {
+    let today = state.delivery_day(Utc::now());
+    let to = today.checked_add_days(Days::new(31)).unwrap_or(today);
+    let from = to.checked_sub_days(Days::new(365)).unwrap_or(to);
+    (from, to)
+}
+
+pub(crate) async fn days(State(web): State<Web>, headers: HeaderMap, Query(q): Query<DaysQuery>) -> ApiResult<DayList> {
+    caller(&web, &headers)?;
+    let (from, to) = match (q.from_day, q.to_day) {
+        (None, None) => default_range(&web.state),
+        (Some(from), to) => grpc::day_range(&from, to.as_deref().unwrap_or(""))?,
+        (None, Some(_)) => return Err(Status::invalid_argument("from_day: is required when to_day is given").into()),
+    };
+    let infos = web.state.store.list_schedules(from, to).await.map_err(crate::api::status::from_store)?;
+    let mut latest: Vec<ScheduleInfo> = Vec::new();
+    for i in infos {
+        match latest.iter_mut().find(|l| l.day == i.day) {
+            Some(l) if l.version < i.version => *l = i,
+            Some(_) => {}
+            None => latest.push(i),
+        }
+    }
+    latest.sort_by_key(|i| std::cmp::Reverse(i.day));
+    Ok(Json(DayList {
+        from_day: from.to_string(),
+        to_day: to.to_string(),
+        days: latest
+            .into_iter()
+            .map(|i| DayRef { day: i.day.to_string(), version: i.version, published_at: i.published_at.to_rfc3339(), objective: i.objective })
+            .collect(),
+    }))
+}
+
+/// The day's latest schedule, or 404.
+async fn schedule_of(web: &Web, day: &str) -> Result<(NaiveDate, ScheduleInfo, Schedule), ApiError> {
+    let day = grpc::day(day, "day")?;
+    let (info, s) = grpc::latest_schedule(&web.state, day)
+        .await?
+        .ok_or_else(|| Status::not_found(format!("no schedule published for {day}")))?;
+    Ok((day, info, s))
+}
+
+#[derive(Serialize)]
+struct StorageTotal {
+    labels: Vec<String>,
+    green_mwh: Vec<f64>,
+    grey_mwh: Vec<f64>,
+}
+
+#[derive(Serialize)]
+struct NodePrice {
+    node: String,
+    yuan_per_mwh: Vec<f64>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct ParkDay {
+    day: String,
+    version: u32,
+    published_at: String,
+    objective: String,
+    park: String,
+    node: String,
+    timezone: String,
+    interval_minutes: u32,
+    labels: Vec<String>,
+    share: DayShareView,
+    sources: StackView,
+    /// All storages together (the pool the park's green storage energy comes from).
+    storage: StorageTotal,
+    /// Price at the park's node.
+    price: NodePrice,
+}
+
+fn sum_points(s: &Schedule, f: impl Fn(&crate::domain::schedule::StorageSchedule) -> &Vec<f64>) -> Vec<f64> {
+    let n = s.intervals.len() + 1;
+    (0..n).map(|k| s.storages.iter().map(|st| f(st).get(k).copied().unwrap_or(0.0)).sum()).collect()
+}
+
+pub(crate) async fn park(State(web): State<Web>, headers: HeaderMap, Path((day, park)): Path<(String, String)>) -> ApiResult<ParkDay> {
+    let who = caller(&web, &headers)?;
+    may_read_park(&who, &park)?;
+    let plant = &web.state.plant;
+    let Some(plant_park) = plant.parks.iter().find(|p| p.name == park) else {
+        return Err(Status::not_found(format!("no park named '{park}' in plant {}", plant.name)).into());
+    };
+    let (day, info, s) = schedule_of(&web, &day).await?;
+    let share = grpc::park_day(info.version, day, &s, &park)
+        .ok_or_else(|| Status::not_found(format!("the {day} schedule has no park '{park}'")))?;
+    let stack = park_stack(&s, &park).ok_or_else(|| Status::not_found(format!("the {day} schedule has no park '{park}'")))?;
+    let node = s.parks.iter().find(|p| p.name == park).map_or_else(|| plant_park.node.clone(), |p| p.node.clone());
+    let price = s.nodes.iter().find(|n| n.name == node).map(|n| n.price.clone()).unwrap_or_default();
+    let tz = plant.tz();
+    tracing::debug!(%day, %park, version = info.version, who = ?who, "web: park day");
+    Ok(Json(ParkDay {
+        day: day.to_string(),
+        version: info.version,
+        published_at: info.published_at.to_rfc3339(),
+        objective: info.objective.clone(),
+        park: park.clone(),
+        node: node.clone(),
+        timezone: plant.timezone.clone(),
+        interval_minutes: (s.dt_hours * 60.0).round() as u32,
+        labels: labels(&s, tz),
+        share: day_share(&share, tz),
+        sources: stack_view(&stack),
+        storage: StorageTotal {
+            labels: point_labels(&s, tz),
+            green_mwh: sum_points(&s, |st| &st.energy_green_mwh),
+            grey_mwh: sum_points(&s, |st| &st.energy_grey_mwh),
+        },
+        price: NodePrice { node, yuan_per_mwh: price },
+    }))
+}
+
+#[derive(Serialize)]
+struct PlantTotals {
+    grey_mwh: f64,
+    curtailed_mwh: f64,
+    interrupted_mwh: f64,
+    imported_mwh: f64,
+    exported_mwh: f64,
+    cost_yuan: f64,
+    co2_t: f64,
+    green_premium_yuan_per_mwh: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct ParkSummary {
+    name: String,
+    node: String,
+    served_mwh: f64,
+    green_mwh: f64,
+    share: f64,
+    min_share: Option<f64>,
+    meets_target: Option<bool>,
+}
+
+#[derive(Serialize)]
+struct StorageUnit {
+    name: String,
+    kind: String,
+    node: String,
+    green_mwh: Vec<f64>,
+    grey_mwh: Vec<f64>,
+}
+
+#[derive(Serialize)]
+struct StorageUnits {
+    labels: Vec<String>,
+    units: Vec<StorageUnit>,
+}
+
+#[derive(Serialize)]
+struct RenewableView {
+    name: String,
+    kind: String,
+    node: String,
+    available_mw: Vec<f64>,
+    output_mw: Vec<f64>,
+    curtailed_mw: Vec<f64>,
+    curtailed_mwh: f64,
+}
+
+#[derive(Serialize)]
+struct LineView {
+    name: String,
+    from: String,
+    to: String,
+    flow_mw: Vec<f64>,
+    loading: Vec<f64>,
+    max_loading: f64,
+}
+
+#[derive(Serialize)]
+pub(crate) struct PlantDay {
+    day: String,
+    version: u32,
+    published_at: String,
+    objective: String,
+    plant: String,
+    timezone: String,
+    interval_minutes: u32,
+    labels: Vec<String>,
+    share: DayShareView,
+    totals: PlantTotals,
+    parks: Vec<ParkSummary>,
+    sources: StackView,
+    storage: StorageUnits,
+    renewables: Vec<RenewableView>,
+    curtailed_mw: Vec<f64>,
+    lines: Vec<LineView>,
+    nodes: Vec<NodePrice>,
+    warnings: Vec<String>,
+}
+
+pub(crate) async fn plant(State(web): State<Web>, headers: HeaderMap, Path(day): Path<String>) -> ApiResult<PlantDay> {
+    let who = caller(&web, &headers)?;
+    require_operator(&who).map_err(|_| Status::permission_denied("only grid operators may see the whole plant"))?;
+    let (day, info, s) = schedule_of(&web, &day).await?;
+    let tz = web.state.plant.tz();
+    let dt = s.dt_hours;
+    let share = grpc::plant_day(info.version, day, &s);
+    let parks = s
+        .parks
+        .iter()
+        .filter_map(|p| grpc::park_day(info.version, day, &s, &p.name).map(|d| (p, d)))
+        .map(|(p, d)| ParkSummary {
+            name: p.name.clone(),
+            node: p.node.clone(),
+            served_mwh: d.served_mwh,
+            green_mwh: d.green_mwh,
+            share: d.share,
+            min_share: d.min_share,
+            meets_target: d.min_share.map(|a| d.share >= a - TARGET_TOLERANCE),
+        })
+        .collect();
+    let curtailed_mw = (0..s.intervals.len()).map(|t| s.renewables.iter().map(|r| r.curtailed_mw.get(t).copied().unwrap_or(0.0)).sum()).collect();
+    let t = &s.totals;
+    tracing::debug!(%day, version = info.version, who = ?who, "web: plant day");
+    Ok(Json(PlantDay {
+        day: day.to_string(),
+        version: info.version,
+        published_at: info.published_at.to_rfc3339(),
+        objective: info.objective.clone(),
+        plant: s.plant.clone(),
+        timezone: web.state.plant.timezone.clone(),
+        interval_minutes: (dt * 60.0).round() as u32,
+        labels: labels(&s, tz),
+        share: day_share(&share, tz),
+        totals: PlantTotals {
+            grey_mwh: t.grey_mwh,
+            curtailed_mwh: t.curtailed_mwh,
+            interrupted_mwh: t.interrupted_mwh,
+            imported_mwh: t.imported_mwh,
+            exported_mwh: t.exported_mwh,
+            cost_yuan: t.cost_yuan,
+            co2_t: t.co2_t,
+            green_premium_yuan_per_mwh: t.green_premium_yuan_per_mwh,
+        },
+        parks,
+        sources: stack_view(&plant_stack(&s)),
+        storage: StorageUnits {
+            labels: point_labels(&s, tz),
+            units: s
+                .storages
+                .iter()
+                .map(|st| StorageUnit {
+                    name: st.name.clone(),
+                    kind: st.kind.clone(),
+                    node: st.node.clone(),
+                    green_mwh: st.energy_green_mwh.clone(),
+                    grey_mwh: st.energy_grey_mwh.clone(),
+                })
+                .collect(),
+        },
+        renewables: s
+            .renewables
+            .iter()
+            .map(|r| RenewableView {
+                name: r.name.clone(),
+                kind: r.kind.clone(),
+                node: r.node.clone(),
+                available_mw: r.available_mw.clone(),
+                output_mw: r.output_mw.clone(),
+                curtailed_mw: r.curtailed_mw.clone(),
+                curtailed_mwh: r.curtailed_mw.iter().sum::<f64>() * dt,
+            })
+            .collect(),
+        curtailed_mw,
+        lines: s
+            .lines
+            .iter()
+            .map(|l| LineView {
+                name: l.name.clone(),
+                from: l.from.clone(),
+                to: l.to.clone(),
+                flow_mw: l.flow_mw.clone(),
+                loading: l.loading.clone(),
+                max_loading: l.loading.iter().copied().fold(0.0, f64::max),
+            })
+            .collect(),
+        nodes: s.nodes.iter().map(|n| NodePrice { node: n.name.clone(), yuan_per_mwh: n.price.clone() }).collect(),
+        warnings: s.warnings.clone(),
+    }))
+}
+
+/// Anything else under `/api/`.
+pub(crate) async fn not_found() -> ApiError {
+    ApiError(Status::not_found("no such API path; see /api/v1/me, /api/v1/days, /api/v1/days/{day}/parks/{park}, /api/v1/days/{day}/plant"))
+}
