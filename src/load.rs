@@ -309,19 +309,25 @@ pub struct SolveLoad {
     pub objective: pb::Objective,
 }
 
-/// The first day at or after `from` after which `span` days have no published schedule
-/// (so a solve run does real solves, even on a database earlier runs used).
+/// `span` consecutive days from the first day at or after `from` after which no day has a
+/// published schedule (so a solve run does real solves, even on a database earlier runs
+/// used).
 pub async fn free_days(driver: &Driver, token: &str, from: NaiveDate, span: usize) -> Result<Vec<NaiveDate>, LoadError> {
     let mut client = DispatchServiceClient::new(driver.channel(0));
-    let horizon = from + Days::new(365);
-    let req = pb::ListSchedulesRequest { from_day: from.to_string(), to_day: horizon.to_string() };
-    let listed = client
-        .list_schedules(authorized(token, req).map_err(|status| LoadError::Call { what: "list schedules", status })?)
-        .await
-        .map_err(|status| LoadError::Call { what: "list schedules", status })?
-        .into_inner();
-    let last = listed.schedules.iter().filter_map(|s| s.delivery_day.parse::<NaiveDate>().ok()).max();
-    let first = last.map_or(from, |d| (d + Days::new(1)).max(from));
+    let mut first = from;
+    // ListSchedules covers at most 366 days per call: walk windows until one is empty.
+    loop {
+        let req = pb::ListSchedulesRequest { from_day: first.to_string(), to_day: (first + Days::new(365)).to_string() };
+        let listed = client
+            .list_schedules(authorized(token, req).map_err(|status| LoadError::Call { what: "list schedules", status })?)
+            .await
+            .map_err(|status| LoadError::Call { what: "list schedules", status })?
+            .into_inner();
+        match listed.schedules.iter().filter_map(|s| s.delivery_day.parse::<NaiveDate>().ok()).max() {
+            Some(last) => first = last + Days::new(1),
+            None => break,
+        }
+    }
     Ok((0..span as u64).map(|k| first + Days::new(k)).collect())
 }
 
@@ -346,11 +352,15 @@ pub async fn solves(driver: &Driver, load: SolveLoad) -> Result<Report, LoadErro
                     forecast: Some(crate::api::forecast_to_pb(&fc)),
                     options: Some(pb::SolveOptions { objective: load.objective as i32, ..Default::default() }),
                 };
-                let s = DispatchServiceClient::new(channel)
+                let reply = DispatchServiceClient::new(channel)
                     .max_decoding_message_size(64 << 20)
                     .submit_day_ahead(authorized(&load.token, req)?)
-                    .await?
-                    .into_inner();
+                    .await?;
+                // A day cleared before answers at once with the stored schedule: not a solve.
+                if reply.metadata().get("vpp-clearing").is_some_and(|v| v.as_bytes() == b"existing") {
+                    return Err(tonic::Status::already_exists(format!("{day} was already cleared: no solve was made")));
+                }
+                let s = reply.into_inner();
                 let info = s.info.unwrap_or_default();
                 if info.delivery_day != day.to_string() || info.version == 0 {
                     return Err(tonic::Status::internal(format!("asked for {day}, got {} v{}", info.delivery_day, info.version)));

@@ -74,8 +74,10 @@ async fn load_runs_store_what_they_report() {
     let days = load::free_days(&driver, OPERATOR, from, 3).await.unwrap();
     assert_eq!(days, vec![from, from + Days::new(1), from + Days::new(2)]);
     let solves = SolveLoad { token: OPERATOR.into(), forecast: fc.clone(), tz, days: days.clone(), objective: pb::Objective::GreenShare };
-    let r = load::solves(&Driver::connect(&addr, 1, 2).await.unwrap(), solves).await.unwrap();
+    let r = load::solves(&Driver::connect(&addr, 1, 2).await.unwrap(), solves.clone()).await.unwrap();
     assert_eq!((r.calls, r.ok), (3, 3), "{r}");
+    let again = load::solves(&driver, solves).await.unwrap();
+    assert_eq!(again.errors.get("AlreadyExists"), Some(&3), "a day cleared before is not counted as a solve: {again}");
     let mut dispatch = DispatchServiceClient::new(server.channel().await).max_decoding_message_size(64 << 20);
     let listed = dispatch
         .list_schedules(req(Some(OPERATOR), pb::ListSchedulesRequest { from_day: from.to_string(), to_day: (from + Days::new(10)).to_string() }))
