@@ -50,12 +50,12 @@ pub struct Forecast {
 #[derive(Debug, thiserror::Error)]
 pub enum ForecastError {
     /// The file could not be read.
-    #[error("cannot read forecast file {path}: {source}")]
+    #[error("cannot read forecast file {path}: {reason}")]
     Io {
         /// The file.
         path: String,
         /// The cause.
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     /// The file is not valid JSON for a forecast.
     #[error("forecast file {path} is not a valid forecast: {message}")]
@@ -73,7 +73,7 @@ impl Forecast {
         let path = path.as_ref();
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path)
-            .map_err(|source| ForecastError::Io { path: shown.clone(), source })?;
+            .map_err(|source| ForecastError::Io { path: shown.clone(), reason: source })?;
         serde_json::from_str(&text).map_err(|e| ForecastError::Parse { path: shown, message: e.to_string() })
     }
 

@@ -247,12 +247,12 @@ pub struct Thermal {
 #[derive(Debug, thiserror::Error)]
 pub enum PlantError {
     /// The file could not be read.
-    #[error("cannot read plant file {path}: {source}")]
+    #[error("cannot read plant file {path}: {reason}")]
     Io {
         /// The file.
         path: String,
         /// The cause.
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     /// The file is not valid TOML for a plant.
     #[error("plant file {path} is not a valid plant description: {message}")]
@@ -278,7 +278,7 @@ impl Plant {
         let path = path.as_ref();
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path)
-            .map_err(|source| PlantError::Io { path: shown.clone(), source })?;
+            .map_err(|source| PlantError::Io { path: shown.clone(), reason: source })?;
         let plant = Plant::from_toml(&text)
             .map_err(|message| PlantError::Parse { path: shown.clone(), message })?;
         plant.validate().map_err(|errors| PlantError::Invalid { path: shown, errors })?;
