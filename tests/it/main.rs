@@ -9,6 +9,7 @@ mod load;
 mod replicas;
 mod service;
 mod service_auth;
+mod tls;
 mod web;
 mod xinyang;
 
