@@ -20,6 +20,9 @@
 
 pub mod postgres;
 pub mod sqlite;
+mod sql;
+
+pub use sql::payload_sha256;
 
 use std::collections::HashMap;
 use std::fmt;

@@ -53,12 +53,12 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolO
 use sqlx::{Connection, Row};
 use tokio::sync::mpsc;
 
-use super::sqlite::payload_sha256;
+use super::sql::{corrupt, migrate_error, parse_side, parse_state, payload_sha256, side_text, sqlx_error};
 use super::{
-    inputs_sha256, BidRecord, BidState, ClearingLock, HeldLock, LocalDayLocks, NewSchedule, ScheduleInfo,
+    inputs_sha256, BidRecord, ClearingLock, HeldLock, LocalDayLocks, NewSchedule, ScheduleInfo,
     ScheduleRecord, Store, StoreError, SubmitOutcome,
 };
-use crate::domain::{Bid, BidSide};
+use crate::domain::Bid;
 
 /// Pooled connections per replica (clearing locks and the publication listener use
 /// connections of their own besides).
@@ -141,7 +141,7 @@ impl PgStore {
             .connect_with(options.clone())
             .await
             .map_err(|e| connect_error(e, &options))?;
-        MIGRATOR.run(&pool).await.map_err(migrate_error)?;
+        MIGRATOR.run(&pool).await.map_err(|e| migrate_error(e, db_error))?;
         let origin = new_origin();
         tracing::info!(%origin, database = %db, "PostgreSQL store open");
         Ok(PgStore {
@@ -676,12 +676,7 @@ fn bid_record(row: &PgRow) -> Result<BidRecord, StoreError> {
             bot: get(row, "bot")?,
             node: get(row, "node")?,
             interval_start: get(row, "interval_start")?,
-            side: match side.as_str() {
-                "sell" => BidSide::Sell,
-                "buy" => BidSide::Buy,
-                "curtail" => BidSide::Curtail,
-                _ => return Err(corrupt("a stored bid has an unknown side")),
-            },
+            side: parse_side(&side)?,
             quantity_mw: get(row, "quantity_mw")?,
             price: get(row, "price")?,
             green: get(row, "green")?,
@@ -690,11 +685,7 @@ fn bid_record(row: &PgRow) -> Result<BidRecord, StoreError> {
         },
         delivery_day: get(row, "delivery_day")?,
         revision: u32::try_from(revision).map_err(|_| corrupt("a stored bid revision is out of range"))?,
-        state: match state.as_str() {
-            "active" => BidState::Active,
-            "cancelled" => BidState::Cancelled,
-            _ => return Err(corrupt("a stored bid has an unknown state")),
-        },
+        state: parse_state(&state)?,
         acknowledged_at: get(row, "acknowledged_at")?,
     })
 }
@@ -729,14 +720,6 @@ where
     T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
 {
     row.try_get(column).map_err(db_error)
-}
-
-fn side_text(side: BidSide) -> &'static str {
-    match side {
-        BidSide::Sell => "sell",
-        BidSide::Buy => "buy",
-        BidSide::Curtail => "curtail",
-    }
 }
 
 fn revision_value(revision: u32) -> Result<i32, StoreError> {
@@ -794,10 +777,6 @@ pub(crate) fn redact(url: &str) -> String {
 // ---------------------------------------------------------------------------------------
 // Errors: described by kind and SQLSTATE, never with SQL text or row data.
 
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Corrupt(what.into())
-}
-
 /// The constraint a unique violation hit, if `e` is one.
 fn unique_violation(e: &sqlx::Error) -> Option<String> {
     match e {
@@ -844,33 +823,10 @@ fn db_error(e: sqlx::Error) -> StoreError {
                 _ => StoreError::Unavailable(format!("the database refused the operation (SQLSTATE {code})")),
             }
         }
-        E::Io(io) => StoreError::Unavailable(format!("I/O error reaching the database ({})", io.kind())),
         E::Tls(_) => StoreError::Unavailable("TLS error reaching the database".into()),
         E::Protocol(_) => StoreError::Unavailable("the database connection broke (protocol error)".into()),
         E::Configuration(msg) => StoreError::Unsafe(msg.to_string()),
-        E::PoolTimedOut => StoreError::Unavailable("timed out waiting for a database connection".into()),
-        E::PoolClosed => StoreError::Unavailable("the store is closed".into()),
-        E::WorkerCrashed => StoreError::Unavailable("the database worker stopped".into()),
-        E::RowNotFound
-        | E::ColumnNotFound(_)
-        | E::ColumnIndexOutOfBounds { .. }
-        | E::ColumnDecode { .. }
-        | E::Decode(_)
-        | E::TypeNotFound { .. } => corrupt("a stored row could not be decoded"),
-        _ => StoreError::Unavailable("database error".into()),
-    }
-}
-
-fn migrate_error(e: sqlx::migrate::MigrateError) -> StoreError {
-    use sqlx::migrate::MigrateError as M;
-    match e {
-        M::Execute(e) | M::ExecuteMigration(e, _) => db_error(e),
-        M::VersionMissing(v) => {
-            StoreError::Corrupt(format!("the database has migration {v}, unknown to this version of the service"))
-        }
-        M::VersionMismatch(v) => StoreError::Corrupt(format!("migration {v} applied to the database differs from ours")),
-        M::Dirty(v) => StoreError::Corrupt(format!("migration {v} was left partially applied")),
-        _ => StoreError::Corrupt("the database schema could not be brought up to date".into()),
+        other => sqlx_error(other),
     }
 }
 

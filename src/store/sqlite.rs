@@ -17,7 +17,7 @@
 //! transaction ([`StoreError::DayAheadExists`]).
 //!
 //! Idempotency: a bid's row keeps the SHA-256 of the payload it was first submitted with
-//! (see [`payload_sha256`]); a retried submission is compared with that digest. The
+//! (see [`super::payload_sha256`]); a retried submission is compared with that digest. The
 //! `(bot, id)` primary key makes a second row impossible whatever the application does:
 //! a submission is `INSERT … ON CONFLICT DO NOTHING`, then a read of what is there.
 
@@ -27,7 +27,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use sha2::{Digest, Sha256};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
@@ -35,11 +34,12 @@ use sqlx::sqlite::{
 use sqlx::{Connection, Row};
 use tokio::sync::{mpsc, oneshot};
 
+use super::sql::{corrupt, migrate_error, parse_side, parse_state, payload_sha256, side_text, sqlx_error};
 use super::{
-    inputs_sha256, BidRecord, BidState, ClearingLock, LocalDayLocks, NewSchedule, ScheduleInfo, ScheduleRecord, Store,
+    inputs_sha256, BidRecord, ClearingLock, LocalDayLocks, NewSchedule, ScheduleInfo, ScheduleRecord, Store,
     StoreError, SubmitOutcome,
 };
-use crate::domain::{Bid, BidSide};
+use crate::domain::Bid;
 
 /// Most writes the writer applies in one transaction.
 pub const MAX_BATCH: usize = 1024;
@@ -80,7 +80,7 @@ impl SqliteStore {
         // Migrate through a one-connection pool: `Migrator::run` on a bare connection makes
         // this future !Send (a known sqlx limitation), and servers spawn it.
         let migrating = SqlitePoolOptions::new().max_connections(1).connect_with(write_options.clone()).await.map_err(db_error)?;
-        MIGRATOR.run(&migrating).await.map_err(migrate_error)?;
+        MIGRATOR.run(&migrating).await.map_err(|e| migrate_error(e, db_error))?;
         migrating.close().await;
         let conn = SqliteConnection::connect_with(&write_options).await.map_err(db_error)?;
 
@@ -514,33 +514,6 @@ const LIST_SCHEDULES: &str = concat!(
 // ---------------------------------------------------------------------------------------
 // Rows and values.
 
-/// SHA-256 of a bid's payload — node, interval start, side, quantity, price, green, park —
-/// in a fixed binary encoding (floats bitwise, strings length-prefixed). Stored with the
-/// bid, so the encoding must never change for an existing version tag.
-pub fn payload_sha256(bid: &Bid) -> [u8; 32] {
-    fn text(h: &mut Sha256, s: &str) {
-        h.update((s.len() as u64).to_le_bytes());
-        h.update(s.as_bytes());
-    }
-    let mut h = Sha256::new();
-    text(&mut h, "vpp-bid-payload-v1");
-    text(&mut h, &bid.node);
-    h.update(bid.interval_start.timestamp().to_le_bytes());
-    h.update(bid.interval_start.timestamp_subsec_nanos().to_le_bytes());
-    text(&mut h, side_text(bid.side));
-    h.update(bid.quantity_mw.to_bits().to_le_bytes());
-    h.update(bid.price.to_bits().to_le_bytes());
-    h.update([u8::from(bid.green)]);
-    match &bid.park {
-        None => h.update([0u8]),
-        Some(park) => {
-            h.update([1u8]);
-            text(&mut h, park);
-        }
-    }
-    h.finalize().into()
-}
-
 fn bid_record(row: &SqliteRow) -> Result<BidRecord, StoreError> {
     let side: String = get(row, "side")?;
     let state: String = get(row, "state")?;
@@ -551,12 +524,7 @@ fn bid_record(row: &SqliteRow) -> Result<BidRecord, StoreError> {
             bot: get(row, "bot")?,
             node: get(row, "node")?,
             interval_start: parse_timestamp(&get::<String>(row, "interval_start")?)?,
-            side: match side.as_str() {
-                "sell" => BidSide::Sell,
-                "buy" => BidSide::Buy,
-                "curtail" => BidSide::Curtail,
-                _ => return Err(corrupt("a stored bid has an unknown side")),
-            },
+            side: parse_side(&side)?,
             quantity_mw: get(row, "quantity_mw")?,
             price: get(row, "price")?,
             green: get(row, "green")?,
@@ -565,11 +533,7 @@ fn bid_record(row: &SqliteRow) -> Result<BidRecord, StoreError> {
         },
         delivery_day: parse_day(&get::<String>(row, "delivery_day")?)?,
         revision: u32::try_from(revision).map_err(|_| corrupt("a stored bid revision is out of range"))?,
-        state: match state.as_str() {
-            "active" => BidState::Active,
-            "cancelled" => BidState::Cancelled,
-            _ => return Err(corrupt("a stored bid has an unknown state")),
-        },
+        state: parse_state(&state)?,
         acknowledged_at: parse_timestamp(&get::<String>(row, "acknowledged_at")?)?,
     })
 }
@@ -607,14 +571,6 @@ where
     row.try_get(column).map_err(db_error)
 }
 
-fn side_text(side: BidSide) -> &'static str {
-    match side {
-        BidSide::Sell => "sell",
-        BidSide::Buy => "buy",
-        BidSide::Curtail => "curtail",
-    }
-}
-
 /// RFC 3339 in UTC with as many fractional digits as needed: exact both ways.
 fn timestamp_text(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
@@ -645,10 +601,6 @@ fn out_of_turn() -> StoreError {
     StoreError::Unavailable("the store's writer gave an unexpected answer".into())
 }
 
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Corrupt(what.into())
-}
-
 fn same_error(e: &StoreError) -> StoreError {
     match e {
         StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
@@ -672,29 +624,7 @@ fn db_error(e: sqlx::Error) -> StoreError {
                 _ => StoreError::Unavailable(format!("the database refused the operation (SQLite code {code})")),
             }
         }
-        E::Io(io) => StoreError::Unavailable(format!("I/O error reaching the database ({})", io.kind())),
-        E::PoolTimedOut => StoreError::Unavailable("timed out waiting for a database connection".into()),
-        E::PoolClosed => closed(),
-        E::WorkerCrashed => StoreError::Unavailable("the database worker stopped".into()),
-        E::RowNotFound
-        | E::ColumnNotFound(_)
-        | E::ColumnIndexOutOfBounds { .. }
-        | E::ColumnDecode { .. }
-        | E::Decode(_)
-        | E::TypeNotFound { .. } => corrupt("a stored row could not be decoded"),
-        _ => StoreError::Unavailable("database error".into()),
+        other => sqlx_error(other),
     }
 }
 
-fn migrate_error(e: sqlx::migrate::MigrateError) -> StoreError {
-    use sqlx::migrate::MigrateError as M;
-    match e {
-        M::Execute(e) | M::ExecuteMigration(e, _) => db_error(e),
-        M::VersionMissing(v) => {
-            StoreError::Corrupt(format!("the database has migration {v}, unknown to this version of the service"))
-        }
-        M::VersionMismatch(v) => StoreError::Corrupt(format!("migration {v} applied to the database differs from ours")),
-        M::Dirty(v) => StoreError::Corrupt(format!("migration {v} was left partially applied")),
-        _ => StoreError::Corrupt("the database schema could not be brought up to date".into()),
-    }
-}
