@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
+use chrono::{Days, NaiveDate};
 use chrono_tz::Tz;
 use serde::Serialize;
 use tonic::metadata::MetadataValue;
@@ -23,7 +23,7 @@ use crate::api::pb;
 use crate::api::pb::dispatch_service_client::DispatchServiceClient;
 use crate::api::pb::green_share_service_client::GreenShareServiceClient;
 use crate::api::pb::market_service_client::MarketServiceClient;
-use crate::domain::Forecast;
+use crate::domain::{local_midnight, Forecast};
 
 /// What a load run measured.
 #[derive(Debug, Clone, Serialize)]
@@ -235,12 +235,6 @@ fn authorized<T>(token: &str, msg: T) -> Result<Request<T>, tonic::Status> {
     Ok(req)
 }
 
-/// Local midnight starting `day` in `tz`, as a UTC instant.
-pub fn day_start(tz: Tz, day: NaiveDate) -> DateTime<Utc> {
-    let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
-    tz.from_local_datetime(&midnight).earliest().map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc))
-}
-
 /// What a bid run submits.
 #[derive(Debug, Clone)]
 pub struct BidLoad {
@@ -264,7 +258,7 @@ pub async fn bids(driver: &Driver, load: BidLoad) -> Result<Report, LoadError> {
     if load.tokens.is_empty() {
         return Err(LoadError::Invalid { field: "token", problem: "at least one bot token is needed".into() });
     }
-    let start = day_start(load.tz, load.day);
+    let start = local_midnight(load.tz, load.day);
     let load = Arc::new(load);
     let count = load.count;
     Ok(driver
@@ -335,7 +329,7 @@ pub async fn free_days(driver: &Driver, token: &str, from: NaiveDate, span: usiz
 /// solved for its day.
 pub async fn solves(driver: &Driver, load: SolveLoad) -> Result<Report, LoadError> {
     let local_day = load.forecast.start.with_timezone(&load.tz).date_naive();
-    if day_start(load.tz, local_day) != load.forecast.start {
+    if local_midnight(load.tz, local_day) != load.forecast.start {
         return Err(LoadError::Invalid { field: "forecast.start", problem: "must be a local midnight of the plant".into() });
     }
     let count = load.days.len();
@@ -346,7 +340,7 @@ pub async fn solves(driver: &Driver, load: SolveLoad) -> Result<Report, LoadErro
             async move {
                 let day = load.days[i];
                 let mut fc = load.forecast.clone();
-                fc.start = day_start(load.tz, day);
+                fc.start = local_midnight(load.tz, day);
                 let req = pb::SubmitDayAheadRequest {
                     delivery_day: day.to_string(),
                     forecast: Some(crate::api::forecast_to_pb(&fc)),
@@ -357,7 +351,7 @@ pub async fn solves(driver: &Driver, load: SolveLoad) -> Result<Report, LoadErro
                     .submit_day_ahead(authorized(&load.token, req)?)
                     .await?;
                 // A day cleared before answers at once with the stored schedule: not a solve.
-                if reply.metadata().get("vpp-clearing").is_some_and(|v| v.as_bytes() == b"existing") {
+                if reply.metadata().get(crate::api::CLEARING_HEADER).is_some_and(|v| v.as_bytes() == b"existing") {
                     return Err(tonic::Status::already_exists(format!("{day} was already cleared: no solve was made")));
                 }
                 let s = reply.into_inner();

@@ -385,12 +385,7 @@ fn load(addr: String, concurrency: usize, connections: usize, json: Option<PathB
                 let forecast = Forecast::load(&forecast)?;
                 let from = from_day.unwrap_or(today + chrono::Days::new(365));
                 let days = load::free_days(&driver, &token, from, count).await?;
-                let objective = match objective {
-                    Objective::GreenShare => vpp_dispatch::api::pb::Objective::GreenShare,
-                    Objective::GreenEnergy => vpp_dispatch::api::pb::Objective::GreenEnergy,
-                    Objective::Cost => vpp_dispatch::api::pb::Objective::Cost,
-                };
-                load::solves(&driver, SolveLoad { token, forecast, tz: plant.tz(), days, objective }).await?
+                load::solves(&driver, SolveLoad { token, forecast, tz: plant.tz(), days, objective: objective.into() }).await?
             }
             LoadKind::Shares { token, park, day, count } => load::shares(&driver, ShareLoad { token, park, day, count }).await?,
         };
@@ -450,15 +445,10 @@ mod client {
             match call {
                 ClientCall::DayAhead { day, forecast, objective } => {
                     let fc = Forecast::load(&forecast)?;
-                    let objective = match objective {
-                        vpp_dispatch::model::Objective::GreenShare => pb::Objective::GreenShare,
-                        vpp_dispatch::model::Objective::GreenEnergy => pb::Objective::GreenEnergy,
-                        vpp_dispatch::model::Objective::Cost => pb::Objective::Cost,
-                    };
                     let req = pb::SubmitDayAheadRequest {
                         delivery_day: day,
                         forecast: Some(vpp_dispatch::api::forecast_to_pb(&fc)),
-                        options: Some(pb::SolveOptions { objective: objective as i32, ..Default::default() }),
+                        options: Some(pb::SolveOptions { objective: pb::Objective::from(objective) as i32, ..Default::default() }),
                     };
                     let mut c = pb::dispatch_service_client::DispatchServiceClient::new(channel).max_decoding_message_size(64 << 20);
                     let s = c.submit_day_ahead(with_token(&token, req)?).await?.into_inner();

@@ -35,7 +35,7 @@ use std::f64::consts::PI;
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Timelike, Utc};
 
 use crate::domain::{Forecast, Plant};
 
@@ -166,12 +166,7 @@ pub fn generate(plant: &Plant, day: DayKind, interval_minutes: u32, days: usize)
         "interval_minutes must divide a day (15, 30, 60, …), got {interval_minutes}"
     );
     let tz = plant.tz();
-    let midnight = day.date().and_hms_opt(0, 0, 0).expect("valid time");
-    let start = tz
-        .from_local_datetime(&midnight)
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(|| Utc.from_utc_datetime(&midnight));
+    let start = crate::domain::local_midnight(tz, day.date());
     let intervals = days * 1440 / interval_minutes as usize;
     let dt_h = f64::from(interval_minutes) / 60.0;
     let subs = (interval_minutes / 5).max(1);

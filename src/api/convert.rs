@@ -89,12 +89,19 @@ pub fn forecast_to_pb(f: &Forecast) -> pb::Forecast {
     }
 }
 
-pub(crate) fn objective_to_pb(o: &str) -> i32 {
-    match o {
-        "green-energy" => pb::Objective::GreenEnergy as i32,
-        "cost" => pb::Objective::Cost as i32,
-        _ => pb::Objective::GreenShare as i32,
+impl From<Objective> for pb::Objective {
+    fn from(o: Objective) -> pb::Objective {
+        match o {
+            Objective::GreenShare => pb::Objective::GreenShare,
+            Objective::GreenEnergy => pb::Objective::GreenEnergy,
+            Objective::Cost => pb::Objective::Cost,
+        }
     }
+}
+
+/// A stored objective name on the wire (green-share for an unknown name).
+pub(crate) fn objective_to_pb(o: &str) -> i32 {
+    o.parse::<Objective>().map_or(pb::Objective::GreenShare, pb::Objective::from) as i32
 }
 
 pub(crate) fn options(o: Option<pb::SolveOptions>) -> Result<Options, Status> {

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use tokio::sync::{broadcast, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
@@ -122,9 +122,7 @@ impl AppState {
 
     /// Local midnight starting `day`, as a UTC instant.
     pub fn day_start(&self, day: NaiveDate) -> DateTime<Utc> {
-        let tz = self.plant.tz();
-        let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
-        tz.from_local_datetime(&midnight).earliest().map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc))
+        crate::domain::local_midnight(self.plant.tz(), day)
     }
 
     /// The local delivery day of an instant.

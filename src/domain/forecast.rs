@@ -162,6 +162,14 @@ impl Forecast {
     }
 }
 
+/// Local midnight starting `day` in `tz`, as a UTC instant (the earlier one if midnight
+/// occurs twice; midnight read as UTC if the zone skips it).
+pub fn local_midnight(tz: Tz, day: NaiveDate) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
+    tz.from_local_datetime(&midnight).earliest().map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc))
+}
+
 /// The park whose load a curtail bid reduces: the one it names, or the only park at its node.
 pub fn curtail_park(plant: &Plant, bid: &Bid) -> Result<usize, String> {
     let at_node: Vec<usize> = (0..plant.parks.len()).filter(|&k| plant.parks[k].node == bid.node).collect();

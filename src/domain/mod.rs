@@ -13,7 +13,7 @@ pub mod tariff;
 pub mod validation;
 
 pub use bid::{Bid, BidSide};
-pub use forecast::{Forecast, Horizon};
+pub use forecast::{local_midnight, Forecast, Horizon};
 pub use plant::Plant;
 pub use schedule::Schedule;
 pub use validation::{Problem, ValidationErrors};
