@@ -209,12 +209,7 @@ async fn pg_store_keeps_each_bid_exactly_once_under_concurrent_submits() {
     let mut conn = db.connect().await;
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM bids").fetch_one(&mut conn).await.unwrap();
     assert_eq!(total, 201);
-    let doubled: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM (SELECT bot, id FROM bids GROUP BY bot, id HAVING count(*) > 1) d")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
-    assert_eq!(doubled, 0);
+    assert_eq!(doubled_bids(&mut conn).await, 0);
     assert_eq!(stores[1].bids_for_day(day, Some("bot-b")).await.unwrap().len(), 200);
     for s in &stores {
         s.close().await;
@@ -796,12 +791,7 @@ async fn replicas_share_one_bid_book_and_clear_each_day_once() {
         .collect();
     assert_eq!(rows.len(), stored.len());
     assert_eq!(stored.len(), IDS + 60 + 10);
-    let doubled: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM (SELECT bot, id FROM bids GROUP BY bot, id HAVING count(*) > 1) d")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
-    assert_eq!(doubled, 0);
+    assert_eq!(doubled_bids(&mut conn).await, 0);
     assert_eq!(acks.len(), IDS + 60);
     for ((bot, id), list) in &acks {
         let (revision, at, _) = stored.get(&(bot.clone(), id.clone())).unwrap_or_else(|| panic!("{bot}/{id} acknowledged but lost"));
@@ -963,4 +953,12 @@ async fn a_replica_killed_while_clearing_leaves_the_day_to_another() {
     assert!(options.frontier_points == 0 && !options.milp, "y's clearing, not x's");
     let published: i64 = sqlx::query_scalar("SELECT count(*) FROM schedules").fetch_one(&mut conn).await.unwrap();
     assert_eq!(published, 1);
+}
+
+/// (bot, id) pairs stored more than once, counted by the database itself.
+async fn doubled_bids(conn: &mut sqlx::PgConnection) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM (SELECT bot, id FROM bids GROUP BY bot, id HAVING count(*) > 1) d")
+        .fetch_one(conn)
+        .await
+        .unwrap()
 }
