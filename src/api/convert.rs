@@ -366,6 +366,17 @@ pub(crate) fn schedule(i: &ScheduleInfo, s: &Schedule, market_hours: f64) -> pb:
             rows: s.solver.rows as u64,
             build_ms: s.solver.build_ms,
             solve_ms: s.solver.solve_ms,
+            options: s.solver.options.as_ref().map(|o| pb::SolvedWith {
+                objective: o.objective.clone(),
+                backend: o.backend.clone(),
+                milp: o.milp,
+                share_tolerance: o.share_tolerance,
+                carbon_price_yuan_per_t: o.carbon_price_yuan_per_t,
+                min_share: o.min_share,
+                frontier_points: o.frontier_points.try_into().unwrap_or(u32::MAX),
+                time_limit_s: o.time_limit_s,
+                tie_break: o.tie_break.clone(),
+            }),
         }),
         warnings: s.warnings.clone(),
     }

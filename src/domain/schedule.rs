@@ -197,8 +197,11 @@ pub struct BidAward {
     pub bot: String,
     /// Node.
     pub node: String,
-    /// Interval index.
+    /// Interval index (0 = the schedule's first interval).
     pub interval: usize,
+    /// Start of that interval (UTC); absent in schedules stored before it was recorded.
+    #[serde(default)]
+    pub interval_start: Option<DateTime<Utc>>,
     /// Side.
     pub side: BidSide,
     /// Green sell bid.
@@ -326,4 +329,34 @@ pub struct SolverReport {
     pub build_ms: f64,
     /// Time spent in the solver, ms.
     pub solve_ms: f64,
+    /// The options the schedule was solved with (absent in schedules stored before they
+    /// were recorded).
+    #[serde(default)]
+    pub options: Option<SolvedWith>,
+}
+
+/// The options a schedule was solved with, echoed so that every figure can be traced to
+/// them: why the share is 0.42795 when the stage-1 maximum is 0.42805 (the tolerance), what
+/// the cost includes (the carbon price), which tie-break rule chose among equal optima.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SolvedWith {
+    /// `green-share`, `green-energy` or `cost`.
+    pub objective: String,
+    /// `highs`, `highs-cold` or `clarabel`.
+    pub backend: String,
+    /// MILP mode.
+    pub milp: bool,
+    /// How far stage 2 may fall below the stage-1 optimum: an absolute share
+    /// (green-share) or a fraction of the green MWh (green-energy); unused in cost mode.
+    pub share_tolerance: f64,
+    /// Carbon price in the cost, yuan/tCO2.
+    pub carbon_price_yuan_per_t: f64,
+    /// Minimum plant share asked for, if any.
+    pub min_share: Option<f64>,
+    /// Points of the share–cost frontier asked for (0: none).
+    pub frontier_points: usize,
+    /// Time limit, seconds, if any.
+    pub time_limit_s: Option<f64>,
+    /// The rule that chose among equal optima (see README, "Colour and ties").
+    pub tie_break: String,
 }

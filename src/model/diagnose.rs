@@ -44,7 +44,7 @@ pub(crate) fn explain(plant: &Plant, forecast: &Forecast, options: &Options, b: 
         lp.rows[k].end = lp.coefs.len();
         slacks.push((k, up, down));
     }
-    let sol = match solver::solve(&lp, &objective, Direction::Minimise, options.backend, false, options.time_limit_s) {
+    let sol = match solver::solve(&lp, &objective, Direction::Minimise, options.backend, false, options.time_limit_s, false) {
         Ok(sol) => sol,
         Err(e) => {
             return DispatchError::Solver(format!(
@@ -105,18 +105,25 @@ pub(crate) fn explain(plant: &Plant, forecast: &Forecast, options: &Options, b: 
                 format!("storage {subject} cannot end the horizon with {:.1} MWh of green energy: {short:.1} MWh short", row.rhs),
             ),
             Family::ParkMinShare => {
-                let owed: Vec<String> = plant
-                    .parks
-                    .iter()
-                    .filter_map(|p| p.min_green_share.filter(|a| *a > 0.0).map(|a| format!("{} ≥ {:.0}%", p.name, a * 100.0)))
-                    .collect();
-                (
-                    short,
-                    format!(
-                        "the parks' minimum green shares ({}) cannot be met at {when}: {short:.1} MWh of green energy missing",
-                        owed.join(", ")
-                    ),
-                )
+                // One reason per park that is short, by the allocation rule: the green the
+                // relaxed dispatch delivers is water-filled, and each park below its
+                // minimum is short by the difference.
+                if let Some(t) = t {
+                    for (name, owed, missing) in park_shortfalls(plant, forecast, b, &sol.x, t) {
+                        out.push(Diagnosis {
+                            family: row.name.family.label().to_string(),
+                            subject: name.clone(),
+                            interval: Some(t),
+                            at: Some(h.instant(t)),
+                            shortfall: missing,
+                            message: format!(
+                                "park {name} cannot get its minimum green share of {:.0}% at {when}: {missing:.1} MWh of green energy missing",
+                                owed * 100.0
+                            ),
+                        });
+                    }
+                }
+                continue;
             }
             Family::PlantMinShare => (
                 short,
@@ -144,4 +151,33 @@ pub(crate) fn explain(plant: &Plant, forecast: &Forecast, options: &Options, b: 
     }
     out.sort_by(|a, b| b.shortfall.total_cmp(&a.shortfall));
     DispatchError::Infeasible(out)
+}
+
+/// The parks short of their minimum share at `t` in the relaxed dispatch `x`: (park,
+/// minimum, MWh missing), by the water-filling rule of the schedule's allocation.
+fn park_shortfalls(plant: &Plant, forecast: &Forecast, b: &Built, x: &[f64], t: usize) -> Vec<(String, f64, f64)> {
+    let dt = b.h.dt;
+    let mut served: Vec<f64> = plant.parks.iter().map(|p| forecast.demand_mw[&p.name][t] * dt).collect();
+    for (p, vars) in b.ix.interrupted.iter().enumerate() {
+        served[p] -= x[vars[t].idx()] * dt;
+    }
+    for (bid, v) in forecast.bids.iter().zip(&b.ix.bid) {
+        if bid.side == crate::domain::BidSide::Curtail && b.h.index_of(bid.interval_start) == Some(t) {
+            if let Ok(p) = crate::domain::forecast::curtail_park(plant, bid) {
+                served[p] -= x[v.idx()] * dt;
+            }
+        }
+    }
+    let alpha: Vec<f64> = plant.parks.iter().map(|p| p.min_green_share.unwrap_or(0.0)).collect();
+    let green = x[b.ix.green_to_load[t].idx()];
+    let shares = super::solution::water_fill(&served, &alpha, green);
+    plant
+        .parks
+        .iter()
+        .enumerate()
+        .filter_map(|(p, park)| {
+            let missing = (alpha[p] - shares[p]) * served[p];
+            (missing > NOISE).then(|| (park.name.clone(), alpha[p], missing))
+        })
+        .collect()
 }

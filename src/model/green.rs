@@ -6,6 +6,17 @@
 //! green to load ≤ energy served, and where parks have minimum shares α_p,
 //! green to load ≥ Σ_p α_p·served_p. Colour is matched across the plant as one balancing
 //! portfolio in each interval, not traced along lines.
+//!
+//! Colour is conserved, not chosen: in the schedule every green MWh supplied goes to load,
+//! into storage or out of the plant as green (the row holds with equality), so with the
+//! node balances (Σ uses = Σ supplies) the grey parts add up to the grey supplied (imports
+//! × (1 − φ), thermal, grey discharge, grey sell bids) and nothing is labelled grey where
+//! no grey source exists. The row is written as an inequality so that its dual, the value
+//! of green energy, keeps its sign and the node prices stay unique; the canonical
+//! tie-break stage (`stages.rs`) rewards every green use, which makes the row tight in
+//! every interval (a slack row would leave some use's grey part to be relabelled green at
+//! a gain). Which use gets the green where both colours are present is decided by that
+//! stage too, never left to the solver.
 
 use super::builder::Builder;
 use super::lp::{Family, LinExpr, Sense};

@@ -57,7 +57,8 @@ pub(crate) enum Family {
     CurtailLimit,
     /// Daily interruptible energy cap.
     DailyInterrupt,
-    /// Hourly matching: green to load + green charged + green exported ≤ green available.
+    /// Hourly matching: green to load + green charged + green exported ≤ green available
+    /// (tight in every returned schedule: the tie-break stage rewards every green use).
     GreenMatch,
     /// Green to load ≤ served.
     GreenServed,
@@ -69,6 +70,9 @@ pub(crate) enum Family {
     ShareFloor,
     /// Stage 2 (green-energy): green MWh ≥ stage-1 optimum − tolerance.
     GreenFloor,
+    /// Tie-break: an inequality held tight because its dual was nonzero at an optimum, so
+    /// later stages stay on that optimum's face.
+    OptimalFace,
     /// MILP: charge only when the charging binary is on.
     MilpCharge,
     /// MILP: discharge only when the discharging binary is on.
@@ -107,6 +111,7 @@ impl Family {
             Family::PlantMinShare => "plant_min_share",
             Family::ShareFloor => "share_floor",
             Family::GreenFloor => "green_floor",
+            Family::OptimalFace => "optimal_face",
             Family::MilpCharge => "milp_charge",
             Family::MilpDischarge => "milp_discharge",
             Family::MilpExclusive => "milp_exclusive",

@@ -35,6 +35,11 @@ use crate::domain::{Forecast, Plant, ValidationErrors};
 pub use solver::Backend;
 pub use stages::{export_mps, solve, solve_traced};
 
+/// The rule that chooses among equal optima, as schedules name it: the highest green share
+/// among least-cost dispatches, then the canonical objective (keep green stored, move the
+/// least energy, fixed priorities). Version it when the rule changes.
+pub const TIE_BREAK: &str = "max-share-then-canonical/1";
+
 /// What the optimizer maximises first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -1,16 +1,17 @@
 //! Turns a solved LP (primal values and duals) into a [`Schedule`]: per-asset series,
 //! prices, green accounting, the parks' green allocation, totals and warnings.
 //!
-//! Park allocation rule, per interval: each park with a minimum share α_p first receives
-//! α_p·served_p (the LP guarantees there is enough); the green energy left over is spread
-//! pro rata to served energy, θ_t·served_p with one θ_t for all parks, except that no park
-//! gets more than its served energy (a park that would is filled to 100 % and the rest is
-//! spread over the others, still pro rata: water-filling). With no minimum shares this is
-//! plain pro rata. The allocations add up to the plant's green energy to loads.
+//! Park allocation rule, per interval (water-filling): every park gets the same share θ_t
+//! of its served energy, raised to its minimum α_p where θ_t is below it, and never above
+//! 100 %: green_p = min(1, max(α_p, θ_t))·served_p, with θ_t the level at which the parks'
+//! allocations add up to the plant's green energy to loads. Where the green to loads cannot
+//! lift every park to its minimum (only in a diagnosis: the LP guarantees it can), it goes
+//! to the parks equally up to their minimums: green_p = min(α_p, θ'_t)·served_p. With no
+//! minimum shares this is plain pro rata.
 
 use crate::domain::schedule::{
     BidAward, BidStatus, CostBreakdown, GreenInterval, GridSchedule, LineSchedule, NodeSchedule, ParkSchedule,
-    RenewableSchedule, SolverReport, StorageSchedule, ThermalSchedule, Totals, FrontierPoint,
+    RenewableSchedule, SolvedWith, SolverReport, StorageSchedule, ThermalSchedule, Totals, FrontierPoint,
 };
 use crate::domain::{BidSide, Forecast, Plant, Schedule};
 
@@ -143,6 +144,7 @@ pub(crate) fn schedule(
                 bot: bid.bot.clone(),
                 node: bid.node.clone(),
                 interval: t,
+                interval_start: Some(h.instant(t)),
                 side: bid.side,
                 green: bid.green,
                 quantity_mw: bid.quantity_mw,
@@ -156,8 +158,8 @@ pub(crate) fn schedule(
         })
         .collect();
 
-    // Green accounting per interval, with green to load raised to what the colour flows
-    // allow (the LP may leave it below that where nothing rewards it).
+    // Green accounting per interval. The matching row is an equality, so green to load is
+    // what the green supply leaves after storage and exports.
     let mut green = Vec::with_capacity(h.len);
     let served_mw: Vec<Vec<f64>> = plant
         .parks
@@ -180,8 +182,7 @@ pub(crate) fn schedule(
         let mut exported: f64 = b.ix.export_green.iter().map(|e| e[t].map_or(0.0, val) * dt).sum();
         exported += bids.iter().filter(|a| a.interval == t).map(|a| a.accepted_green_mw * dt).sum::<f64>();
         let served: f64 = served_mw.iter().map(|s| s[t] * dt).sum();
-        let room = (supply - to_storage - exported).max(0.0);
-        let to_load = clean(val(b.ix.green_to_load[t]).max(room.min(served)));
+        let to_load = val(b.ix.green_to_load[t]);
         green.push(GreenInterval {
             supply_mwh: clean(supply),
             to_storage_mwh: clean(to_storage),
@@ -342,6 +343,17 @@ pub(crate) fn schedule(
             rows: report.rows,
             build_ms: report.build_ms,
             solve_ms: report.solve_ms,
+            options: Some(SolvedWith {
+                objective: options.objective.name().into(),
+                backend: report.backend.name().into(),
+                milp: options.milp,
+                share_tolerance: options.share_tolerance,
+                carbon_price_yuan_per_t: options.carbon_price,
+                min_share: options.min_share,
+                frontier_points: options.frontier_points,
+                time_limit_s: options.time_limit_s,
+                tie_break: super::TIE_BREAK.into(),
+            }),
         },
         warnings,
     }
@@ -364,10 +376,8 @@ fn allocate_parks(
     let mut alloc = vec![vec![0.0; t_len]; n];
     for (t, g) in green.iter().enumerate() {
         let served: Vec<f64> = (0..n).map(|p| served_mw[p][t] * dt).collect();
-        let targets: f64 = (0..n).map(|p| alpha[p] * served[p]).sum();
-        let theta = fill_level(&served, &alpha, g.to_load_mwh - targets);
-        for p in 0..n {
-            alloc[p][t] = clean(alpha[p] * served[p] + (theta * served[p]).min((1.0 - alpha[p]) * served[p]));
+        for (p, share) in water_fill(&served, &alpha, g.to_load_mwh).into_iter().enumerate() {
+            alloc[p][t] = clean(share * served[p]);
         }
     }
     plant
@@ -395,44 +405,77 @@ fn allocate_parks(
         .collect()
 }
 
-/// The common level θ at which Σ_p min(θ·s_p, (1 − α_p)·s_p) equals `rest` (water-filling
-/// pro rata to served energy s_p, each park capped at its served energy).
-fn fill_level(served: &[f64], alpha: &[f64], rest: f64) -> f64 {
-    if rest <= 0.0 {
-        return 0.0;
+/// The share of each park under the water-filling rule: min(1, max(α_p, θ)) with one θ
+/// for all, such that Σ_p share_p·served_p = `green` (or, where `green` is below the
+/// minimums, min(α_p, θ')). Parks that serve nothing get 0.
+pub(crate) fn water_fill(served: &[f64], alpha: &[f64], green: f64) -> Vec<f64> {
+    let floor: f64 = served.iter().zip(alpha).map(|(s, a)| s * a.clamp(0.0, 1.0)).sum();
+    let total: f64 = served.iter().sum();
+    let shares = |level: f64| -> Vec<f64> {
+        served
+            .iter()
+            .zip(alpha)
+            .map(|(&s, &a)| {
+                let a = a.clamp(0.0, 1.0);
+                if s <= 0.0 {
+                    0.0
+                } else if green < floor {
+                    a.min(level)
+                } else {
+                    a.max(level).min(1.0)
+                }
+            })
+            .collect()
+    };
+    if total <= 0.0 || green <= 0.0 {
+        return vec![0.0; served.len()];
     }
-    // Parks in the order they fill up: by room left per unit served, 1 − α_p.
-    let mut order: Vec<usize> = (0..served.len()).filter(|&p| served[p] > 0.0).collect();
-    order.sort_by(|&a, &b| (1.0 - alpha[a]).total_cmp(&(1.0 - alpha[b])));
-    let mut open: f64 = order.iter().map(|&p| served[p]).sum();
-    let mut left = rest;
-    let mut level = 0.0;
-    for &p in &order {
-        let cap = 1.0 - alpha[p];
-        // Raising θ from `level` to `cap` uses (cap − level)·open.
-        let need = (cap - level) * open;
-        if need >= left {
-            return level + left / open;
+    if green >= total {
+        return shares(1.0);
+    }
+    // The allocation grows continuously and monotonically with the level: bisect on it
+    // (100 halvings of [0, 1] reach the level to the last bit of an f64).
+    let filled = |level: f64| shares(level).iter().zip(served).map(|(x, s)| x * s).sum::<f64>();
+    let (mut lo, mut hi) = (0.0f64, 1.0f64);
+    for _ in 0..100 {
+        let mid = 0.5 * (lo + hi);
+        if filled(mid) < green {
+            lo = mid;
+        } else {
+            hi = mid;
         }
-        left -= need;
-        level = cap;
-        open -= served[p];
     }
-    level
+    shares(0.5 * (lo + hi))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::fill_level;
+    use super::water_fill;
+
+    fn alloc(served: &[f64], alpha: &[f64], green: f64) -> Vec<f64> {
+        water_fill(served, alpha, green).iter().zip(served).map(|(x, s)| x * s).collect()
+    }
 
     #[test]
-    fn fill_level_is_pro_rata_until_a_park_is_full() {
-        // No targets: plain pro rata.
-        assert!((fill_level(&[100.0, 300.0], &[0.0, 0.0], 200.0) - 0.5).abs() < 1e-12);
-        // Park 0 has α = 0.9, so it is full at θ = 0.1; the rest goes to park 1.
-        let theta = fill_level(&[100.0, 100.0], &[0.9, 0.0], 50.0);
-        assert!((theta.min(0.1) * 100.0 + theta * 100.0 - 50.0).abs() < 1e-9, "θ = {theta}");
-        assert!((theta - 0.4).abs() < 1e-12);
-        assert_eq!(fill_level(&[100.0], &[0.0], 0.0), 0.0);
+    fn equal_shares_raised_to_minimums() {
+        // No minimums: pro rata, 50 % each.
+        let a = alloc(&[100.0, 300.0], &[0.0, 0.0], 200.0);
+        assert!((a[0] - 50.0).abs() < 1e-9 && (a[1] - 150.0).abs() < 1e-9, "{a:?}");
+        // Park 0 owed 35 %, the common share would be 25 %: park 0 gets 35 %, park 1 gets
+        // (100 − 35)/300 = 21.67 %.
+        let a = alloc(&[100.0, 300.0], &[0.35, 0.0], 100.0);
+        assert!((a[0] - 35.0).abs() < 1e-9 && (a[1] - 65.0).abs() < 1e-9, "{a:?}");
+        // A minimum below the common share changes nothing.
+        let a = alloc(&[100.0, 300.0], &[0.35, 0.0], 200.0);
+        assert!((a[0] - 50.0).abs() < 1e-9 && (a[1] - 150.0).abs() < 1e-9, "{a:?}");
+        // Too little for the minimums: equal shares up to them.
+        let a = alloc(&[100.0, 100.0], &[0.5, 0.2], 30.0);
+        assert!((a[0] - 15.0).abs() < 1e-9 && (a[1] - 15.0).abs() < 1e-9, "{a:?}");
+        let a = alloc(&[100.0, 100.0], &[0.5, 0.2], 50.0);
+        assert!((a[0] - 30.0).abs() < 1e-9 && (a[1] - 20.0).abs() < 1e-9, "{a:?}");
+        // Everything green.
+        let a = alloc(&[100.0, 0.0], &[0.0, 0.5], 100.0);
+        assert_eq!(a, vec![100.0, 0.0]);
+        assert_eq!(alloc(&[100.0], &[0.0], 0.0), vec![0.0]);
     }
 }

@@ -86,7 +86,14 @@ impl From<ResolutionError> for Failure {
     }
 }
 
-/// Solves `lp` for `objective` in `direction`.
+/// HiGHS's feasibility tolerances for the tie-break stages, whose canonical objective tells
+/// vertices apart by small margins (the defaults, 1e-7, would let a warm and a cold solve
+/// stop at different vertices).
+const TIGHT_TOLERANCE: f64 = 1e-10;
+/// HiGHS's default primal and dual feasibility tolerance.
+const DEFAULT_TOLERANCE: f64 = 1e-7;
+
+/// Solves `lp` for `objective` in `direction`; `tight`: with [`TIGHT_TOLERANCE`] (HiGHS).
 pub(crate) fn solve(
     lp: &Lp,
     objective: &LinExpr,
@@ -94,6 +101,7 @@ pub(crate) fn solve(
     backend: Backend,
     want_duals: bool,
     time_limit_s: Option<f64>,
+    tight: bool,
 ) -> Result<RawSolution, Failure> {
     let mut vars = ProblemVariables::new();
     let xs: Vec<Variable> = lp
@@ -138,6 +146,11 @@ pub(crate) fn solve(
         Backend::Highs | Backend::HighsCold => {
             let mut model = problem.using(good_lp::solvers::highs::highs);
             model.set_verbose(false);
+            if tight {
+                model = model
+                    .set_option("dual_feasibility_tolerance", TIGHT_TOLERANCE)
+                    .set_option("primal_feasibility_tolerance", TIGHT_TOLERANCE);
+            }
             model = model.set_threads(1);
             if let Some(limit) = time_limit_s {
                 model = model.set_time_limit(limit);
@@ -209,6 +222,8 @@ pub(crate) struct HighsSession {
     direction: Direction,
     /// Solved once: later solves are warm-started.
     warm: bool,
+    /// The tight tolerances are set.
+    tight: bool,
 }
 
 fn row_bounds(sense: Sense, rhs: f64) -> (f64, f64) {
@@ -247,6 +262,7 @@ impl HighsSession {
             extra: Vec::new(),
             direction: Direction::Minimise,
             warm: false,
+            tight: false,
         })
     }
 
@@ -308,8 +324,21 @@ impl HighsSession {
     }
 
     /// Solves `lp` for `objective`, warm-started from the previous solve.
-    pub(crate) fn solve(&mut self, lp: &Lp, objective: &LinExpr, direction: Direction, want_duals: bool) -> Result<RawSolution, Failure> {
+    pub(crate) fn solve(
+        &mut self,
+        lp: &Lp,
+        objective: &LinExpr,
+        direction: Direction,
+        want_duals: bool,
+        tight: bool,
+    ) -> Result<RawSolution, Failure> {
         let mut model = self.model.take().ok_or_else(|| Failure::Other("the HiGHS session was lost by an earlier failure".into()))?;
+        if tight != self.tight {
+            let tolerance = if tight { TIGHT_TOLERANCE } else { DEFAULT_TOLERANCE };
+            model.set_option("dual_feasibility_tolerance", tolerance);
+            model.set_option("primal_feasibility_tolerance", tolerance);
+            self.tight = tight;
+        }
         let rebounded = self.sync(&mut model, lp, objective, direction)?;
         // When most columns were just fixed (the colour attribution, MILP duals), presolve
         // removes them and a cold dual simplex on what is left beats re-pivoting the whole

@@ -3,9 +3,14 @@
 //! - `green-share`: Dinkelbach iterations max N − λ·D, λ ← N/D, until max N − λ·D = 0
 //!   (exact for LPs and MILPs alike); then least cost with N ≥ (s* − tol)·D.
 //! - `green-energy`: max N; then least cost with N ≥ (1 − tol)·N*.
-//! - `cost`: least cost (N ≥ σ·D when a minimum share is given); then, for that very
-//!   dispatch, the colour attribution that delivers the most green energy to loads.
+//! - `cost`: least cost (N ≥ σ·D when a minimum share is given).
 //! - frontier: least cost at shares evenly spaced from the cost-optimal share to s*.
+//!
+//! Every objective then breaks the ties of its least-cost optimum by the same documented
+//! lexicographic rule, on that optimum's face (held exactly through its duals): first the
+//! highest green share among the least-cost dispatches, then the canonical objective
+//! ([`canonical_objective`]). So the schedule — dispatch and colours — is a function of the
+//! inputs alone, the same on every backend.
 //!
 //! Prices are the duals of the final least-cost solve (with binaries fixed in MILP mode).
 
@@ -15,9 +20,13 @@ use crate::domain::{Forecast, Plant, Schedule};
 use crate::domain::schedule::FrontierPoint;
 
 use super::builder::{Builder, Built};
-use super::lp::{Family, LinExpr, RowId, Sense};
+use super::lp::{Family, LinExpr, RowId, Sense, Var};
 use super::solver::{self, Backend, Direction, Failure, HighsSession, RawSolution};
 use super::{diagnose, solution, DispatchError, Objective, Options};
+
+/// A reduced cost or dual below this (relative to the objective's largest coefficient) is
+/// taken as zero when the tie-break stages hold an optimal face.
+const FACE_TOLERANCE: f64 = 1e-7;
 
 /// Most Dinkelbach iterations before giving up (it converges superlinearly; a handful is
 /// usual).
@@ -58,6 +67,9 @@ fn solve_run(plant: &Plant, forecast: &Forecast, options: &Options, trace: Optio
         solves: 0,
         trace,
         session: None,
+        warnings: Vec::new(),
+        tie_break: false,
+        tight: false,
     };
     if options.backend == Backend::Highs {
         let t = Instant::now();
@@ -73,15 +85,15 @@ fn solve_run(plant: &Plant, forecast: &Forecast, options: &Options, trace: Optio
         frontier = run.frontier(options.frontier_points, None)?;
     }
     let mut iterations = 0;
-    let (stage1, x, duals, premium_row) = match options.objective {
+    let cost = run.b.cost.clone();
+    let (stage1, fin, premium_row) = match options.objective {
         Objective::GreenShare => {
-            let (share, _, iters) = run.max_share()?;
+            let (share, _, iters, _) = run.max_share(0.0, false)?;
             iterations = iters;
             let floor = (share - options.share_tolerance).max(0.0);
             let row = run.push_share_floor(Family::ShareFloor, floor);
-            let fin = run.solve(&run.b.cost.clone(), Direction::Minimise, true)?;
-            let duals = run.duals(&fin, &run.b.cost.clone())?;
-            (share, fin.x, duals, Some(row))
+            let fin = run.solve(&cost, Direction::Minimise, true)?;
+            (share, fin, Some(row))
         }
         Objective::GreenEnergy => {
             let green = run.b.green.clone();
@@ -91,24 +103,24 @@ fn solve_run(plant: &Plant, forecast: &Forecast, options: &Options, trace: Optio
             expr.constant -= floor;
             let subject = run.b.lp.subject(&plant.name);
             let row = run.b.lp.row_expr(Family::GreenFloor, subject, &expr, Sense::Ge);
-            let fin = run.solve(&run.b.cost.clone(), Direction::Minimise, true)?;
-            let duals = run.duals(&fin, &run.b.cost.clone())?;
-            (best.objective, fin.x, duals, Some(row))
+            let fin = run.solve(&cost, Direction::Minimise, true)?;
+            (best.objective, fin, Some(row))
         }
         Objective::Cost => {
-            let cost = run.b.cost.clone();
             let least = run.solve(&cost, Direction::Minimise, true)?;
-            let duals = run.duals(&least, &cost)?;
-            let x = run.attribute_colour(&least)?;
-            if options.frontier_points >= 2 {
-                frontier = run.frontier(options.frontier_points, Some((share_of(&run.b, &x), least.objective)))?;
-            }
             let row = options.min_share.and_then(|_| {
                 run.b.lp.rows.iter().position(|r| r.name.family == Family::PlantMinShare).map(|k| RowId(k as u32))
             });
-            (least.objective, x, duals, row)
+            (least.objective, least, row)
         }
     };
+    // Prices come from the final least-cost LP; the tie-break stages below stay on its
+    // optimal face, so they remain valid prices for the dispatch reported.
+    let duals = run.duals(&fin, &cost)?;
+    let x = run.canonical(&fin, &cost, &duals)?;
+    if options.objective == Objective::Cost && options.frontier_points >= 2 {
+        frontier = run.frontier(options.frontier_points, Some((share_of(&run.b, &x), fin.objective)))?;
+    }
     let premium = premium_row.and_then(|r| duals.get(r.idx()).copied());
     let report = solution::Report {
         backend: options.backend,
@@ -120,7 +132,9 @@ fn solve_run(plant: &Plant, forecast: &Forecast, options: &Options, trace: Optio
         build_ms: run.build_ms,
         solve_ms: run.solve_ms,
     };
-    Ok(solution::schedule(plant, forecast, options, &run.b, &x, &duals, premium, report, frontier))
+    let mut schedule = solution::schedule(plant, forecast, options, &run.b, &x, &duals, premium, report, frontier);
+    schedule.warnings.extend(run.warnings);
+    Ok(schedule)
 }
 
 /// Writes the base model (the `cost` objective's first LP) as free MPS, so HiGHS alone can
@@ -146,17 +160,42 @@ struct Run<'a> {
     solves: u32,
     /// HiGHS kept warm across this run's LPs (HiGHS backend, LP mode).
     session: Option<HighsSession>,
+    /// Things the tie-break stages could not do exactly.
+    warnings: Vec<String>,
+    /// True while the tie-break stages run: they need a vertex (see [`Run::backend`]).
+    tie_break: bool,
+    /// Tie-break stages at HiGHS's tight tolerances.
+    tight: bool,
 }
 
 impl Run<'_> {
+    /// The backend of the next solve. The tie-break stages need the vertex their rule
+    /// picks; an interior-point method returns the centre of an optimal face instead, so
+    /// on the clarabel backend they run on HiGHS (simplex, from scratch), on the face that
+    /// Clarabel's own optimum defines. Share, cost and prices stay Clarabel's.
+    fn backend(&self) -> Backend {
+        match self.options.backend {
+            Backend::Clarabel if self.tie_break => Backend::HighsCold,
+            other => other,
+        }
+    }
+
     fn solve(&mut self, objective: &LinExpr, direction: Direction, duals: bool) -> Result<RawSolution, DispatchError> {
         if let Some(trace) = self.trace.as_mut() {
             trace.push(self.b.lp.to_mps(objective, direction == Direction::Maximise));
         }
         let started = Instant::now();
         let result = match self.session.as_mut() {
-            Some(session) => session.solve(&self.b.lp, objective, direction, duals),
-            None => solver::solve(&self.b.lp, objective, direction, self.options.backend, duals, self.options.time_limit_s),
+            Some(session) => session.solve(&self.b.lp, objective, direction, duals, self.tie_break && self.tight),
+            None => solver::solve(
+                &self.b.lp,
+                objective,
+                direction,
+                self.backend(),
+                duals,
+                self.options.time_limit_s,
+                self.tie_break && self.tight,
+            ),
         };
         let total_ms = started.elapsed().as_secs_f64() * 1e3;
         match result {
@@ -166,6 +205,9 @@ impl Run<'_> {
                 self.build_ms += total_ms - sol.solve_ms;
                 Ok(sol)
             }
+            // A tie-break stage is infeasible only numerically (its face comes from a solved
+            // optimum): no diagnosis, the caller falls back.
+            Err(Failure::Infeasible) if self.tie_break => Err(DispatchError::Solver("tie-break stage infeasible".into())),
             Err(Failure::Infeasible) => Err(diagnose::explain(self.plant, self.forecast, self.options, &self.b)),
             Err(Failure::Unbounded) => Err(DispatchError::Unbounded(
                 "some quantity has no limit; check for a negative price on an unbounded variable".into(),
@@ -182,36 +224,225 @@ impl Run<'_> {
             return Ok(sol.duals.clone());
         }
         let saved = self.b.lp.cols.clone();
-        for (j, col) in self.b.lp.cols.iter_mut().enumerate() {
-            if col.integer {
-                let v = sol.x[j].round();
-                *col = super::lp::Col { lo: v, hi: v, integer: false };
-            }
-        }
+        self.fix_integers(&sol.x);
         let fixed = self.solve(objective, Direction::Minimise, true);
         self.b.lp.cols = saved;
         Ok(fixed?.duals)
     }
 
+    /// Fixes every binary at its (rounded) value in `x`, leaving an LP.
+    fn fix_integers(&mut self, x: &[f64]) {
+        for (j, col) in self.b.lp.cols.iter_mut().enumerate() {
+            if col.integer {
+                let v = x[j].round();
+                *col = super::lp::Col { lo: v, hi: v, integer: false };
+            }
+        }
+    }
+
+    /// Restores the LP's columns and drops the rows added since `rows`.
+    fn restore(&mut self, cols: Vec<super::lp::Col>, rows: usize) {
+        self.b.lp.cols = cols;
+        while self.b.lp.rows.len() > rows {
+            self.b.lp.pop_row();
+        }
+    }
+
+    /// The tie-break stages (one answer on every backend). `fin` is the final least-cost
+    /// solution and `duals` its row duals (of the LP with binaries fixed in MILP mode).
+    /// Within the optimal face of that least-cost LP:
+    ///
+    /// 1. the highest green share (Dinkelbach again, on the face): among dispatches of
+    ///    equal cost, the greenest;
+    /// 2. on the face of that, the canonical objective of [`canonical_objective`]: keep the
+    ///    most green energy stored, then move the least energy, with fixed priorities
+    ///    between assets and intervals, so that no tie is left to the solver.
+    ///
+    /// The face is held exactly, not by a cost cap with a tolerance: columns with a
+    /// nonzero reduced cost are fixed at their bound and inequalities with a nonzero dual
+    /// are held tight. The LP is restored afterwards.
+    fn canonical(&mut self, fin: &RawSolution, cost: &LinExpr, duals: &[f64]) -> Result<Vec<f64>, DispatchError> {
+        // The face is held from a vertex and its duals. Clarabel's interior-point optimum
+        // is near the centre of the face and its duals are only near zero where they
+        // vanish, which misjudges which rows and columns the face holds; its final LP is
+        // solved once more by HiGHS (from scratch) for the vertex the tie-break starts
+        // from. Share, cost and prices stay Clarabel's.
+        let vertex;
+        let (fin, duals) = if self.options.backend == Backend::Clarabel {
+            self.tie_break = true;
+            self.tight = false;
+            let solved = self.solve(cost, Direction::Minimise, true);
+            self.tie_break = false;
+            match solved {
+                Ok(v) => {
+                    vertex = v;
+                    (&vertex, vertex.duals.as_slice())
+                }
+                Err(_) => (fin, duals),
+            }
+        } else {
+            (fin, duals)
+        };
+        let saved = (self.b.lp.cols.clone(), self.b.lp.rows.len());
+        // Tight tolerances first; a face held from an interior-point optimum can be
+        // infeasible by 1e-9 at them (a share floor at Clarabel's own maximum), so once
+        // more at HiGHS's defaults.
+        let mut outcome = Err(DispatchError::Solver(String::new()));
+        for tight in [true, false] {
+            if self.b.lp.has_integers() {
+                self.fix_integers(&fin.x);
+            }
+            self.tie_break = true;
+            self.tight = tight;
+            outcome = self.canonical_on_face(fin, cost, duals);
+            self.tie_break = false;
+            self.restore(saved.0.clone(), saved.1);
+            match &outcome {
+                Err(DispatchError::Infeasible(_)) | Err(DispatchError::Solver(_)) => {
+                    tracing::debug!(tight, "tie-break stages failed");
+                }
+                _ => break,
+            }
+        }
+        match outcome {
+            Ok(x) => Ok(x),
+            Err(DispatchError::Infeasible(_)) | Err(DispatchError::Solver(_)) => {
+                tracing::warn!("tie-break stages failed; colour attributed to the least-cost dispatch as it came");
+                self.warnings.push(
+                    "the tie-break stages failed numerically: ties in the dispatch are as the solver left them (colours follow the rule)"
+                        .into(),
+                );
+                self.colour_only(&fin.x)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The last resort of [`Run::canonical`]: the dispatch `x` kept exactly, only its
+    /// colour parts chosen by the canonical objective (so colour is still conserved).
+    fn colour_only(&mut self, x: &[f64]) -> Result<Vec<f64>, DispatchError> {
+        let colour = self.b.ix.colour_vars(self.b.lp.cols.len());
+        let saved = (self.b.lp.cols.clone(), self.b.lp.rows.len());
+        for (j, col) in self.b.lp.cols.iter_mut().enumerate() {
+            if !colour[j] {
+                let v = x[j].clamp(col.lo, col.hi);
+                *col = super::lp::Col { lo: v, hi: v, integer: false };
+            }
+        }
+        self.tie_break = true;
+        self.tight = false;
+        let objective = canonical_objective(&self.b);
+        let result = self.solve(&objective, Direction::Maximise, false);
+        self.tie_break = false;
+        self.restore(saved.0, saved.1);
+        match result {
+            Ok(sol) => Ok(sol.x),
+            Err(DispatchError::Infeasible(_)) | Err(DispatchError::Solver(_)) => Ok(x.to_vec()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn canonical_on_face(&mut self, fin: &RawSolution, cost: &LinExpr, duals: &[f64]) -> Result<Vec<f64>, DispatchError> {
+        self.hold_face(&fin.x, duals, cost, Direction::Minimise);
+        let start = share_of(&self.b, &fin.x);
+        let (_, best, _, lambda) = self.max_share(start, true)?;
+        let dinkelbach = self.b.green.plus(-lambda, &self.b.served);
+        self.hold_face(&best.x, &best.duals, &dinkelbach, Direction::Maximise);
+        let objective = canonical_objective(&self.b);
+        let sol = self.solve(&objective, Direction::Maximise, false)?;
+        Ok(sol.x)
+    }
+
+    /// The highest share among the dispatches of `least`'s cost (tie-break 1 alone).
+    fn least_cost_share(&mut self, least: &RawSolution, cost: &LinExpr) -> Result<f64, DispatchError> {
+        let saved = (self.b.lp.cols.clone(), self.b.lp.rows.len());
+        self.hold_face(&least.x, &least.duals, cost, Direction::Minimise);
+        let start = share_of(&self.b, &least.x);
+        self.tie_break = true;
+        let result = self.max_share(start, false);
+        self.tie_break = false;
+        self.restore(saved.0, saved.1);
+        Ok(result?.0)
+    }
+
+    /// Restricts the LP to the optimal face of the point `x` for `objective`, given the
+    /// row duals `duals` (`∂objective/∂rhs`). A point of an LP is optimal exactly when it
+    /// is complementary to an optimal dual, so every column whose reduced cost
+    /// c_j − Σ_i a_ij·y_i is nonzero is fixed at the bound its sign names, and every
+    /// inequality whose dual is nonzero is repeated as an equality. (Signs, not `x`, decide:
+    /// an interior-point `x` is only near its bounds.)
+    fn hold_face(&mut self, x: &[f64], duals: &[f64], objective: &LinExpr, direction: Direction) {
+        let lp = &mut self.b.lp;
+        if duals.len() < lp.rows.len() {
+            self.warnings.push("no duals for the tie-break stages: ties are as the solver left them".into());
+            return;
+        }
+        let mut reduced = vec![0.0; lp.cols.len()];
+        for &(v, a) in &objective.terms {
+            reduced[v.idx()] += a;
+        }
+        let scale = 1.0 + reduced.iter().fold(0.0f64, |m, c| m.max(c.abs()));
+        for (k, r) in lp.rows.iter().enumerate() {
+            let y = duals[k];
+            if y != 0.0 {
+                for &(v, a) in &lp.coefs[r.start..r.end] {
+                    reduced[v.idx()] -= a * y;
+                }
+            }
+        }
+        let threshold = FACE_TOLERANCE * scale;
+        let (mut fixed, mut held, mut odd) = (0usize, 0usize, 0usize);
+        for (j, col) in lp.cols.iter_mut().enumerate() {
+            if reduced[j].abs() <= threshold || col.lo == col.hi {
+                continue;
+            }
+            // Complementary slackness: minimising, a positive reduced cost holds the column
+            // at its lower bound; maximising, at its upper bound (and the other way round).
+            let at = if (reduced[j] > 0.0) == (direction == Direction::Minimise) { col.lo } else { col.hi };
+            if !at.is_finite() {
+                odd += 1;
+                continue;
+            }
+            if (x[j] - at).abs() > 1e-5 * (1.0 + at.abs()) {
+                odd += 1;
+            }
+            *col = super::lp::Col { lo: at, hi: at, integer: false };
+            fixed += 1;
+        }
+        for k in 0..lp.rows.len() {
+            let r = lp.rows[k].clone();
+            if r.sense == Sense::Eq || duals[k].abs() <= threshold {
+                continue;
+            }
+            let terms = lp.terms(&r).to_vec();
+            lp.row(Family::OptimalFace, r.name.subject, r.name.t.map(|t| t as usize), terms, Sense::Eq, r.rhs);
+            held += 1;
+        }
+        tracing::debug!(fixed, held, odd, "optimal face held");
+    }
+
     /// Dinkelbach: the exact maximum of N/D. Returns the share, the last solution and the
     /// number of iterations.
-    fn max_share(&mut self) -> Result<(f64, RawSolution, u32), DispatchError> {
+    /// Starts from the share `start` (one a feasible point reaches, or 0); with `duals`
+    /// the last LP's duals are kept. Also returns the λ of that last LP, whose optimal face
+    /// is the set of maximum-share dispatches.
+    fn max_share(&mut self, start: f64, duals: bool) -> Result<(f64, RawSolution, u32, f64), DispatchError> {
         let green = self.b.green.clone();
         let served = self.b.served.clone();
         let d0 = served.constant;
-        let mut lambda = 0.0;
+        let mut lambda = start;
         for k in 1..=MAX_ITERATIONS {
             let objective = green.plus(-lambda, &served);
-            let sol = self.solve(&objective, Direction::Maximise, false)?;
+            let sol = self.solve(&objective, Direction::Maximise, duals)?;
             let (n, d) = (green.eval(&sol.x), served.eval(&sol.x));
             if d <= 1e-9 * d0.max(1.0) {
-                return Ok((lambda, sol, k));
+                return Ok((lambda, sol, k, lambda));
             }
             let next = n / d;
             let gap = n - lambda * d;
             tracing::debug!(iteration = k, lambda, share = next, gap, "dinkelbach");
             if served.terms.is_empty() || gap <= 1e-10 * d0.max(1.0) || next <= lambda {
-                return Ok((next.max(lambda), sol, k));
+                return Ok((next.max(lambda), sol, k, lambda));
             }
             lambda = next;
         }
@@ -225,32 +456,6 @@ impl Run<'_> {
         self.b.lp.row_expr(family, subject, &expr, Sense::Ge)
     }
 
-    /// The colour attribution of `least`'s dispatch that delivers the most green energy to
-    /// loads: every physical quantity stays as `least` has it (so the cost is unchanged
-    /// exactly) and only the colour splits move. Falls back to `least` itself if that
-    /// extra solve fails.
-    fn attribute_colour(&mut self, least: &RawSolution) -> Result<Vec<f64>, DispatchError> {
-        let colour = self.b.ix.colour_vars(self.b.lp.cols.len());
-        let saved = self.b.lp.cols.clone();
-        for (j, col) in self.b.lp.cols.iter_mut().enumerate() {
-            if !colour[j] {
-                let v = least.x[j].clamp(col.lo, col.hi);
-                *col = super::lp::Col { lo: v, hi: v, integer: false };
-            }
-        }
-        let green = self.b.green.clone();
-        let result = self.solve(&green, Direction::Maximise, false);
-        self.b.lp.cols = saved;
-        match result {
-            Ok(sol) => Ok(sol.x),
-            Err(DispatchError::Infeasible(_)) | Err(DispatchError::Solver(_)) => {
-                tracing::warn!("colour attribution failed; reporting the least-cost solve's own colours");
-                Ok(least.x.clone())
-            }
-            Err(e) => Err(e),
-        }
-    }
-
     /// The share–cost frontier from the cost-optimal share to the maximum share.
     /// `least`: the least-cost point (share, cost) when already solved.
     fn frontier(&mut self, points: usize, least: Option<(f64, f64)>) -> Result<Vec<FrontierPoint>, DispatchError> {
@@ -258,12 +463,11 @@ impl Run<'_> {
         let (low, low_cost) = match least {
             Some(point) => point,
             None => {
-                let least = self.solve(&cost, Direction::Minimise, false)?;
-                let x = self.attribute_colour(&least)?;
-                (share_of(&self.b, &x), least.objective)
+                let least = self.solve(&cost, Direction::Minimise, true)?;
+                (self.least_cost_share(&least, &cost)?, least.objective)
             }
         };
-        let (high, _, _) = self.max_share()?;
+        let (high, _, _, _) = self.max_share(0.0, false)?;
         let mut out = Vec::with_capacity(points);
         out.push(FrontierPoint { share: low, cost_yuan: low_cost });
         for k in 1..points {
@@ -284,4 +488,80 @@ fn share_of(b: &Built, x: &[f64]) -> f64 {
     } else {
         0.0
     }
+}
+
+/// Weight of "move the least energy" against "keep the most green stored" in the
+/// canonical objective, per MWh.
+const MOVE_WEIGHT: f64 = 1e-3;
+
+/// Every coefficient of the canonical objective is multiplied by its own fixed factor in
+/// [1, 1 + SPREAD), so that no two choices weigh the same and the optimum is one vertex.
+const SPREAD: f64 = 1e-2;
+
+/// The fixed factor of column `j`: splitmix64 of its number, mapped to [1, 1 + SPREAD).
+/// Columns are numbered in the order the families add them, so the factor depends on the
+/// plant and horizon alone.
+fn factor(j: usize) -> f64 {
+    let mut z = (j as u64).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    1.0 + SPREAD * (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// The canonical objective of the last tie-break stage (maximised on the face of the
+/// least-cost, greenest dispatches). In words, where cost and share leave a choice:
+///
+/// - storage keeps green energy rather than grey: green is stored before grey and grey is
+///   released before green (Σ green stored energy, every interval, weight 1 per MWh);
+/// - every green use is rewarded (green to load, green charged through the stock, green
+///   exported and sold: weight 10⁻³), which makes the hourly matching row tight;
+/// - no energy is moved that need not be (weight 10⁻³ per MWh): the least storage
+///   throughput, imports, exports, interruptions, spill and thermal output, and the least
+///   curtailment; a marginal award at equal prices is raised rather than cut;
+/// - each coefficient carries its column's fixed factor ([`factor`]), so what is left of a
+///   tie is decided by a fixed, documented order, never by the solver.
+fn canonical_objective(b: &Built) -> LinExpr {
+    let dt = b.h.dt;
+    let mut o = LinExpr::default();
+    let mut add = |v: Var, w: f64| o.add(v, w * factor(v.idx()));
+    let m = MOVE_WEIGHT * dt;
+    for s in &b.ix.storage {
+        for t in 0..s.charge.len() {
+            add(s.energy_green[t], 1.0);
+            add(s.charge[t], -m);
+            add(s.discharge[t], -m);
+            if let Some(sp) = s.spill[t] {
+                add(sp, -MOVE_WEIGHT);
+            }
+        }
+    }
+    for &v in b.ix.renewable.iter().flatten() {
+        add(v, m);
+    }
+    for k in 0..b.ix.import.len() {
+        for t in 0..b.ix.import[k].len() {
+            add(b.ix.import[k][t], -m);
+            add(b.ix.export[k][t], -m);
+            if let Some(eg) = b.ix.export_green[k][t] {
+                add(eg, m);
+            }
+        }
+    }
+    for &v in b.ix.interrupted.iter().flatten() {
+        add(v, -m);
+    }
+    for (&x, g) in b.ix.bid.iter().zip(&b.ix.bid_green) {
+        add(x, m);
+        if let Some(g) = g {
+            add(*g, m);
+        }
+    }
+    for &v in &b.ix.green_to_load {
+        add(v, MOVE_WEIGHT);
+    }
+    for &v in b.ix.thermal.iter().flatten() {
+        add(v, -m);
+    }
+    o
 }

@@ -276,7 +276,13 @@ fn infeasible_minimum_green_share_names_the_hour() {
     let plant = Plant::from_toml(&plant_with("min_green_share = 0.0", "min_green_share = 0.9")).unwrap();
     let d = infeasible(&plant, &forecast(), &Options::default());
     assert!(d.iter().all(|x| x.family == "park_min_share"), "{d:?}");
-    assert!(d[0].message.contains("p ≥ 90%") && d[0].message.contains("MWh of green energy missing"), "{}", d[0].message);
+    assert!(d.iter().all(|x| x.subject == "p"), "{d:?}");
+    assert!(
+        d[0].message.starts_with("park p cannot get its minimum green share of 90% at ")
+            && d[0].message.contains("MWh of green energy missing"),
+        "{}",
+        d[0].message
+    );
 }
 
 #[test]

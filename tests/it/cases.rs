@@ -31,6 +31,13 @@ struct Expected {
     awards: Option<BTreeMap<String, f64>>,
     frontier: Option<Vec<[f64; 2]>>,
     green_premium: Option<f64>,
+    /// Green exported to grids over the horizon, MWh.
+    export_green_mwh: Option<f64>,
+    /// Each park's share over the horizon.
+    park_shares: Option<BTreeMap<String, f64>>,
+    /// Green and grey stored energy of storages (T+1 points), MWh.
+    storage_green_mwh: Option<BTreeMap<String, Vec<f64>>>,
+    storage_grey_mwh: Option<BTreeMap<String, Vec<f64>>>,
 }
 
 fn load(name: &str) -> Case {
@@ -86,10 +93,74 @@ fn run(name: &str) {
                 assert!(near(p.share, *share, tol) && near(p.cost_yuan, *cost, tol), "{ctx}: frontier {:?} want {want:?}", s.frontier);
             }
         }
+        if let Some(want) = e.export_green_mwh {
+            let got: f64 = s.grids.iter().map(|g| g.export_green_mw.iter().sum::<f64>() * s.dt_hours).sum();
+            assert!(near(got, want, tol), "{ctx}: green exported {got} want {want}");
+        }
+        for (park, want) in e.park_shares.iter().flatten() {
+            let got = s.parks.iter().find(|p| &p.name == park).expect("park").share_total;
+            assert!(near(got, *want, tol), "{ctx}: share of {park} {got} want {want}");
+        }
+        let stored = [(&e.storage_green_mwh, true), (&e.storage_grey_mwh, false)];
+        for (map, green) in stored {
+            for (name, want) in map.iter().flatten() {
+                let st = s.storages.iter().find(|x| &x.name == name).expect("storage");
+                let got = if green { &st.energy_green_mwh } else { &st.energy_grey_mwh };
+                assert_eq!(got.len(), want.len(), "{ctx}: {name} energy points");
+                for (g, w) in got.iter().zip(want) {
+                    assert!(near(*g, *w, tol), "{ctx}: {name} stored (green: {green}) {got:?} want {want:?}");
+                }
+            }
+        }
         if let Some(want) = e.green_premium {
             let got = t.green_premium_yuan_per_mwh.expect("a premium");
             assert!(near(got, want, 1e-5), "{ctx}: premium {got} want {want}");
         }
+    }
+}
+
+#[test]
+fn issue10_pure_wind_export_is_green() {
+    run("pure-wind-export");
+}
+
+#[test]
+fn issue10_wind_charged_without_import_comes_back_green() {
+    run("wind-charged-green");
+}
+
+#[test]
+fn issue10_degenerate_least_cost_takes_the_highest_share() {
+    run("degenerate-least-cost");
+}
+
+#[test]
+fn issue10_water_filling_raises_only_binding_minimums() {
+    run("water-filling");
+}
+
+/// Issue 10: with several parks owed minimum shares, an infeasible day names the park that
+/// is short, by how much and when.
+#[test]
+fn issue10_infeasible_minimum_names_the_short_park() {
+    // water-filling with a owed 90 %, c owed 10 %, and only 60 MW of wind for 300 MW of
+    // load: the minimums need 90 + 10 = 100 MWh. By the allocation rule the 60 MWh go to
+    // the owed parks equally up to their minimums: 100·min(0.9, θ) + 100·min(0.1, θ) = 60,
+    // θ = 0.5, so a gets 50 MWh (40 short) and c its 10 MWh (not short).
+    let mut c = load("water-filling");
+    c.plant.parks[0].min_green_share = Some(0.9);
+    c.plant.parks[2].min_green_share = Some(0.1);
+    c.plant.wind[0].capacity_mw = 60.0;
+    for backend in [Backend::Highs, Backend::HighsCold, Backend::Clarabel] {
+        let options = Options { backend, ..c.case.clone() };
+        let d = match model::solve(&c.plant, &c.forecast, &options) {
+            Err(model::DispatchError::Infeasible(d)) => d,
+            other => panic!("{backend:?}: expected infeasible, got {other:?}"),
+        };
+        assert_eq!(d.len(), 1, "{backend:?}: {d:?}");
+        assert_eq!((d[0].family.as_str(), d[0].subject.as_str(), d[0].interval), ("park_min_share", "a", Some(0)));
+        assert!(near(d[0].shortfall, 40.0, 1e-6), "{backend:?}: {d:?}");
+        assert!(d[0].message.starts_with("park a cannot get its minimum green share of 90% at "), "{}", d[0].message);
     }
 }
 

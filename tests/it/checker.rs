@@ -114,6 +114,10 @@ pub(crate) fn check(plant: &Plant, fc: &Forecast, asked: &Asked, s: &Schedule) -
         }))
         .collect();
     let mut green_to_storage = vec![0.0; t_len];
+    // Grey energy present (imports × (1 − φ), thermal, grey discharge, grey sell bids) and
+    // grey energy used (charged, exported, bought, served) per interval, MWh.
+    let mut grey_supply = vec![0.0; t_len];
+    let mut grey_use = vec![0.0; t_len];
     for (k, st) in specs.iter().enumerate() {
         let ss = &s.storages[k];
         assert_eq!(ss.name, st.name);
@@ -150,6 +154,8 @@ pub(crate) fn check(plant: &Plant, fc: &Forecast, asked: &Asked, s: &Schedule) -
             add(n, t, d - c);
             green_supply[t] += dg * dt;
             green_to_storage[t] += cg * dt;
+            grey_supply[t] += (d - dg) * dt;
+            grey_use[t] += (c - cg) * dt;
         }
         let target = asked.end_energy.get(st.name).copied().unwrap_or(g0 + k0);
         let end = ss.energy_green_mwh[t_len] + ss.energy_grey_mwh[t_len];
@@ -175,6 +181,8 @@ pub(crate) fn check(plant: &Plant, fc: &Forecast, asked: &Asked, s: &Schedule) -
                 add(n, t, a.accepted_mw);
                 if b.green {
                     green_supply[t] += a.accepted_mw * dt;
+                } else {
+                    grey_supply[t] += a.accepted_mw * dt;
                 }
                 paid += a.accepted_mw * dt * b.price;
             }
@@ -182,6 +190,7 @@ pub(crate) fn check(plant: &Plant, fc: &Forecast, asked: &Asked, s: &Schedule) -
                 add(n, t, -a.accepted_mw);
                 r.le(|| format!("bid {} green part ≤ accepted", b.id), a.accepted_green_mw, a.accepted_mw, b.quantity_mw);
                 green_exported[t] += a.accepted_green_mw * dt;
+                grey_use[t] += (a.accepted_mw - a.accepted_green_mw) * dt;
                 received += a.accepted_mw * dt * b.price;
             }
             BidSide::Curtail => {
@@ -247,7 +256,9 @@ pub(crate) fn check(plant: &Plant, fc: &Forecast, asked: &Asked, s: &Schedule) -
             r.close(|| format!("{} import price at {t}", g.name), sg.import_price[t], price, price);
             add(n, t, imp - exp);
             green_supply[t] += g.green_fraction * imp * dt;
+            grey_supply[t] += (1.0 - g.green_fraction) * imp * dt;
             green_exported[t] += eg * dt;
+            grey_use[t] += (exp - eg) * dt;
             import_cost += imp * dt * price;
             export_revenue += exp * dt * g.export_price;
             co2 += imp * dt * g.carbon_intensity;
@@ -261,6 +272,7 @@ pub(crate) fn check(plant: &Plant, fc: &Forecast, asked: &Asked, s: &Schedule) -
             r.le(|| format!("{} ≥ p_min at {t}", u.name), u.p_min_mw, p, u.p_max_mw);
             r.le(|| format!("{} ≤ p_max at {t}", u.name), p, u.p_max_mw, u.p_max_mw);
             add(n, t, p);
+            grey_supply[t] += p * dt;
             thermal_cost += p * dt * u.marginal_cost;
             co2 += p * dt * u.carbon_intensity;
         }
@@ -301,12 +313,17 @@ pub(crate) fn check(plant: &Plant, fc: &Forecast, asked: &Asked, s: &Schedule) -
         r.close(|| format!("green exported at {t}"), g.exported_mwh, green_exported[t], sc);
         r.close(|| format!("served at {t}"), g.served_mwh, served_t[t], sc);
         r.le(|| format!("green to load ≥ 0 at {t}"), 0.0, g.to_load_mwh, sc);
-        r.le(
-            || format!("hourly green match at {t}"),
+        // Colour is conserved: every green MWh supplied is used as green (none is labelled
+        // grey), and grey is used only as far as grey sources exist in the interval.
+        r.close(
+            || format!("green conserved at {t} (green used = green supplied)"),
             g.to_load_mwh + green_to_storage[t] + green_exported[t],
             green_supply[t],
             sc,
         );
+        let grey_used = grey_use[t] + served_t[t] - g.to_load_mwh;
+        r.le(|| format!("grey used ≤ grey sources at {t}"), grey_used, grey_supply[t], sc);
+        r.close(|| format!("grey conserved at {t}"), grey_used, grey_supply[t], sc);
         r.le(|| format!("green to load ≤ served at {t}"), g.to_load_mwh, served_t[t], sc);
         // Park allocation adds up and respects minimum shares.
         let mut alloc = 0.0;
@@ -321,6 +338,30 @@ pub(crate) fn check(plant: &Plant, fc: &Forecast, asked: &Asked, s: &Schedule) -
             alloc += sp.green_mwh[t];
         }
         r.close(|| format!("park allocations add up at {t}"), alloc, g.to_load_mwh, sc);
+        // Water-filling: one common share θ, raised to each park's minimum, capped at 1;
+        // where the green cannot reach the minimums, equal shares up to them.
+        let parks: Vec<(f64, f64, f64, &str)> = plant
+            .parks
+            .iter()
+            .zip(&s.parks)
+            .map(|(park, sp)| (sp.served_mw[t] * dt, park.min_green_share.unwrap_or(0.0), sp.green_mwh[t], park.name.as_str()))
+            .filter(|(served, ..)| *served > 1e-9)
+            .collect();
+        let floor: f64 = parks.iter().map(|(sv, a, ..)| sv * a).sum();
+        let share = |(sv, _, g, _): &(f64, f64, f64, &str)| g / sv;
+        if g.to_load_mwh >= floor - TOL * sc.max(1.0) {
+            let theta = parks.iter().map(share).fold(1.0f64, f64::min);
+            for p in &parks {
+                let want = p.1.max(theta).min(1.0) * p.0;
+                r.close(|| format!("{} water-filled green at {t}", p.3), p.2, want, p.0);
+            }
+        } else {
+            let theta = parks.iter().map(share).fold(0.0f64, f64::max);
+            for p in &parks {
+                let want = p.1.min(theta) * p.0;
+                r.close(|| format!("{} green up to its minimum at {t}", p.3), p.2, want, p.0);
+            }
+        }
         green_total += g.to_load_mwh;
         served_total += served_t[t];
     }

@@ -1,6 +1,7 @@
 //! The integration tests, in one binary: hand-solved cases, the Xinyang fixtures, bad
 //! input, and the `vpp` command. Every schedule a test obtains goes through `checker`.
 
+mod agreement;
 mod bad_input;
 mod cases;
 mod checker;
