@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use tonic::Status;
 
 use crate::domain::schedule::BidStatus;
-use crate::domain::{Bid, BidSide, Forecast, Schedule};
+use crate::domain::{limits, Bid, BidSide, Forecast, Schedule};
 use crate::model::{Objective, Options, StorageLevel};
 use crate::store::{BidRecord, BidState, ScheduleInfo};
 
@@ -18,17 +18,30 @@ pub(crate) fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
 }
 
+/// An instant from the wire, within the accepted days (`domain::limits`).
 pub(crate) fn instant(t: Option<&prost_types::Timestamp>, field: &str) -> Result<DateTime<Utc>, Status> {
     let t = t.ok_or_else(|| invalid(field, "is required"))?;
     let nanos = u32::try_from(t.nanos).map_err(|_| invalid(field, "has negative nanos"))?;
-    DateTime::from_timestamp(t.seconds, nanos).ok_or_else(|| invalid(field, "is out of range"))
+    let at = DateTime::from_timestamp(t.seconds, nanos).ok_or_else(|| invalid(field, "is out of range"))?;
+    if !limits::instant_in_range(at) {
+        return Err(invalid(field, format!("{} {}", at.to_rfc3339(), limits::day_range_text())));
+    }
+    Ok(at)
 }
 
+/// A delivery day: exactly `YYYY-MM-DD` (no spaces, no sign), within the accepted days.
 pub(crate) fn day(text: &str, field: &str) -> Result<NaiveDate, Status> {
     if text.is_empty() {
         return Err(invalid(field, "is required (YYYY-MM-DD)"));
     }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| invalid(field, format!("'{text}' is not a date YYYY-MM-DD")))
+    let shaped = text.len() == 10
+        && text.bytes().enumerate().all(|(k, b)| if k == 4 || k == 7 { b == b'-' } else { b.is_ascii_digit() });
+    let parsed = shaped.then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()).flatten();
+    let day = parsed.ok_or_else(|| invalid(field, format!("{} is not a date YYYY-MM-DD", limits::quote(text))))?;
+    if !limits::day_in_range(day) {
+        return Err(invalid(field, format!("{day} {}", limits::day_range_text())));
+    }
+    Ok(day)
 }
 
 /// A day range; `to` empty means `from`. At most 366 days.
@@ -48,13 +61,21 @@ fn series(list: Vec<pb::Series>, field: &str) -> Result<BTreeMap<String, Vec<f64
     let mut out = BTreeMap::new();
     for s in list {
         if out.insert(s.name.clone(), s.values).is_some() {
-            return Err(invalid(&format!("{field}.{}", s.name), "appears twice"));
+            return Err(invalid(&format!("{field}.{}", limits::short(&s.name)), "appears twice"));
         }
     }
     Ok(out)
 }
 
+/// A forecast from the wire; its time grid is checked here, before anything computes
+/// with it.
 pub(crate) fn forecast(f: pb::Forecast) -> Result<Forecast, Status> {
+    let f = forecast_unchecked(f)?;
+    f.validate_shape().map_err(|v| Status::invalid_argument(format!("invalid forecast:\n{v}")))?;
+    Ok(f)
+}
+
+fn forecast_unchecked(f: pb::Forecast) -> Result<Forecast, Status> {
     Ok(Forecast {
         description: f.description,
         start: instant(f.start.as_ref(), "forecast.start")?,

@@ -123,7 +123,7 @@ impl GreenShareService for GreenApi {
         let req = request.into_inner();
         may_read_park(&who, &req.park)?;
         if !self.state.plant.parks.iter().any(|p| p.name == req.park) {
-            return Err(invalid("park", format!("no park named '{}' in plant {}", req.park, self.state.plant.name)));
+            return Err(invalid("park", format!("no park named {} in plant {}", crate::domain::limits::quote(&req.park), self.state.plant.name)));
         }
         let days = self
             .schedules(&req.from_day, &req.to_day)

@@ -48,6 +48,9 @@ impl MarketApi {
         if q <= 0.0 {
             return Err(invalid(field, format!("must be positive, got {q}")));
         }
+        if q > crate::domain::limits::MAX_POWER_MW {
+            return Err(invalid(field, format!("must be at most {} MW, got {q}", crate::domain::limits::MAX_POWER_MW)));
+        }
         Ok(())
     }
 
@@ -58,7 +61,7 @@ impl MarketApi {
             return Err(invalid("bid_id", "must be 1-64 characters of letters, digits, '.', '_', ':' or '-'"));
         }
         if plant.node_index(&b.node).is_none() {
-            return Err(invalid("node", format!("no node named '{}' in plant {}", b.node, plant.name)));
+            return Err(invalid("node", format!("no node named {} in plant {}", crate::domain::limits::quote(&b.node), plant.name)));
         }
         let start = convert::instant(b.interval_start.as_ref(), "interval_start")?;
         let local = start.with_timezone(&plant.tz());
@@ -114,7 +117,7 @@ impl MarketApi {
             .bid(bot, id)
             .await
             .map_err(from_store)?
-            .ok_or_else(|| Status::not_found(format!("you have no bid '{id}'")))
+            .ok_or_else(|| Status::not_found(format!("you have no bid {}", crate::domain::limits::quote(&id))))
     }
 }
 
@@ -157,7 +160,7 @@ impl MarketService for MarketApi {
         let current = self.existing(&bot, &req.bid_id).await?;
         let gate = self.gate_open(current.delivery_day)?;
         if current.state == BidState::Cancelled {
-            return Err(Status::failed_precondition(format!("bid '{}' is cancelled", req.bid_id)));
+            return Err(Status::failed_precondition(format!("bid {} is cancelled", crate::domain::limits::quote(&req.bid_id))));
         }
         let r = self
             .state
@@ -165,7 +168,7 @@ impl MarketService for MarketApi {
             .amend_bid(&bot, &req.bid_id, req.quantity_mw, req.price, Utc::now())
             .await
             .map_err(from_store)?
-            .ok_or_else(|| Status::not_found(format!("you have no bid '{}'", req.bid_id)))?;
+            .ok_or_else(|| Status::not_found(format!("you have no bid {}", crate::domain::limits::quote(&req.bid_id))))?;
         self.count("amend", "amended");
         Ok(Response::new(convert::ack(&r, gate)))
     }
@@ -182,7 +185,7 @@ impl MarketService for MarketApi {
             .cancel_bid(&bot, &req.bid_id, Utc::now())
             .await
             .map_err(from_store)?
-            .ok_or_else(|| Status::not_found(format!("you have no bid '{}'", req.bid_id)))?;
+            .ok_or_else(|| Status::not_found(format!("you have no bid {}", crate::domain::limits::quote(&req.bid_id))))?;
         self.count("cancel", "cancelled");
         Ok(Response::new(convert::ack(&r, gate)))
     }

@@ -159,32 +159,65 @@ impl AppState {
             None => slot.await,
         }
         .map_err(|_| Status::unavailable("the solver pool is closed"))?;
+        // The solve must end before the caller's deadline does, so the answer is ours
+        // (DEADLINE_EXCEEDED) and not the transport's: it gets the time left less a margin
+        // (a tenth of it, at most 100 ms).
         let budget = match deadline {
-            Some(d) => d.saturating_sub(started.elapsed()).min(self.limits.default_time_limit),
+            Some(d) => {
+                let left = d.saturating_sub(started.elapsed());
+                left.saturating_sub((left / 10).min(Duration::from_millis(100))).min(self.limits.default_time_limit)
+            }
             None => self.limits.default_time_limit,
         };
         if budget.is_zero() {
             return Err(Status::deadline_exceeded("the deadline passed while waiting for a solver slot"));
         }
         options.time_limit_s = Some(budget.as_secs_f64());
+        // Abandoned when this call is dropped (the caller went away) or at shutdown: the
+        // solve stops at its next LP and the slot frees.
+        let cancel = options.cancel.clone();
+        let _abandon = Abandon(cancel.clone());
         let plant = self.plant.clone();
         let objective = options.objective.name();
         let timer = self.metrics.solve_seconds.start_timer();
-        let result = tokio::task::spawn_blocking(move || {
+        let solving = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             model::solve(&plant, &forecast, &options)
-        })
-        .await
-        .map_err(|_| Status::internal("the solve panicked"))?;
+        });
+        let shutdown = self.shutdown.clone();
+        let watch = cancel.clone();
+        let stopper = tokio::spawn(async move {
+            shutdown.cancelled().await;
+            watch.cancel();
+        });
+        let result = solving.await.map_err(|_| Status::internal("the solve panicked"));
+        stopper.abort();
+        let result = result?;
         timer.observe_duration();
         let outcome = match &result {
             Ok(_) => "optimal",
             Err(model::DispatchError::Infeasible(_)) => "infeasible",
             Err(model::DispatchError::TimeLimit(_)) => "time_limit",
+            Err(model::DispatchError::Cancelled) => "cancelled",
             Err(_) => "error",
         };
         self.metrics.solves.with_label_values(&[objective, outcome]).inc();
-        result.map_err(status::from_dispatch)
+        match result {
+            Err(model::DispatchError::Cancelled) if self.shutdown.is_cancelled() => {
+                Err(Status::unavailable("the server is shutting down; the solve was abandoned"))
+            }
+            other => other.map_err(status::from_dispatch),
+        }
+    }
+}
+
+/// Sets a solve's cancellation flag when dropped: a handler future dropped because its
+/// caller went away abandons its solve.
+struct Abandon(model::Cancel);
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        self.0.cancel();
     }
 }
 
@@ -258,8 +291,8 @@ pub(crate) fn deadline<T>(request: &tonic::Request<T>) -> Option<Duration> {
     let (digits, unit) = v.split_at(v.len().checked_sub(1)?);
     let n: u64 = digits.parse().ok()?;
     Some(match unit {
-        "H" => Duration::from_secs(n * 3600),
-        "M" => Duration::from_secs(n * 60),
+        "H" => Duration::from_secs(n.saturating_mul(3600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
         "S" => Duration::from_secs(n),
         "m" => Duration::from_millis(n),
         "u" => Duration::from_micros(n),

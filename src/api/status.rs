@@ -9,13 +9,17 @@ use crate::store::StoreError;
 /// The status for a dispatch error.
 pub fn from_dispatch(e: DispatchError) -> Status {
     match e {
-        DispatchError::InvalidForecast(v) => Status::invalid_argument(format!("invalid forecast:\n{v}")),
-        DispatchError::InvalidOptions(v) => Status::invalid_argument(format!("invalid options:\n{v}")),
+        DispatchError::InvalidForecast(v) => Status::invalid_argument(bounded(format!("invalid forecast:\n{v}"))),
+        DispatchError::InvalidOptions(v) => Status::invalid_argument(bounded(format!("invalid options:\n{v}"))),
         DispatchError::InvalidPlant(v) => Status::failed_precondition(format!("the server's plant is invalid:\n{v}")),
         e @ DispatchError::Infeasible(_) => Status::failed_precondition(e.to_string()),
         DispatchError::TimeLimit(_) => Status::deadline_exceeded("the solver ran out of time"),
-        e @ DispatchError::Unbounded(_) => Status::internal(e.to_string()),
-        DispatchError::Solver(msg) => Status::internal(format!("solver failure: {msg}")),
+        DispatchError::Cancelled => Status::cancelled("the solve was abandoned"),
+        // Neither optimal nor infeasible: the input passed every range check yet the solver
+        // could not settle it. Documented as FAILED_PRECONDITION (README, codes), so a
+        // client can tell it from a server fault.
+        e @ DispatchError::Unbounded(_) => Status::failed_precondition(e.to_string()),
+        DispatchError::Solver(msg) => Status::failed_precondition(format!("the solver could not settle this input: {msg}")),
     }
 }
 
@@ -36,7 +40,22 @@ pub fn from_store(e: StoreError) -> Status {
     }
 }
 
+/// Longest status message sent (characters); a longer one is cut, so no input echoed
+/// back can swell a `grpc-message` header.
+const MAX_MESSAGE_CHARS: usize = 2000;
+
 /// INVALID_ARGUMENT naming a field.
 pub(crate) fn invalid(field: &str, problem: impl std::fmt::Display) -> Status {
-    Status::invalid_argument(format!("{field}: {problem}"))
+    Status::invalid_argument(bounded(format!("{}: {problem}", crate::domain::limits::short(field))))
+}
+
+/// `message`, cut to [`MAX_MESSAGE_CHARS`].
+pub(crate) fn bounded(message: String) -> String {
+    if message.chars().count() <= MAX_MESSAGE_CHARS {
+        message
+    } else {
+        let mut cut: String = message.chars().take(MAX_MESSAGE_CHARS).collect();
+        cut.push_str(" … (message cut)");
+        cut
+    }
 }

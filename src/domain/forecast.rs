@@ -9,6 +9,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::bid::{Bid, BidSide};
+use super::limits;
 use super::plant::Plant;
 use super::validation::{Collector, ValidationErrors};
 
@@ -85,31 +86,26 @@ impl Forecast {
     /// Checks the forecast against `plant`: every series present where required, of the
     /// horizon's length, finite and in range; every bid well-formed. Reports all problems.
     pub fn validate(&self, plant: &Plant) -> Result<(), ValidationErrors> {
+        self.validate_shape()?;
         let mut c = Collector::default();
-        if self.interval_minutes == 0 || 1440 % self.interval_minutes != 0 {
-            c.push("interval_minutes", format!("must divide a day (15, 30, 60, …), got {}", self.interval_minutes));
-        }
-        if self.intervals == 0 {
-            c.push("intervals", "the horizon needs at least one interval");
-        }
         let t = self.intervals;
         let renewables: Vec<&str> = plant.wind.iter().chain(&plant.pv).map(|r| r.name.as_str()).collect();
         let parks: Vec<&str> = plant.parks.iter().map(|p| p.name.as_str()).collect();
         let hydro: Vec<&str> = plant.pumped_hydro.iter().map(|h| h.name.as_str()).collect();
         let grids: Vec<&str> = plant.grids.iter().map(|g| g.name.as_str()).collect();
-        check_series(&mut c, "availability", &self.availability, &renewables, true, t, Some(1.0), "wind farm or PV plant");
-        check_series(&mut c, "demand_mw", &self.demand_mw, &parks, true, t, None, "park");
-        check_series(&mut c, "inflow_mwh", &self.inflow_mwh, &hydro, false, t, None, "pumped-hydro station");
-        check_series(&mut c, "interruptible_mw", &self.interruptible_mw, &parks, false, t, None, "park");
+        check_series(&mut c, "availability", &self.availability, &renewables, true, t, Unit::Fraction, "wind farm or PV plant");
+        check_series(&mut c, "demand_mw", &self.demand_mw, &parks, true, t, Unit::Mw, "park");
+        check_series(&mut c, "inflow_mwh", &self.inflow_mwh, &hydro, false, t, Unit::Mwh, "pumped-hydro station");
+        check_series(&mut c, "interruptible_mw", &self.interruptible_mw, &parks, false, t, Unit::Mw, "park");
         for (name, series) in &self.import_price {
-            let f = format!("import_price.{name}");
+            let f = format!("import_price.{}", limits::short(name));
             if !grids.contains(&name.as_str()) {
-                c.push(f, format!("no grid exchange named '{name}' in plant {}", plant.name));
+                c.push(f, format!("no grid exchange named {} in plant {}", limits::quote(name), plant.name));
             } else if series.len() != t {
                 c.push(f, format!("has {} values, the horizon has {t} intervals", series.len()));
             } else {
                 for (k, v) in series.iter().enumerate() {
-                    c.finite(&format!("{f}[{k}]"), *v);
+                    c.price(&format!("{f}[{k}]"), *v);
                 }
             }
         }
@@ -119,11 +115,35 @@ impl Forecast {
         c.finish()
     }
 
+    /// Checks the time grid alone (interval length, count, start and end within the
+    /// accepted days); nothing may compute a [`Horizon`] of a forecast before this passes.
+    pub fn validate_shape(&self) -> Result<(), ValidationErrors> {
+        let mut c = Collector::default();
+        let minutes_ok = self.interval_minutes > 0 && 1440 % self.interval_minutes == 0;
+        if !minutes_ok {
+            c.push("interval_minutes", format!("must divide a day (15, 30, 60, …), got {}", self.interval_minutes));
+        }
+        if self.intervals == 0 {
+            c.push("intervals", "the horizon needs at least one interval");
+        } else if self.intervals > limits::MAX_INTERVALS {
+            c.push("intervals", format!("at most {} intervals (a leap year at 15 min), got {}", limits::MAX_INTERVALS, self.intervals));
+        }
+        if !limits::instant_in_range(self.start) {
+            c.push("start", format!("{} {}", self.start.to_rfc3339(), limits::day_range_text()));
+        } else if c.is_empty() {
+            let end = self.start + Duration::minutes(i64::from(self.interval_minutes) * self.intervals as i64);
+            if !limits::instant_in_range(end) {
+                c.push("intervals", format!("the horizon would end at {}, which {}", end.to_rfc3339(), limits::day_range_text()));
+            }
+        }
+        c.finish()
+    }
+
     fn validate_bids(&self, plant: &Plant, c: &mut Collector) {
         let horizon = self.horizon(plant.tz());
         let mut ids = std::collections::HashSet::new();
         for (k, b) in self.bids.iter().enumerate() {
-            let p = if b.id.is_empty() { format!("bids[{k}]") } else { format!("bids[{}]", b.id) };
+            let p = if b.id.is_empty() { format!("bids[{k}]") } else { format!("bids[{}]", limits::short(&b.id)) };
             if b.id.trim().is_empty() {
                 c.push(format!("{p}.id"), "must not be empty");
             } else if !ids.insert(b.id.as_str()) {
@@ -132,10 +152,8 @@ impl Forecast {
             if plant.node_index(&b.node).is_none() {
                 c.push(format!("{p}.node"), format!("unknown node '{}'", b.node));
             }
-            if c.finite(&format!("{p}.quantity_mw"), b.quantity_mw) && b.quantity_mw < 0.0 {
-                c.push(format!("{p}.quantity_mw"), format!("must not be negative, got {}", b.quantity_mw));
-            }
-            c.finite(&format!("{p}.price"), b.price);
+            c.power(&format!("{p}.quantity_mw"), b.quantity_mw);
+            c.price(&format!("{p}.price"), b.price);
             if horizon.index_of(b.interval_start).is_none() {
                 c.push(
                     format!("{p}.interval_start"),
@@ -185,6 +203,17 @@ pub fn curtail_park(plant: &Plant, bid: &Bid) -> Result<usize, String> {
     }
 }
 
+/// What the values of a series are, for their range.
+#[derive(Clone, Copy)]
+enum Unit {
+    /// A fraction in [0, 1] (availability).
+    Fraction,
+    /// A power in [0, MAX_POWER_MW].
+    Mw,
+    /// An energy in [0, MAX_ENERGY_MWH].
+    Mwh,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn check_series(
     c: &mut Collector,
@@ -193,7 +222,7 @@ fn check_series(
     known: &[&str],
     required: bool,
     t: usize,
-    upper: Option<f64>,
+    unit: Unit,
     what: &str,
 ) {
     for name in known {
@@ -202,7 +231,7 @@ fn check_series(
         }
     }
     for (name, series) in map {
-        let f = format!("{field}.{name}");
+        let f = format!("{field}.{}", limits::short(name));
         if !known.contains(&name.as_str()) {
             c.push(f, format!("no {what} of that name in the plant"));
             continue;
@@ -213,9 +242,10 @@ fn check_series(
         }
         for (k, v) in series.iter().enumerate() {
             let fk = format!("{f}[{k}]");
-            match upper {
-                Some(hi) => c.within(&fk, *v, 0.0, hi),
-                None => c.non_negative(&fk, *v),
+            match unit {
+                Unit::Fraction => c.within(&fk, *v, 0.0, 1.0),
+                Unit::Mw => c.power(&fk, *v),
+                Unit::Mwh => c.energy(&fk, *v),
             }
         }
     }

@@ -6,6 +6,7 @@
 
 pub mod bid;
 pub mod forecast;
+pub mod limits;
 pub mod plant;
 pub mod schedule;
 pub mod sources;

@@ -9,6 +9,7 @@ use std::path::Path;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use super::limits;
 use super::tariff::Tariff;
 use super::validation::{Collector, ValidationErrors};
 
@@ -321,9 +322,8 @@ impl Plant {
         if self.timezone.parse::<Tz>().is_err() {
             c.push("timezone", format!("'{}' is not an IANA time zone", self.timezone));
         }
-        if c.finite("base_mva", self.base_mva) && self.base_mva <= 0.0 {
-            c.push("base_mva", format!("must be positive, got {}", self.base_mva));
-        }
+        let (lo, hi) = limits::BASE_MVA;
+        c.range("base_mva", self.base_mva, lo, hi, "MVA");
         if self.nodes.is_empty() {
             c.push("node", "a plant needs at least one node");
         }
@@ -351,11 +351,10 @@ impl Plant {
             if l.from == l.to {
                 c.push(format!("{p}.to"), "a line must join two different nodes");
             }
-            c.non_negative(&format!("{p}.capacity_mw"), l.capacity_mw);
+            c.power(&format!("{p}.capacity_mw"), l.capacity_mw);
             if let Some(x) = l.reactance_pu {
-                if c.finite(&format!("{p}.reactance_pu"), x) && x <= 0.0 {
-                    c.push(format!("{p}.reactance_pu"), format!("must be positive, got {x}"));
-                }
+                let (lo, hi) = limits::REACTANCE_PU;
+                c.range(&format!("{p}.reactance_pu"), x, lo, hi, "pu");
             }
         }
         let mut assets: HashMap<&str, &str> = HashMap::new();
@@ -369,27 +368,27 @@ impl Plant {
                 check_name(&mut c, table, k, &r.name);
                 let p = format!("{table}[{}]", label(&r.name, k));
                 node_ok(&mut c, format!("{p}.node"), &r.node);
-                c.non_negative(&format!("{p}.capacity_mw"), r.capacity_mw);
+                c.power(&format!("{p}.capacity_mw"), r.capacity_mw);
             }
         }
         for (k, h) in self.pumped_hydro.iter().enumerate() {
             check_name(&mut c, "pumped_hydro", k, &h.name);
             let p = format!("pumped_hydro[{}]", label(&h.name, k));
             node_ok(&mut c, format!("{p}.node"), &h.node);
-            c.non_negative(&format!("{p}.pump_mw"), h.pump_mw);
-            c.non_negative(&format!("{p}.turbine_mw"), h.turbine_mw);
+            c.power(&format!("{p}.pump_mw"), h.pump_mw);
+            c.power(&format!("{p}.turbine_mw"), h.turbine_mw);
             c.efficiency(&format!("{p}.eta_pump"), h.eta_pump);
             c.efficiency(&format!("{p}.eta_turbine"), h.eta_turbine);
             c.within(&format!("{p}.initial_green_fraction"), h.initial_green_fraction, 0.0, 1.0);
-            c.non_negative(&format!("{p}.variable_cost"), h.variable_cost);
+            c.cost(&format!("{p}.variable_cost"), h.variable_cost);
             check_energy(&mut c, &p, h.e_min_mwh, h.e_max_mwh, h.e0_mwh);
         }
         for (k, s) in self.caes.iter().enumerate() {
             check_name(&mut c, "caes", k, &s.name);
             let p = format!("caes[{}]", label(&s.name, k));
             node_ok(&mut c, format!("{p}.node"), &s.node);
-            c.non_negative(&format!("{p}.compression_mw"), s.compression_mw);
-            c.non_negative(&format!("{p}.generation_mw"), s.generation_mw);
+            c.power(&format!("{p}.compression_mw"), s.compression_mw);
+            c.power(&format!("{p}.generation_mw"), s.generation_mw);
             c.efficiency(&format!("{p}.eta_charge"), s.eta_charge);
             c.efficiency(&format!("{p}.eta_discharge"), s.eta_discharge);
             if c.finite(&format!("{p}.standing_loss_per_h"), s.standing_loss_per_h)
@@ -404,18 +403,18 @@ impl Plant {
                 }
             }
             c.within(&format!("{p}.initial_green_fraction"), s.initial_green_fraction, 0.0, 1.0);
-            c.non_negative(&format!("{p}.variable_cost"), s.variable_cost);
+            c.cost(&format!("{p}.variable_cost"), s.variable_cost);
             check_energy(&mut c, &p, s.e_min_mwh, s.e_max_mwh, s.e0_mwh);
         }
         for (k, l) in self.parks.iter().enumerate() {
             check_name(&mut c, "park", k, &l.name);
             let p = format!("park[{}]", label(&l.name, k));
             node_ok(&mut c, format!("{p}.node"), &l.node);
-            c.non_negative(&format!("{p}.interruptible_mw"), l.interruptible_mw);
+            c.power(&format!("{p}.interruptible_mw"), l.interruptible_mw);
             if let Some(cap) = l.daily_interruptible_mwh {
-                c.non_negative(&format!("{p}.daily_interruptible_mwh"), cap);
+                c.energy(&format!("{p}.daily_interruptible_mwh"), cap);
             }
-            c.non_negative(&format!("{p}.compensation_yuan_per_mwh"), l.compensation_yuan_per_mwh);
+            c.cost(&format!("{p}.compensation_yuan_per_mwh"), l.compensation_yuan_per_mwh);
             if let Some(a) = l.min_green_share {
                 c.within(&format!("{p}.min_green_share"), a, 0.0, 1.0);
             }
@@ -424,10 +423,10 @@ impl Plant {
             check_name(&mut c, "grid", k, &g.name);
             let p = format!("grid[{}]", label(&g.name, k));
             node_ok(&mut c, format!("{p}.node"), &g.node);
-            c.non_negative(&format!("{p}.import_cap_mw"), g.import_cap_mw);
-            c.non_negative(&format!("{p}.export_cap_mw"), g.export_cap_mw);
-            c.finite(&format!("{p}.export_price"), g.export_price);
-            c.non_negative(&format!("{p}.carbon_intensity"), g.carbon_intensity);
+            c.power(&format!("{p}.import_cap_mw"), g.import_cap_mw);
+            c.power(&format!("{p}.export_cap_mw"), g.export_cap_mw);
+            c.price(&format!("{p}.export_price"), g.export_price);
+            c.range(&format!("{p}.carbon_intensity"), g.carbon_intensity, 0.0, limits::MAX_CARBON_INTENSITY_T_PER_MWH, "t/MWh");
             c.within(&format!("{p}.green_fraction"), g.green_fraction, 0.0, 1.0);
             g.tariff.validate(&format!("{p}.tariff"), &mut c);
         }
@@ -435,13 +434,13 @@ impl Plant {
             check_name(&mut c, "thermal", k, &u.name);
             let p = format!("thermal[{}]", label(&u.name, k));
             node_ok(&mut c, format!("{p}.node"), &u.node);
-            c.non_negative(&format!("{p}.p_min_mw"), u.p_min_mw);
-            c.non_negative(&format!("{p}.p_max_mw"), u.p_max_mw);
+            c.power(&format!("{p}.p_min_mw"), u.p_min_mw);
+            c.power(&format!("{p}.p_max_mw"), u.p_max_mw);
             if u.p_min_mw > u.p_max_mw {
                 c.push(format!("{p}.p_min_mw"), format!("must not exceed p_max_mw ({} > {})", u.p_min_mw, u.p_max_mw));
             }
-            c.finite(&format!("{p}.marginal_cost"), u.marginal_cost);
-            c.non_negative(&format!("{p}.carbon_intensity"), u.carbon_intensity);
+            c.price(&format!("{p}.marginal_cost"), u.marginal_cost);
+            c.range(&format!("{p}.carbon_intensity"), u.carbon_intensity, 0.0, limits::MAX_CARBON_INTENSITY_T_PER_MWH, "t/MWh");
         }
         c.finish()
     }
@@ -452,22 +451,24 @@ fn label(name: &str, k: usize) -> String {
     if name.trim().is_empty() {
         k.to_string()
     } else {
-        name.to_string()
+        limits::short(name)
     }
 }
 
 fn check_name(c: &mut Collector, table: &str, k: usize, name: &str) {
     if name.trim().is_empty() {
         c.push(format!("{table}[{k}].name"), "must not be empty");
+    } else if name.chars().count() > 64 {
+        c.push(format!("{table}[{k}].name"), format!("at most 64 characters, got {}", name.chars().count()));
     } else if !name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-') {
         c.push(format!("{table}[{name}].name"), "use only ASCII letters, digits, '_' and '-'");
     }
 }
 
 fn check_energy(c: &mut Collector, p: &str, e_min: f64, e_max: f64, e0: f64) {
-    c.non_negative(&format!("{p}.e_min_mwh"), e_min);
-    c.non_negative(&format!("{p}.e_max_mwh"), e_max);
-    c.non_negative(&format!("{p}.e0_mwh"), e0);
+    c.energy(&format!("{p}.e_min_mwh"), e_min);
+    c.energy(&format!("{p}.e_max_mwh"), e_max);
+    c.energy(&format!("{p}.e0_mwh"), e0);
     if e_min > e_max {
         c.push(format!("{p}.e_min_mwh"), format!("must not exceed e_max_mwh ({e_min} > {e_max})"));
     } else if !(e_min..=e_max).contains(&e0) && e0.is_finite() {

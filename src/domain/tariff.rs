@@ -61,7 +61,7 @@ impl Tariff {
             c.push(format!("{path}.prices"), "a tariff needs at least one period price");
         }
         for (name, price) in &self.prices {
-            c.finite(&format!("{path}.prices.{name}"), *price);
+            c.price(&format!("{path}.prices.{name}"), *price);
         }
         if !self.prices.contains_key(&self.default_period) {
             c.push(

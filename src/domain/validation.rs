@@ -48,7 +48,7 @@ impl Collector {
         if value.is_finite() {
             true
         } else {
-            self.push(field, format!("must be a finite number, got {value}"));
+            self.push(field, format!("must be a finite number, got {}", super::limits::num(value)));
             false
         }
     }
@@ -56,21 +56,65 @@ impl Collector {
     /// Checks that `value` is finite and at least zero.
     pub fn non_negative(&mut self, field: &str, value: f64) {
         if self.finite(field, value) && value < 0.0 {
-            self.push(field, format!("must not be negative, got {value}"));
+            self.push(field, format!("must not be negative, got {}", super::limits::num(value)));
         }
     }
 
     /// Checks that `value` is finite and lies in `[lo, hi]`.
     pub fn within(&mut self, field: &str, value: f64, lo: f64, hi: f64) {
         if self.finite(field, value) && !(lo..=hi).contains(&value) {
-            self.push(field, format!("must lie in [{lo}, {hi}], got {value}"));
+            self.push(field, format!("must lie in [{lo}, {hi}], got {}", super::limits::num(value)));
+        }
+    }
+
+    /// Checks that `value` is finite and at most `hi` in magnitude (`unit` names it).
+    pub fn magnitude(&mut self, field: &str, value: f64, hi: f64, unit: &str) -> bool {
+        if !self.finite(field, value) {
+            return false;
+        }
+        if value.abs() > hi {
+            self.push(field, format!("must lie within ±{hi} {unit}, got {}", super::limits::num(value)));
+            return false;
+        }
+        true
+    }
+
+    /// Checks that `value` is a power in [0, MAX_POWER_MW].
+    pub fn power(&mut self, field: &str, value: f64) {
+        self.range(field, value, 0.0, super::limits::MAX_POWER_MW, "MW");
+    }
+
+    /// Checks that `value` is an energy in [0, MAX_ENERGY_MWH].
+    pub fn energy(&mut self, field: &str, value: f64) {
+        self.range(field, value, 0.0, super::limits::MAX_ENERGY_MWH, "MWh");
+    }
+
+    /// Checks that `value` is a price within ±MAX_PRICE_YUAN_PER_MWH.
+    pub fn price(&mut self, field: &str, value: f64) {
+        self.magnitude(field, value, super::limits::MAX_PRICE_YUAN_PER_MWH, "yuan/MWh");
+    }
+
+    /// Checks that `value` is a non-negative price up to MAX_PRICE_YUAN_PER_MWH.
+    pub fn cost(&mut self, field: &str, value: f64) {
+        self.range(field, value, 0.0, super::limits::MAX_PRICE_YUAN_PER_MWH, "yuan/MWh");
+    }
+
+    /// Checks that `value` is finite and lies in `[lo, hi]`, naming the unit.
+    pub fn range(&mut self, field: &str, value: f64, lo: f64, hi: f64, unit: &str) {
+        if !self.finite(field, value) {
+            return;
+        }
+        if value < lo && lo == 0.0 {
+            self.push(field, format!("must not be negative, got {}", super::limits::num(value)));
+        } else if !(lo..=hi).contains(&value) {
+            self.push(field, format!("must lie in [{lo}, {hi}] {unit}, got {}", super::limits::num(value)));
         }
     }
 
     /// Checks that an efficiency lies in (0, 1].
     pub fn efficiency(&mut self, field: &str, value: f64) {
         if self.finite(field, value) && !(value > 0.0 && value <= 1.0) {
-            self.push(field, format!("an efficiency must lie in (0, 1], got {value}"));
+            self.push(field, format!("an efficiency must lie in (0, 1], got {}", super::limits::num(value)));
         }
     }
 

@@ -44,6 +44,9 @@ pub(crate) fn explain(plant: &Plant, forecast: &Forecast, options: &Options, b: 
         lp.rows[k].end = lp.coefs.len();
         slacks.push((k, up, down));
     }
+    if options.cancel.is_cancelled() {
+        return DispatchError::Cancelled;
+    }
     let sol = match solver::solve(&lp, &objective, Direction::Minimise, options.backend, false, options.time_limit_s, false) {
         Ok(sol) => sol,
         Err(e) => {

@@ -109,8 +109,40 @@ pub struct Options {
     pub initial: BTreeMap<String, StorageLevel>,
     /// End-of-horizon energy targets, MWh; default: the start level.
     pub end_energy_mwh: BTreeMap<String, f64>,
-    /// Time limit per solve, seconds.
+    /// Wall-clock budget of the whole solve (every LP of every stage together), seconds.
     pub time_limit_s: Option<f64>,
+    /// Set from outside to abandon the solve (the caller went away, the server is
+    /// shutting down): checked before every LP, and it ends the LP that runs.
+    #[serde(skip)]
+    pub cancel: Cancel,
+}
+
+/// A flag that abandons a running solve. Clones share the flag.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Cancel {
+    /// Asks the solve to stop.
+    pub fn cancel(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// True once asked.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The shared flag itself (for the solver's interrupt callback).
+    pub(crate) fn flag(&self) -> &std::sync::Arc<std::sync::atomic::AtomicBool> {
+        &self.0
+    }
+}
+
+/// Options compare by what they ask, not by their cancellation flag.
+impl PartialEq for Cancel {
+    fn eq(&self, _: &Cancel) -> bool {
+        true
+    }
 }
 
 impl Default for Options {
@@ -126,6 +158,7 @@ impl Default for Options {
             initial: BTreeMap::new(),
             end_energy_mwh: BTreeMap::new(),
             time_limit_s: None,
+            cancel: Cancel::default(),
         }
     }
 }
@@ -135,7 +168,7 @@ impl Options {
     pub fn validate(&self, plant: &Plant, forecast: &Forecast) -> Result<(), ValidationErrors> {
         let mut c = Collector::default();
         c.within("share_tolerance", self.share_tolerance, 0.0, 1.0);
-        c.non_negative("carbon_price", self.carbon_price);
+        c.range("carbon_price", self.carbon_price, 0.0, crate::domain::limits::MAX_CARBON_PRICE_YUAN_PER_T, "yuan/tCO2");
         if let Some(s) = self.min_share {
             c.within("min_share", s, 0.0, 1.0);
         }
@@ -143,8 +176,8 @@ impl Options {
             c.push("frontier_points", format!("must be 0 (none) or 2..=200, got {}", self.frontier_points));
         }
         if let Some(limit) = self.time_limit_s {
-            if c.finite("time_limit_s", limit) && limit <= 0.0 {
-                c.push("time_limit_s", format!("must be positive, got {limit}"));
+            if c.finite("time_limit_s", limit) && !(limit > 0.0 && limit <= crate::domain::limits::MAX_TIME_LIMIT_S) {
+                c.push("time_limit_s", format!("must lie in (0, {}] s, got {limit}", crate::domain::limits::MAX_TIME_LIMIT_S));
             }
         }
         if self.milp && self.backend == Backend::Clarabel {
@@ -158,7 +191,7 @@ impl Options {
             .collect();
         let find = |name: &str| storages.iter().find(|s| s.0 == name).copied();
         for (name, level) in &self.initial {
-            let f = format!("initial.{name}");
+            let f = format!("initial.{}", crate::domain::limits::short(name));
             match find(name) {
                 None => c.push(f, "no storage of that name in the plant"),
                 Some((_, lo, hi)) => {
@@ -172,7 +205,7 @@ impl Options {
             }
         }
         for (name, target) in &self.end_energy_mwh {
-            let f = format!("end_energy_mwh.{name}");
+            let f = format!("end_energy_mwh.{}", crate::domain::limits::short(name));
             match find(name) {
                 None => c.push(f, "no storage of that name in the plant"),
                 Some((_, lo, hi)) => {
@@ -230,9 +263,12 @@ pub enum DispatchError {
     /// The objective is unbounded (a modelling error: some quantity lacks a limit).
     #[error("the problem is unbounded: {0}")]
     Unbounded(String),
-    /// The solver hit the time limit.
-    #[error("the solver hit the time limit of {0} s")]
+    /// The solve ran out of its time budget.
+    #[error("the solve ran out of its time limit of {0} s")]
     TimeLimit(f64),
+    /// The solve was abandoned (its [`Cancel`] was set).
+    #[error("the solve was abandoned")]
+    Cancelled,
     /// The solver failed.
     #[error("solver failure: {0}")]
     Solver(String),

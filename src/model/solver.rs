@@ -224,7 +224,37 @@ pub(crate) struct HighsSession {
     warm: bool,
     /// The tight tolerances are set.
     tight: bool,
+    /// The flag HiGHS's interrupt callback reads (kept alive here, as HiGHS holds a raw
+    /// pointer to it).
+    _cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
+
+/// HiGHS's interrupt callback: asks the running simplex, interior-point or MIP solve to
+/// stop as soon as the session's cancellation flag is set.
+///
+/// # Safety
+/// HiGHS calls it with `data_in` valid for writing and `user` the pointer the session
+/// registered: an `AtomicBool` the session keeps alive for as long as HiGHS runs.
+unsafe extern "C" fn interrupt(
+    _kind: std::os::raw::c_int,
+    _message: *const std::os::raw::c_char,
+    _data_out: *const highs_sys::HighsCallbackDataOut,
+    data_in: *mut highs_sys::HighsCallbackDataIn,
+    user: *mut std::os::raw::c_void,
+) {
+    if user.is_null() || data_in.is_null() {
+        return;
+    }
+    // SAFETY: see the function's contract.
+    let flag = unsafe { &*(user as *const std::sync::atomic::AtomicBool) };
+    if flag.load(std::sync::atomic::Ordering::Relaxed) {
+        // SAFETY: see the function's contract.
+        unsafe { (*data_in).user_interrupt = 1 };
+    }
+}
+
+/// HiGHS's callback types for interrupting a simplex, an interior-point and a MIP solve.
+const INTERRUPT_CALLBACKS: [highs_sys::HighsInt; 3] = [1, 2, 6];
 
 fn row_bounds(sense: Sense, rhs: f64) -> (f64, f64) {
     match sense {
@@ -237,7 +267,7 @@ fn row_bounds(sense: Sense, rhs: f64) -> (f64, f64) {
 impl HighsSession {
     /// Loads `lp` (with a zero objective) into a new HiGHS instance. `None` for MILPs,
     /// which go through [`solve`].
-    pub(crate) fn new(lp: &Lp, time_limit_s: Option<f64>) -> Option<HighsSession> {
+    pub(crate) fn new(lp: &Lp, cancel: &super::Cancel) -> Option<HighsSession> {
         if lp.has_integers() {
             return None;
         }
@@ -250,10 +280,18 @@ impl HighsSession {
         let mut model = problem.try_optimise(highs::Sense::Minimise).ok()?;
         model.make_quiet();
         model.set_threads(std::num::NonZeroU32::MIN);
-        if let Some(limit) = time_limit_s {
-            model.set_option("time_limit", limit);
+        let flag = cancel.flag().clone();
+        // SAFETY: `model` owns a live HiGHS instance; the callback's data is the flag's
+        // AtomicBool, which the session keeps (`_cancel`) for as long as the instance lives.
+        unsafe {
+            let user = std::sync::Arc::as_ptr(&flag) as *mut std::os::raw::c_void;
+            highs_sys::Highs_setCallback(model.as_mut_ptr(), Some(interrupt), user);
+            for kind in INTERRUPT_CALLBACKS {
+                highs_sys::Highs_startCallback(model.as_mut_ptr(), kind);
+            }
         }
         Some(HighsSession {
+            _cancel: flag,
             model: Some(model),
             bounds: lp.cols.iter().map(|c| (c.lo, c.hi)).collect(),
             costs: vec![0.0; cols.len()],
@@ -321,6 +359,13 @@ impl HighsSession {
             self.extra.push(row);
         }
         Ok(rebounded)
+    }
+
+    /// Limits the next solves to `seconds` (none: no limit).
+    pub(crate) fn set_time_limit(&mut self, seconds: Option<f64>) {
+        if let Some(model) = self.model.as_mut() {
+            model.set_option("time_limit", seconds.unwrap_or(f64::INFINITY));
+        }
     }
 
     /// Solves `lp` for `objective`, warm-started from the previous solve.

@@ -54,6 +54,7 @@ fn solve_run(plant: &Plant, forecast: &Forecast, options: &Options, trace: Optio
     forecast.validate(plant).map_err(DispatchError::InvalidForecast)?;
     options.validate(plant, forecast).map_err(DispatchError::InvalidOptions)?;
     let started = Instant::now();
+    let deadline = options.time_limit_s.map(|s| started + std::time::Duration::from_secs_f64(s));
     let built = Builder::new(plant, forecast, options).build();
     let mut run = Run {
         plant,
@@ -70,10 +71,11 @@ fn solve_run(plant: &Plant, forecast: &Forecast, options: &Options, trace: Optio
         warnings: Vec::new(),
         tie_break: false,
         tight: false,
+        deadline,
     };
     if options.backend == Backend::Highs {
         let t = Instant::now();
-        run.session = HighsSession::new(&run.b.lp, options.time_limit_s);
+        run.session = HighsSession::new(&run.b.lp, &options.cancel);
         run.build_ms += t.elapsed().as_secs_f64() * 1e3;
     }
     tracing::debug!(variables = run.variables, rows = run.rows, build_ms = run.build_ms, "model built");
@@ -166,6 +168,8 @@ struct Run<'a> {
     tie_break: bool,
     /// Tie-break stages at HiGHS's tight tolerances.
     tight: bool,
+    /// When the whole run's time budget ends.
+    deadline: Option<Instant>,
 }
 
 impl Run<'_> {
@@ -184,16 +188,34 @@ impl Run<'_> {
         if let Some(trace) = self.trace.as_mut() {
             trace.push(self.b.lp.to_mps(objective, direction == Direction::Maximise));
         }
+        if self.options.cancel.is_cancelled() {
+            return Err(DispatchError::Cancelled);
+        }
+        // Every LP gets what is left of the run's budget, so the whole solve ends by the
+        // deadline whatever the number of stages.
+        let remaining = match self.deadline {
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now()).as_secs_f64();
+                if left <= 0.0 {
+                    return Err(DispatchError::TimeLimit(self.options.time_limit_s.unwrap_or(0.0)));
+                }
+                Some(left)
+            }
+            None => None,
+        };
         let started = Instant::now();
         let result = match self.session.as_mut() {
-            Some(session) => session.solve(&self.b.lp, objective, direction, duals, self.tie_break && self.tight),
+            Some(session) => {
+                session.set_time_limit(remaining);
+                session.solve(&self.b.lp, objective, direction, duals, self.tie_break && self.tight)
+            }
             None => solver::solve(
                 &self.b.lp,
                 objective,
                 direction,
                 self.backend(),
                 duals,
-                self.options.time_limit_s,
+                remaining,
                 self.tie_break && self.tight,
             ),
         };
@@ -212,6 +234,7 @@ impl Run<'_> {
             Err(Failure::Unbounded) => Err(DispatchError::Unbounded(
                 "some quantity has no limit; check for a negative price on an unbounded variable".into(),
             )),
+            Err(Failure::TimeLimit) if self.options.cancel.is_cancelled() => Err(DispatchError::Cancelled),
             Err(Failure::TimeLimit) => Err(DispatchError::TimeLimit(self.options.time_limit_s.unwrap_or(f64::INFINITY))),
             Err(Failure::Other(msg)) => Err(DispatchError::Solver(msg)),
         }

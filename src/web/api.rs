@@ -344,12 +344,12 @@ pub(crate) async fn park(State(web): State<Web>, headers: HeaderMap, Path((day, 
     may_read_park(&who, &park)?;
     let plant = &web.state.plant;
     let Some(plant_park) = plant.parks.iter().find(|p| p.name == park) else {
-        return Err(Status::not_found(format!("no park named '{park}' in plant {}", plant.name)).into());
+        return Err(Status::not_found(format!("no park named {} in plant {}", crate::domain::limits::quote(&park), plant.name)).into());
     };
     let (day, info, s) = schedule_of(&web, &day).await?;
     let share = grpc::park_day(info.version, day, &s, &park)
-        .ok_or_else(|| Status::not_found(format!("the {day} schedule has no park '{park}'")))?;
-    let stack = park_stack(&s, &park).ok_or_else(|| Status::not_found(format!("the {day} schedule has no park '{park}'")))?;
+        .ok_or_else(|| Status::not_found(format!("the {day} schedule has no park {}", crate::domain::limits::quote(&park))))?;
+    let stack = park_stack(&s, &park).ok_or_else(|| Status::not_found(format!("the {day} schedule has no park {}", crate::domain::limits::quote(&park))))?;
     let node = s.parks.iter().find(|p| p.name == park).map_or_else(|| plant_park.node.clone(), |p| p.node.clone());
     let price = s.nodes.iter().find(|n| n.name == node).map(|n| n.price.clone()).unwrap_or_default();
     let tz = plant.tz();

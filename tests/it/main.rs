@@ -6,6 +6,7 @@ mod bad_input;
 mod cases;
 mod checker;
 mod cli;
+mod hardening;
 mod load;
 mod replicas;
 mod service;
