@@ -250,10 +250,21 @@ enum LoadKind {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve { .. }) {
+        // A one-shot command whose reader goes away (`vpp solve … | head`) ends quietly, as
+        // Unix tools do, instead of panicking on a closed pipe. (Rust ignores SIGPIPE.)
+        // SAFETY: setting a signal's disposition to its default at start, before any
+        // thread is spawned, has no preconditions.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     // The service logs what it does (info); the one-shot commands only what went wrong.
     let default = if matches!(cli.command, Command::Serve { .. }) { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
-    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colour only on a terminal: a log file or a pipe gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     if std::env::var("VPP_LOG_FORMAT").is_ok_and(|f| f == "json") {
         logs.json().init();
     } else {

@@ -41,6 +41,17 @@ pub enum Principal {
     },
 }
 
+impl Principal {
+    /// How logs name the caller: `operator:<name>`, `park_manager:<park>`, `bot:<bot>`.
+    pub fn label(&self) -> String {
+        match self {
+            Principal::Operator { name } => format!("operator:{name}"),
+            Principal::ParkManager { park } => format!("park_manager:{park}"),
+            Principal::Bot { bot } => format!("bot:{bot}"),
+        }
+    }
+}
+
 /// Checks `authorization: Bearer <token>` against the configured tokens. Tokens are kept
 /// only as SHA-256 digests.
 #[derive(Clone)]
@@ -79,6 +90,8 @@ impl Interceptor for Authenticator {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         let header = request.metadata().get("authorization").map(|v| v.to_str().map_err(|_| ()));
         let principal = self.authenticate(header)?;
+        // The call's span (server::calls) names who made it; never the token.
+        tracing::Span::current().record("principal", principal.label().as_str());
         request.extensions_mut().insert(principal);
         Ok(request)
     }

@@ -151,6 +151,10 @@ impl AppState {
         }
         let _in_line = InLine(&self.in_line);
         let started = Instant::now();
+        // Everything must end before the caller's deadline does, so the answer is ours
+        // (DEADLINE_EXCEEDED) and not the transport's (CANCELLED "Timeout expired"): we
+        // work to the deadline less a margin of a tenth of it, at most 100 ms.
+        let deadline = deadline.map(|d| d.saturating_sub((d / 10).min(Duration::from_millis(100))));
         let slot = self.slots.clone().acquire_owned();
         let permit = match deadline {
             Some(d) => tokio::time::timeout(d, slot)
@@ -159,14 +163,8 @@ impl AppState {
             None => slot.await,
         }
         .map_err(|_| Status::unavailable("the solver pool is closed"))?;
-        // The solve must end before the caller's deadline does, so the answer is ours
-        // (DEADLINE_EXCEEDED) and not the transport's: it gets the time left less a margin
-        // (a tenth of it, at most 100 ms).
         let budget = match deadline {
-            Some(d) => {
-                let left = d.saturating_sub(started.elapsed());
-                left.saturating_sub((left / 10).min(Duration::from_millis(100))).min(self.limits.default_time_limit)
-            }
+            Some(d) => d.saturating_sub(started.elapsed()).min(self.limits.default_time_limit),
             None => self.limits.default_time_limit,
         };
         if budget.is_zero() {
@@ -179,7 +177,7 @@ impl AppState {
         let _abandon = Abandon(cancel.clone());
         let plant = self.plant.clone();
         let objective = options.objective.name();
-        let timer = self.metrics.solve_seconds.start_timer();
+        let timer = self.metrics.solve_seconds.with_label_values(&[objective]).start_timer();
         let solving = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             model::solve(&plant, &forecast, &options)
@@ -223,8 +221,8 @@ impl Drop for Abandon {
 
 /// A server stream: `existing` items first, then those `live` makes of each schedule
 /// announced on `events` (subscribed to before `existing` was read, so nothing published
-/// in between is missed; `live` skips what `existing` already holds); it ends at shutdown
-/// or when the client goes away.
+/// in between is missed; `live` skips what `existing` already holds); it ends with
+/// UNAVAILABLE at shutdown, and when the client goes away.
 pub(crate) fn publish_stream<T: Send + 'static>(
     state: &AppState,
     mut events: broadcast::Receiver<Published>,
@@ -241,7 +239,12 @@ pub(crate) fn publish_stream<T: Send + 'static>(
         }
         loop {
             let event = tokio::select! {
-                () = shutdown.cancelled() => return,
+                () = shutdown.cancelled() => {
+                    // A bot must tell shutdown from the end of a day: the stream ends with
+                    // UNAVAILABLE (retry on another replica, or later), not OK.
+                    let _ = tx.send(Err(Status::unavailable("the server is shutting down; reconnect"))).await;
+                    return;
+                }
                 () = tx.closed() => return,
                 event = events.recv() => event,
             };

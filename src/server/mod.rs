@@ -4,6 +4,7 @@
 //!
 //! `run` takes bound listeners, so tests start the real server on port 0.
 
+pub mod calls;
 pub mod config;
 
 use std::future::Future;
@@ -95,11 +96,15 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: impl Future<Out
     health.set_serving::<DispatchServiceServer<DispatchApi>>().await;
     health.set_serving::<GreenShareServiceServer<GreenApi>>().await;
     health.set_serving::<MarketServiceServer<MarketApi>>().await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(|e| ServerError::Tls(format!("reflection: {e}")))?;
+    // Reflection in both versions: grpc.reflection.v1 and v1alpha, which Python's
+    // grpcio-reflection, older grpcurl and Postman still ask for.
+    let reflection_builder = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection = reflection_builder().build_v1().map_err(|e| ServerError::Tls(format!("reflection: {e}")))?;
+    let reflection_alpha = reflection_builder().build_v1alpha().map_err(|e| ServerError::Tls(format!("reflection: {e}")))?;
 
     let max = config.max_message_bytes;
     let dispatch = DispatchServiceServer::new(DispatchApi::new(state.clone())).max_decoding_message_size(max).max_encoding_message_size(64 << 20);
@@ -119,7 +124,7 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: impl Future<Out
         })
     });
 
-    let mut builder = Server::builder();
+    let mut builder = Server::builder().layer(calls::CallLogLayer::new(metrics.clone()));
     if let Some(tls) = &config.tls {
         let cert = std::fs::read(&tls.cert).map_err(|e| ServerError::Tls(format!("{}: {e}", tls.cert.display())))?;
         let key = std::fs::read(&tls.key).map_err(|e| ServerError::Tls(format!("{}: {e}", tls.key.display())))?;
@@ -150,6 +155,7 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: impl Future<Out
     let served = builder
         .add_service(health_service)
         .add_service(reflection)
+        .add_service(reflection_alpha)
         .add_service(tonic::service::interceptor::InterceptedService::new(dispatch, auth.clone()))
         .add_service(tonic::service::interceptor::InterceptedService::new(green, auth.clone()))
         .add_service(tonic::service::interceptor::InterceptedService::new(market, auth))

@@ -157,3 +157,23 @@ fn svg_texts(svg: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// Issue 11 (7): `vpp solve … | head` panicked with a backtrace when the reader went away.
+/// A closed pipe now ends the command quietly (SIGPIPE, as Unix tools do).
+#[test]
+fn issue11_a_closed_pipe_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vpp"))
+        .args(["solve", "--model", "models/xinyang.toml", "--forecast", "fixtures/forecasts/windy-winter-60.json"])
+        .current_dir(repo(""))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("vpp runs");
+    // The reader goes away before anything is printed.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("vpp ends");
+    let err = text(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(out.status.success() || out.status.signal() == Some(libc::SIGPIPE), "{:?}: {err}", out.status);
+}

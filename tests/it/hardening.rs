@@ -196,3 +196,81 @@ async fn issue12_f5_an_expired_or_abandoned_solve_frees_its_slot() {
     assert!(s.totals.expect("totals").green_share > 0.0);
     server.stop().await;
 }
+
+/// "Every failure is seen": the real `vpp serve` process answers every call with an
+/// `x-request-id` (the caller's, or a new one), writes one log line per failed call with
+/// its code, request id and principal, and counts calls by method and code, failures by
+/// code, solves by objective, build info and process figures on /metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue12_failed_calls_are_counted_logged_and_carry_a_request_id() {
+    use std::io::{Read, Write};
+    let db = temp_db("calls");
+    let dir = db.parent().expect("dir").to_path_buf();
+    let free = || std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let (grpc, metrics) = (free(), free());
+    let config = crate::service::config_text(&db, &format!("listen = \"127.0.0.1:{grpc}\"\n"))
+        .replace("metrics_listen = \"off\"", &format!("metrics_listen = \"127.0.0.1:{metrics}\""));
+    let cfg = dir.join("config.toml");
+    std::fs::write(&cfg, config).expect("config written");
+    let log = dir.join("serve.log");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vpp"))
+        .args(["serve", "--config", cfg.to_str().expect("utf-8")])
+        .current_dir(repo(""))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("vpp serve starts");
+    let mut channel = None;
+    for _ in 0..400 {
+        if let Ok(c) = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{grpc}")).expect("uri").connect().await {
+            channel = Some(c);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let ch = channel.expect("vpp serve listens");
+    let mut m = MarketServiceClient::new(ch.clone());
+    let (day, fc) = future_day(4);
+    let h = fc.horizon(plant().tz());
+
+    // A bad bid with the caller's request id, one without, an unknown token.
+    let mut bad = req(Some(BOT_A), bid("b1", "shihe", h.instant(3), pb::Side::Sell, f64::NAN, 300.0, false));
+    bad.metadata_mut().insert("x-request-id", "bot-a-call-42".parse().expect("ascii"));
+    let e = m.submit_bid(bad).await.expect_err("refused");
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert_eq!(e.metadata().get("x-request-id").and_then(|v| v.to_str().ok()), Some("bot-a-call-42"));
+    let e = m.submit_bid(req(Some("no-such-token"), bid("b2", "shihe", h.instant(3), pb::Side::Sell, 1.0, 300.0, false))).await.expect_err("refused");
+    assert_eq!(e.code(), Code::Unauthenticated);
+    let generated = e.metadata().get("x-request-id").and_then(|v| v.to_str().ok()).expect("an id is made").to_string();
+    assert!(generated.starts_with("vpp-"), "{generated}");
+    let ok = m.submit_bid(req(Some(BOT_A), bid("b3", "shihe", h.instant(3), pb::Side::Sell, 1.0, 300.0, false))).await.expect("accepted");
+    assert!(ok.metadata().get("x-request-id").is_some());
+    let mut d = DispatchServiceClient::new(ch);
+    d.submit_day_ahead(req(Some(OPERATOR), day_ahead(day, &fc, pb::SolveOptions::default()))).await.expect("solves");
+
+    let mut http = std::net::TcpStream::connect(("127.0.0.1", metrics)).expect("metrics listen");
+    http.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n").expect("request sent");
+    let mut page = String::new();
+    http.read_to_string(&mut page).expect("metrics read");
+    for want in [
+        "vpp_rpc_calls_total{code=\"InvalidArgument\",method=\"/vpp.v1.MarketService/SubmitBid\"} 1",
+        "vpp_rpc_calls_total{code=\"Unauthenticated\",method=\"/vpp.v1.MarketService/SubmitBid\"} 1",
+        "vpp_rpc_calls_total{code=\"Ok\",method=\"/vpp.v1.MarketService/SubmitBid\"} 1",
+        "vpp_rpc_errors_total{code=\"InvalidArgument\"} 1",
+        "vpp_rpc_errors_total{code=\"Unauthenticated\"} 1",
+        "vpp_rpc_seconds_count{code=\"Ok\",method=\"/vpp.v1.DispatchService/SubmitDayAhead\"} 1",
+        "vpp_solve_seconds_count{objective=\"green-share\"} 1",
+        "vpp_build_info{version=",
+        "vpp_process_resident_memory_bytes",
+    ] {
+        assert!(page.contains(want), "/metrics lacks {want}:\n{page}");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).expect("log read");
+    let failed: Vec<&str> = text.lines().filter(|l| l.contains("call failed")).collect();
+    assert_eq!(failed.len(), 2, "one line per failed call:\n{text}");
+    assert!(failed.iter().any(|l| l.contains("bot-a-call-42") && l.contains("InvalidArgument") && l.contains("bot:bot-a")), "{failed:?}");
+    assert!(failed.iter().any(|l| l.contains(&generated) && l.contains("Unauthenticated")), "{failed:?}");
+    assert!(text.lines().any(|l| l.contains("schedule published") && l.contains("operator:")), "who published is logged:\n{text}");
+}

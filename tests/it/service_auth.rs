@@ -166,6 +166,15 @@ async fn health_and_reflection_need_no_files() {
     for want in ["vpp.v1.DispatchService", "vpp.v1.GreenShareService", "vpp.v1.MarketService", "grpc.health.v1.Health"] {
         assert!(names.contains(&want), "{names:?}");
     }
+    // Issue 12: v1alpha too (Python's grpcio-reflection, older grpcurl, Postman).
+    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient as AlphaClient;
+    use tonic_reflection::pb::v1alpha::{server_reflection_request::MessageRequest as AlphaRequest, server_reflection_response::MessageResponse as AlphaResponse, ServerReflectionRequest as AlphaAsk};
+    let mut r = AlphaClient::new(server.channel().await);
+    let ask = AlphaAsk { host: String::new(), message_request: Some(AlphaRequest::ListServices(String::new())) };
+    let mut replies = r.server_reflection_info(tokio_stream::iter(vec![ask])).await.expect("v1alpha answers").into_inner();
+    let reply = replies.next().await.expect("a reply").expect("not an error");
+    let Some(AlphaResponse::ListServicesResponse(list)) = reply.message_response else { panic!("{reply:?}") };
+    assert!(list.service.iter().any(|s| s.name == "vpp.v1.MarketService"), "{list:?}");
     server.stop().await;
 }
 
@@ -207,7 +216,8 @@ async fn overload_is_refused_not_queued_and_bids_keep_flowing() {
     let mut r = req(Some(OPERATOR), pb::SubmitDayAheadRequest { delivery_day: day.to_string(), forecast: Some(vpp_dispatch::api::forecast_to_pb(&fc)), options: Some(pb::SolveOptions { frontier_points: 200, ..Default::default() }) });
     r.set_timeout(Duration::from_millis(50));
     let e = dc.submit_day_ahead(r).await.unwrap_err();
-    assert!(matches!(e.code(), Code::DeadlineExceeded | Code::Cancelled), "{e:?}");
+    // Issue 12: always DEADLINE_EXCEEDED, never the transport's CANCELLED "Timeout expired".
+    assert_eq!(e.code(), Code::DeadlineExceeded, "{e:?}");
     server.stop().await;
 }
 
@@ -223,7 +233,11 @@ async fn shutdown_ends_streams_and_keeps_the_data() {
     let mut stream = mc.stream_awards(req(Some(BOT_A), pb::StreamAwardsRequest { delivery_day: day.to_string() })).await.unwrap().into_inner();
     server.stop().await;
     let end = tokio::time::timeout(Duration::from_secs(10), stream.next()).await.expect("the stream ends");
-    assert!(end.is_none() || end.unwrap().is_err());
+    // Issue 12: a bot tells shutdown from the end of a day: UNAVAILABLE, not OK.
+    match end {
+        Some(Err(e)) => assert_eq!(e.code(), Code::Unavailable, "{e:?}"),
+        other => panic!("the award stream must end with UNAVAILABLE at shutdown, got {other:?}"),
+    }
     // Restarted on the same file, the bid is there.
     let server = Running::start(&db, "").await;
     let mut mc = MarketServiceClient::new(server.channel().await);
