@@ -15,7 +15,7 @@ use super::auth::{principal, require_bot, Principal};
 use super::convert;
 use super::pb;
 use super::pb::market_service_server::MarketService;
-use super::state::{publish_stream, AppState};
+use super::state::{publish_stream, AppState, MarketRules};
 use super::status::{from_store, invalid};
 
 /// The market service.
@@ -31,72 +31,16 @@ impl MarketApi {
     }
 
     fn check_price(&self, field: &str, price: f64) -> Result<(), Status> {
-        let m = &self.state.market;
-        if !price.is_finite() {
-            return Err(invalid(field, format!("must be a finite number, got {price}")));
-        }
-        if !(m.price_floor..=m.price_cap).contains(&price) {
-            return Err(invalid(field, format!("must lie in [{}, {}] yuan/MWh, got {price}", m.price_floor, m.price_cap)));
-        }
-        Ok(())
+        check_price(&self.state.market, field, price)
     }
 
     fn check_quantity(field: &str, q: f64) -> Result<(), Status> {
-        if !q.is_finite() {
-            return Err(invalid(field, format!("must be a finite number, got {q}")));
-        }
-        if q <= 0.0 {
-            return Err(invalid(field, format!("must be positive, got {q}")));
-        }
-        if q > crate::domain::limits::MAX_POWER_MW {
-            return Err(invalid(field, format!("must be at most {} MW, got {q}", crate::domain::limits::MAX_POWER_MW)));
-        }
-        Ok(())
+        check_quantity(field, q)
     }
 
     /// Validates a wire bid from `bot` into a domain bid.
     fn bid(&self, bot: &str, b: pb::Bid) -> Result<Bid, Status> {
-        let plant = &self.state.plant;
-        if b.bid_id.is_empty() || b.bid_id.len() > 64 || !b.bid_id.chars().all(|c| c.is_ascii_alphanumeric() || "._:-".contains(c)) {
-            return Err(invalid("bid_id", "must be 1-64 characters of letters, digits, '.', '_', ':' or '-'"));
-        }
-        if plant.node_index(&b.node).is_none() {
-            return Err(invalid("node", format!("no node named {} in plant {}", crate::domain::limits::quote(&b.node), plant.name)));
-        }
-        let start = convert::instant(b.interval_start.as_ref(), "interval_start")?;
-        let local = start.with_timezone(&plant.tz());
-        let minutes = local.hour() * 60 + local.minute();
-        if start.timestamp_subsec_nanos() != 0 || local.second() != 0 || minutes % self.state.market.interval_minutes != 0 {
-            return Err(invalid(
-                "interval_start",
-                format!("{} is not the start of a {}-minute market interval", start.to_rfc3339(), self.state.market.interval_minutes),
-            ));
-        }
-        let side = convert::side(b.side)?;
-        Self::check_quantity("quantity_mw", b.quantity_mw)?;
-        self.check_price("price", b.price)?;
-        if b.green && side != BidSide::Sell {
-            return Err(invalid("green", "only sell bids can be green"));
-        }
-        let park = (!b.park.is_empty()).then(|| b.park.clone());
-        let bid = Bid {
-            id: b.bid_id,
-            bot: bot.to_string(),
-            node: b.node,
-            interval_start: start,
-            side,
-            quantity_mw: b.quantity_mw,
-            price: b.price,
-            green: b.green,
-            park,
-            firm: false,
-        };
-        if side == BidSide::Curtail {
-            crate::domain::forecast::curtail_park(plant, &bid).map_err(|m| invalid("park", m))?;
-        } else if bid.park.is_some() {
-            return Err(invalid("park", "only curtail bids name a park"));
-        }
-        Ok(bid)
+        bid_from_wire(&self.state.plant, &self.state.market, bot, b)
     }
 
     fn gate_open(&self, day: chrono::NaiveDate) -> Result<chrono::DateTime<Utc>, Status> {
@@ -236,3 +180,72 @@ impl MarketService for MarketApi {
         Ok(Response::new(Box::pin(stream)))
     }
 }
+
+fn check_price(m: &MarketRules, field: &str, price: f64) -> Result<(), Status> {
+    if !price.is_finite() {
+        return Err(invalid(field, format!("must be a finite number, got {}", crate::domain::limits::num(price))));
+    }
+    if !(m.price_floor..=m.price_cap).contains(&price) {
+        return Err(invalid(field, format!("must lie in [{}, {}] yuan/MWh, got {}", m.price_floor, m.price_cap, crate::domain::limits::num(price))));
+    }
+    Ok(())
+}
+
+fn check_quantity(field: &str, q: f64) -> Result<(), Status> {
+    if !q.is_finite() {
+        return Err(invalid(field, format!("must be a finite number, got {}", crate::domain::limits::num(q))));
+    }
+    if q <= 0.0 {
+        return Err(invalid(field, format!("must be positive, got {}", crate::domain::limits::num(q))));
+    }
+    if q > crate::domain::limits::MAX_POWER_MW {
+        return Err(invalid(field, format!("must be at most {} MW, got {}", crate::domain::limits::MAX_POWER_MW, crate::domain::limits::num(q))));
+    }
+    Ok(())
+}
+
+/// Validates a wire bid from `bot` into a domain bid, against the plant and the market
+/// rules (the same function the fuzz target drives).
+pub(crate) fn bid_from_wire(plant: &crate::domain::Plant, market: &MarketRules, bot: &str, b: pb::Bid) -> Result<Bid, Status> {
+    if b.bid_id.is_empty() || b.bid_id.len() > 64 || !b.bid_id.chars().all(|c| c.is_ascii_alphanumeric() || "._:-".contains(c)) {
+        return Err(invalid("bid_id", "must be 1-64 characters of letters, digits, '.', '_', ':' or '-'"));
+    }
+    if plant.node_index(&b.node).is_none() {
+        return Err(invalid("node", format!("no node named {} in plant {}", crate::domain::limits::quote(&b.node), plant.name)));
+    }
+    let start = convert::instant(b.interval_start.as_ref(), "interval_start")?;
+    let local = start.with_timezone(&plant.tz());
+    let minutes = local.hour() * 60 + local.minute();
+    if start.timestamp_subsec_nanos() != 0 || local.second() != 0 || minutes % market.interval_minutes != 0 {
+        return Err(invalid(
+            "interval_start",
+            format!("{} is not the start of a {}-minute market interval", start.to_rfc3339(), market.interval_minutes),
+        ));
+    }
+    let side = convert::side(b.side)?;
+    check_quantity("quantity_mw", b.quantity_mw)?;
+    check_price(market, "price", b.price)?;
+    if b.green && side != BidSide::Sell {
+        return Err(invalid("green", "only sell bids can be green"));
+    }
+    let park = (!b.park.is_empty()).then(|| b.park.clone());
+    let bid = Bid {
+        id: b.bid_id,
+        bot: bot.to_string(),
+        node: b.node,
+        interval_start: start,
+        side,
+        quantity_mw: b.quantity_mw,
+        price: b.price,
+        green: b.green,
+        park,
+        firm: false,
+    };
+    if side == BidSide::Curtail {
+        crate::domain::forecast::curtail_park(plant, &bid).map_err(|m| invalid("park", m))?;
+    } else if bid.park.is_some() {
+        return Err(invalid("park", "only curtail bids name a park"));
+    }
+    Ok(bid)
+}
+

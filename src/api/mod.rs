@@ -8,6 +8,7 @@
 pub mod auth;
 mod convert;
 mod dispatch;
+pub mod fuzz;
 mod green;
 mod market;
 pub mod metrics;

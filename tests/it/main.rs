@@ -5,6 +5,7 @@ mod agreement;
 mod bad_input;
 mod cases;
 mod checker;
+mod fuzz_corpus;
 mod cli;
 mod hardening;
 mod load;
