@@ -9,6 +9,7 @@ mod fuzz_corpus;
 mod cli;
 mod hardening;
 mod load;
+mod properties;
 mod replicas;
 mod service;
 mod service_auth;
