@@ -236,9 +236,21 @@
     }
   }
 
-  function scheduleInfo(d) {
+  // Publication time in the plant's zone (not the browser's), and which hours of the day
+  // come from which version after a re-plan.
+  function scheduleInfo(d, share) {
+    let published = d.published_at;
+    try {
+      published = new Date(d.published_at).toLocaleString('sv-SE', { timeZone: d.timezone }).slice(0, 16);
+    } catch (e) {
+      published = d.published_at;
+    }
+    const pieces = (share && share.pieces) || [];
+    const from = pieces.length > 1
+      ? ' · ' + pieces.map((p) => p.from + '–' + p.to + ' from v' + p.version).join(', ')
+      : '';
     setText('schedule-info', 'schedule v' + d.version + ', ' + d.objective + ', published '
-      + new Date(d.published_at).toLocaleString() + ' · times in ' + d.timezone);
+      + published + ' (' + d.timezone + ')' + from + ' · times in ' + d.timezone);
   }
 
   // ---------------------------------------------------------------- park view
@@ -258,11 +270,13 @@
       verdict.textContent = s.meets_target ? 'meets the target' : 'below the target';
       verdict.className = 'verdict ' + (s.meets_target ? 'ok' : 'bad');
     }
+    setText('day-demand', mwh(s.demand_mwh), s.demand_mwh);
+    setText('day-interrupted', mwh(s.interrupted_mwh), s.interrupted_mwh);
     setText('day-served', mwh(s.served_mwh), s.served_mwh);
     setText('day-green', mwh(s.green_mwh), s.green_mwh);
     setText('day-certificates', String(s.certificates), s.certificates);
     setText('price-node', d.price.node);
-    scheduleInfo(d);
+    scheduleInfo(d, s);
 
     const body = $('hours').tBodies[0];
     body.replaceChildren();
@@ -272,6 +286,9 @@
       tr.dataset.label = i.label;
       if (i.below_target) tr.className = 'below';
       cell(tr, i.label);
+      cell(tr, 'v' + i.version).className = 'version';
+      cell(tr, num(i.demand_mwh, 1)).className = 'demand';
+      cell(tr, num(i.interrupted_mwh, 1)).className = 'interrupted';
       cell(tr, num(i.served_mwh, 1)).className = 'served';
       cell(tr, num(i.green_mwh, 1)).className = 'green';
       cell(tr, pct(i.share)).className = 'share';
@@ -346,7 +363,7 @@
     setText('plant-exchange', num(t.imported_mwh, 0) + ' / ' + num(t.exported_mwh, 0) + ' MWh');
     setText('plant-cost', num(t.cost_yuan, 0) + ' yuan', t.cost_yuan);
     setText('plant-co2', num(t.co2_t, 1) + ' t', t.co2_t);
-    scheduleInfo(d);
+    scheduleInfo(d, s);
 
     const parks = $('plant-parks').tBodies[0];
     parks.replaceChildren();
@@ -356,6 +373,8 @@
       if (p.meets_target === false) tr.className = 'below';
       textCell(tr, p.name);
       textCell(tr, p.node);
+      cell(tr, num(p.demand_mwh, 1)).className = 'demand';
+      cell(tr, num(p.interrupted_mwh, 1)).className = 'interrupted';
       cell(tr, num(p.served_mwh, 1)).className = 'served';
       cell(tr, num(p.green_mwh, 1)).className = 'green';
       cell(tr, pct(p.share)).className = 'share';

@@ -255,7 +255,7 @@ pub(crate) fn awards(s: &Schedule, info: &ScheduleInfo, market_hours: f64) -> Ve
                 bot: key.0.clone(),
                 delivery_day: info.day.to_string(),
                 schedule_version: info.version,
-                interval_start: s.intervals.get(first.interval).map(|t| timestamp(*t)),
+                interval_start: first.interval_start.or_else(|| s.intervals.get(first.interval).copied()).map(timestamp),
                 side: side_to_pb(first.side),
                 node: first.node.clone(),
                 quantity_mw: first.quantity_mw,
@@ -268,6 +268,7 @@ pub(crate) fn awards(s: &Schedule, info: &ScheduleInfo, market_hours: f64) -> Ve
                 },
                 clearing_price: price,
                 settlement_yuan: settlement,
+                firm: first.firm,
             }
         })
         .collect()

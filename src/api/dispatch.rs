@@ -81,7 +81,22 @@ impl DispatchApi {
         replans_version: u32,
         deadline: Option<std::time::Duration>,
     ) -> Result<Response<pb::Schedule>, Status> {
-        let schedule = self.state.solve(forecast.clone(), options.clone(), deadline).await?;
+        self.publish_with(day, forecast, options, replans_version, deadline, Vec::new()).await
+    }
+
+    /// Solves, appends the awards `carried` from the version re-planned (after the LP's own
+    /// bids, in their order), stores and announces the schedule.
+    async fn publish_with(
+        &self,
+        day: NaiveDate,
+        forecast: Forecast,
+        options: Options,
+        replans_version: u32,
+        deadline: Option<std::time::Duration>,
+        carried: Vec<crate::domain::schedule::BidAward>,
+    ) -> Result<Response<pb::Schedule>, Status> {
+        let mut schedule = self.state.solve(forecast.clone(), options.clone(), deadline).await?;
+        schedule.bids.extend(carried);
         let forecast_json = serde_json::to_string(&forecast).map_err(|_| Status::internal("cannot encode the forecast"))?;
         let options_json = serde_json::to_string(&options).map_err(|_| Status::internal("cannot encode the options"))?;
         let schedule_json = serde_json::to_string(&schedule).map_err(|_| Status::internal("cannot encode the schedule"))?;
@@ -220,15 +235,26 @@ impl DispatchService for DispatchApi {
         if forecast.start != from || forecast.horizon(self.state.plant.tz()).end() != h.end() {
             return Err(invalid("forecast", format!("must cover {} .. {}", from.to_rfc3339(), h.end().to_rfc3339())));
         }
-        // Awards already made are firm for the rest of the day.
-        forecast.bids = schedule
-            .bids
-            .iter()
-            .zip(&stored.bids)
-            .filter(|(a, b)| a.interval >= k && a.accepted_mw > 1e-9 && a.id == b.id)
-            .map(|(a, b)| Bid { quantity_mw: a.accepted_mw, firm: true, ..b.clone() })
-            .collect();
-        self.publish(day, forecast, options, latest.info.version, deadline).await
+        // Awards already made are firm for the rest of the day: their quantity and the
+        // price they were awarded at. Every other bid of the day is carried into the new
+        // version as it stands (the past is settled; a bid that won nothing stays out of
+        // the money: the market cleared at gate closure), so every version lists every bid.
+        let mut carried = Vec::new();
+        let mut firm = Vec::new();
+        for (a, b) in schedule.bids.iter().zip(&stored.bids).filter(|(a, b)| a.id == b.id) {
+            if a.interval >= k && a.accepted_mw > 1e-9 {
+                firm.push(Bid { quantity_mw: a.accepted_mw, firm: true, award_price: Some(a.clearing_price), ..b.clone() });
+            } else {
+                let interval_start = a.interval_start.or_else(|| schedule.intervals.get(a.interval).copied());
+                carried.push(crate::domain::schedule::BidAward { interval_start, firm: a.firm || a.accepted_mw > 1e-9, ..a.clone() });
+            }
+        }
+        // Awards carried into the latest version by earlier re-plans (beyond its LP bids).
+        for a in schedule.bids.iter().skip(stored.bids.len()) {
+            carried.push(a.clone());
+        }
+        forecast.bids = firm;
+        self.publish_with(day, forecast, options, latest.info.version, deadline, carried).await
     }
 
     async fn get_schedule(&self, request: Request<pb::GetScheduleRequest>) -> Result<Response<pb::Schedule>, Status> {

@@ -240,6 +240,7 @@ pub(crate) fn bid_from_wire(plant: &crate::domain::Plant, market: &MarketRules, 
         green: b.green,
         park,
         firm: false,
+            award_price: None,
     };
     if side == BidSide::Curtail {
         crate::domain::forecast::curtail_park(plant, &bid).map_err(|m| invalid("park", m))?;

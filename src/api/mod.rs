@@ -26,7 +26,7 @@ pub mod pb {
 
 pub use convert::forecast_to_pb;
 pub(crate) use convert::{day, day_range};
-pub(crate) use green::{latest_schedule, park_day, plant_day};
+pub(crate) use green::{day_versions, park_day, plant_day, DayVersions};
 pub use dispatch::{DispatchApi, CLEARING_HEADER};
 pub use green::GreenApi;
 pub use market::MarketApi;

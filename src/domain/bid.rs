@@ -44,4 +44,8 @@ pub struct Bid {
     /// A firm position (an award already made, carried into a re-plan): accepted in full.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub firm: bool,
+    /// For a firm position: the clearing price it was awarded at, yuan/MWh. It settles at
+    /// this price in every later version (a firm award keeps its price and quantity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub award_price: Option<f64>,
 }

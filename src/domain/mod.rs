@@ -10,6 +10,7 @@ pub mod limits;
 pub mod plant;
 pub mod schedule;
 pub mod sources;
+pub mod stitch;
 pub mod tariff;
 pub mod validation;
 

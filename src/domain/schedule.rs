@@ -221,6 +221,10 @@ pub struct BidAward {
     /// Settlement at the clearing price, yuan: paid to the bot for sell and curtail,
     /// paid by the bot for buy (positive numbers).
     pub settlement_yuan: f64,
+    /// An award of an earlier version carried into this one (a re-plan): quantity and
+    /// price fixed, settled at the price first awarded.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub firm: bool,
 }
 
 /// Plant-wide green accounting of one interval, MWh.

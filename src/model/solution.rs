@@ -138,7 +138,8 @@ pub(crate) fn schedule(
             } else {
                 BidStatus::Marginal
             };
-            let clearing_price = prices[node].get(t).copied().unwrap_or(f64::NAN);
+            // A firm award keeps the price it was first awarded at.
+            let clearing_price = bid.award_price.unwrap_or_else(|| prices[node].get(t).copied().unwrap_or(f64::NAN));
             BidAward {
                 id: bid.id.clone(),
                 bot: bid.bot.clone(),
@@ -154,6 +155,7 @@ pub(crate) fn schedule(
                 status,
                 clearing_price,
                 settlement_yuan: clean(accepted * dt * clearing_price),
+                firm: bid.firm,
             }
         })
         .collect();

@@ -682,6 +682,7 @@ fn bid_record(row: &PgRow) -> Result<BidRecord, StoreError> {
             green: get(row, "green")?,
             park: get(row, "park")?,
             firm: false,
+            award_price: None,
         },
         delivery_day: get(row, "delivery_day")?,
         revision: u32::try_from(revision).map_err(|_| corrupt("a stored bid revision is out of range"))?,

@@ -530,6 +530,7 @@ fn bid_record(row: &SqliteRow) -> Result<BidRecord, StoreError> {
             green: get(row, "green")?,
             park: get(row, "park")?,
             firm: false,
+            award_price: None,
         },
         delivery_day: parse_day(&get::<String>(row, "delivery_day")?)?,
         revision: u32::try_from(revision).map_err(|_| corrupt("a stored bid revision is out of range"))?,

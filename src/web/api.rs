@@ -107,8 +107,13 @@ struct IntervalShare {
     green_mwh: f64,
     share: f64,
     below_target: bool,
+    /// The schedule version this interval comes from.
+    version: u32,
+    demand_mwh: f64,
+    interrupted_mwh: f64,
 }
 
+/// A whole day's share (stitched across versions after a re-plan).
 #[derive(Serialize)]
 struct DayShareView {
     served_mwh: f64,
@@ -117,7 +122,19 @@ struct DayShareView {
     certificates: u64,
     min_share: Option<f64>,
     meets_target: Option<bool>,
+    demand_mwh: f64,
+    interrupted_mwh: f64,
+    /// Which hours come from which version: `[{version, from, to}]` in local time.
+    pieces: Vec<Piece>,
     intervals: Vec<IntervalShare>,
+}
+
+/// A run of intervals from one version.
+#[derive(Serialize)]
+struct Piece {
+    version: u32,
+    from: String,
+    to: String,
 }
 
 /// The gRPC `DayShare` as JSON, with the target judged.
@@ -138,9 +155,21 @@ fn day_share(d: &pb::DayShare, tz: Tz) -> DayShareView {
                 green_mwh: i.green_mwh,
                 share: i.share,
                 below_target: d.min_share.is_some_and(|a| i.served_mwh > 0.0 && i.share < a - TARGET_TOLERANCE),
+                version: i.version,
+                demand_mwh: i.demand_mwh,
+                interrupted_mwh: i.interrupted_mwh,
             }
         })
         .collect();
+    let intervals: Vec<IntervalShare> = intervals;
+    let mut pieces: Vec<Piece> = Vec::new();
+    for (k, i) in intervals.iter().enumerate() {
+        let end = intervals.get(k + 1).map_or_else(|| "24:00".to_string(), |n| n.label.clone());
+        match pieces.last_mut() {
+            Some(p) if p.version == i.version => p.to = end,
+            _ => pieces.push(Piece { version: i.version, from: i.label.clone(), to: end }),
+        }
+    }
     DayShareView {
         served_mwh: d.served_mwh,
         green_mwh: d.green_mwh,
@@ -148,6 +177,9 @@ fn day_share(d: &pb::DayShare, tz: Tz) -> DayShareView {
         certificates: d.certificates,
         min_share: d.min_share,
         meets_target: d.min_share.map(|a| d.share >= a - TARGET_TOLERANCE),
+        demand_mwh: d.demand_mwh,
+        interrupted_mwh: d.interrupted_mwh,
+        pieces,
         intervals,
     }
 }
@@ -293,13 +325,21 @@ pub(crate) async fn days(State(web): State<Web>, headers: HeaderMap, Query(q): Q
     }))
 }
 
-/// The day's latest schedule, or 404.
-async fn schedule_of(web: &Web, day: &str) -> Result<(NaiveDate, ScheduleInfo, Schedule), ApiError> {
+/// The whole day, stitched from every version (after a re-plan: the firm past of the
+/// earlier version and the re-planned rest), with the latest version's record and the
+/// version of each interval, or 404.
+async fn schedule_of(web: &Web, day: &str) -> Result<(NaiveDate, ScheduleInfo, Schedule, Vec<u32>), ApiError> {
     let day = grpc::day(day, "day")?;
-    let (info, s) = grpc::latest_schedule(&web.state, day)
-        .await?
-        .ok_or_else(|| Status::not_found(format!("no schedule published for {day}")))?;
-    Ok((day, info, s))
+    let versions = grpc::day_versions(&web.state, day).await?;
+    let d = grpc::DayVersions { day, versions };
+    let info = d.latest().map(|l| l.0.clone()).ok_or_else(|| Status::not_found(format!("no schedule published for {day}")))?;
+    let whole = d.whole(&web.state.plant)?;
+    Ok((day, info, whole.schedule, whole.versions))
+}
+
+/// The stitched day as `Stitched` again, for the share code shared with gRPC.
+fn whole(s: &Schedule, versions: &[u32]) -> crate::domain::stitch::Stitched {
+    crate::domain::stitch::Stitched { schedule: s.clone(), versions: versions.to_vec() }
 }
 
 #[derive(Serialize)]
@@ -346,8 +386,8 @@ pub(crate) async fn park(State(web): State<Web>, headers: HeaderMap, Path((day, 
     let Some(plant_park) = plant.parks.iter().find(|p| p.name == park) else {
         return Err(Status::not_found(format!("no park named {} in plant {}", crate::domain::limits::quote(&park), plant.name)).into());
     };
-    let (day, info, s) = schedule_of(&web, &day).await?;
-    let share = grpc::park_day(info.version, day, &s, &park)
+    let (day, info, s, versions) = schedule_of(&web, &day).await?;
+    let share = grpc::park_day(day, info.version, &whole(&s, &versions), &park)
         .ok_or_else(|| Status::not_found(format!("the {day} schedule has no park {}", crate::domain::limits::quote(&park))))?;
     let stack = park_stack(&s, &park).ok_or_else(|| Status::not_found(format!("the {day} schedule has no park {}", crate::domain::limits::quote(&park))))?;
     let node = s.parks.iter().find(|p| p.name == park).map_or_else(|| plant_park.node.clone(), |p| p.node.clone());
@@ -396,6 +436,8 @@ struct ParkSummary {
     share: f64,
     min_share: Option<f64>,
     meets_target: Option<bool>,
+    demand_mwh: f64,
+    interrupted_mwh: f64,
 }
 
 #[derive(Serialize)]
@@ -459,14 +501,15 @@ pub(crate) struct PlantDay {
 pub(crate) async fn plant(State(web): State<Web>, headers: HeaderMap, Path(day): Path<String>) -> ApiResult<PlantDay> {
     let who = caller(&web, &headers)?;
     require_operator(&who).map_err(|_| Status::permission_denied("only grid operators may see the whole plant"))?;
-    let (day, info, s) = schedule_of(&web, &day).await?;
+    let (day, info, s, versions) = schedule_of(&web, &day).await?;
     let tz = web.state.plant.tz();
     let dt = s.dt_hours;
-    let share = grpc::plant_day(info.version, day, &s);
+    let stitched = whole(&s, &versions);
+    let share = grpc::plant_day(day, info.version, &stitched);
     let parks = s
         .parks
         .iter()
-        .filter_map(|p| grpc::park_day(info.version, day, &s, &p.name).map(|d| (p, d)))
+        .filter_map(|p| grpc::park_day(day, info.version, &stitched, &p.name).map(|d| (p, d)))
         .map(|(p, d)| ParkSummary {
             name: p.name.clone(),
             node: p.node.clone(),
@@ -475,6 +518,8 @@ pub(crate) async fn plant(State(web): State<Web>, headers: HeaderMap, Path(day):
             share: d.share,
             min_share: d.min_share,
             meets_target: d.min_share.map(|a| d.share >= a - TARGET_TOLERANCE),
+            demand_mwh: d.demand_mwh,
+            interrupted_mwh: d.interrupted_mwh,
         })
         .collect();
     let curtailed_mw = (0..s.intervals.len()).map(|t| s.renewables.iter().map(|r| r.curtailed_mw.get(t).copied().unwrap_or(0.0)).sum()).collect();

@@ -165,3 +165,31 @@ fn checker_fails_on_a_broken_attribution() {
     let errors = crate::checker::check(&plant, &fc, &Asked::default(), &moved).expect_err("a moved allocation must fail");
     assert!(errors.iter().any(|e| e.contains("water-filled") || e.contains("up to its minimum")), "{errors:?}");
 }
+
+/// Issue 11: the whole-day stitch (`domain::stitch`) recomputes a day's totals from its
+/// series with the plant's data. Stitching one version must give back that version's own
+/// totals — share, energies, CO2 and the cost breakdown by the solve's rules — and series.
+#[test]
+fn issue11_stitching_one_version_gives_back_its_totals() {
+    let plant = Plant::load(repo("models/xinyang.toml")).expect("plant");
+    for (name, objective, carbon) in [("windy-winter-60", Objective::Cost, 80.0), ("summer-peak-15", Objective::GreenShare, 0.0)] {
+        let fc = Forecast::load(repo(&format!("fixtures/forecasts/{name}.json"))).expect("fixture");
+        let s = solve(&plant, &fc, &Options { objective, carbon_price: carbon, ..Options::default() });
+        let w = vpp_dispatch::domain::stitch::stitch(&plant, &[(1, &s)]).expect("stitches");
+        assert_eq!(w.versions, vec![1; s.intervals.len()]);
+        let (a, b) = (&w.schedule.totals, &s.totals);
+        for (what, x, y) in [
+            ("share", a.green_share, b.green_share),
+            ("green", a.green_mwh, b.green_mwh),
+            ("served", a.served_mwh, b.served_mwh),
+            ("curtailed", a.curtailed_mwh, b.curtailed_mwh),
+            ("imported", a.imported_mwh, b.imported_mwh),
+            ("co2", a.co2_t, b.co2_t),
+            ("cost", a.cost_yuan, b.cost_yuan),
+            ("carbon", a.cost.carbon, b.cost.carbon),
+        ] {
+            assert!(crate::near(x, y, 1e-9), "{name} {what}: stitched {x} vs solved {y}");
+        }
+        assert!(differences(&w.schedule, &s, 1e-12).is_empty());
+    }
+}

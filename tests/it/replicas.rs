@@ -116,6 +116,7 @@ fn record(bot: &str, id: &str, day: NaiveDate, hour: i64, price: f64) -> BidReco
             green: false,
             park: None,
             firm: false,
+            award_price: None,
         },
         delivery_day: day,
         revision: 1,

@@ -306,6 +306,19 @@ async fn a_full_day() {
     assert_eq!(wuyue.energy_green_mwh[0], 1000.0);
     let firm = v2.awards.iter().find(|a| a.bid_id == "a-evening").expect("the evening award is carried as firm");
     assert!(near(firm.accepted_mw, 50.0, 1e-9));
+    // Issue 11 (3): a firm award keeps the price it was awarded at, and so its settlement;
+    // every version lists every bid of the day, with its state.
+    assert!(firm.firm, "{firm:?}");
+    assert_eq!((firm.clearing_price, firm.settlement_yuan), (evening.clearing_price, evening.settlement_yuan), "{firm:?} vs {evening:?}");
+    let mut ids: Vec<&str> = v2.awards.iter().map(|a| a.bid_id.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["a-dear", "a-evening", "b-curtail", "b-green"], "every bid in version 2");
+    let v2_dear = v2.awards.iter().find(|a| a.bid_id == "a-dear").expect("listed");
+    assert!(v2_dear.accepted_mw < 1e-6 && v2_dear.status == pb::AwardStatus::OutOfTheMoney as i32 && !v2_dear.firm, "{v2_dear:?}");
+    for a in &s.awards {
+        let again = v2.awards.iter().find(|x| x.bid_id == a.bid_id).expect("listed");
+        assert!(near(again.accepted_mw, a.accepted_mw, 1e-9) && near(again.settlement_yuan, a.settlement_yuan, 1e-9), "{a:?} vs {again:?}");
+    }
     let v1 = dispatch.get_schedule(req(Some(OPERATOR), pb::GetScheduleRequest { delivery_day: day.to_string(), version: 1 })).await.unwrap().into_inner();
     assert_eq!(v1.info.unwrap().version, 1);
     assert!(near(v1.totals.unwrap().green_share, totals.green_share, 1e-12));
@@ -322,6 +335,25 @@ async fn a_full_day() {
         .unwrap()
         .into_inner();
     assert_eq!(latest.days[0].version, 2);
+    // Issue 11 (1): the day is the whole day, the firm past of version 1 stitched to the
+    // re-planned remainder of version 2, each hour saying which.
+    let whole = &latest.days[0];
+    assert_eq!(whole.versions, [1, 2]);
+    assert_eq!(whole.intervals.len(), 24);
+    let v2park = v2.parks.iter().find(|p| p.name == "shihe_park").expect("park");
+    let (mut served, mut green) = (0.0, 0.0);
+    for (t, i) in whole.intervals.iter().enumerate() {
+        let (want_version, want_green) = if t < 12 { (1, park.green_mwh[t]) } else { (2, v2park.green_mwh[t - 12]) };
+        assert_eq!(i.version, want_version, "hour {t}");
+        assert!(near(i.green_mwh, want_green, 1e-12), "hour {t}: {} vs {want_green}", i.green_mwh);
+        assert!(near(i.demand_mwh, i.served_mwh + i.interrupted_mwh, 1e-9), "hour {t}: demand = served + interrupted");
+        served += i.served_mwh;
+        green += i.green_mwh;
+    }
+    assert!(near(whole.served_mwh, served, 1e-9) && near(whole.green_mwh, green, 1e-9));
+    assert!(near(whole.share, green / served, 1e-12));
+    let v2served: f64 = v2park.served_mw.iter().sum::<f64>();
+    assert!(whole.served_mwh > v2served + 1.0, "more than the re-planned half day: {} vs {v2served}", whole.served_mwh);
     // After the re-plan, SubmitDayAhead still answers with the day-ahead version.
     let still = dispatch.submit_day_ahead(req(Some(OPERATOR), day_ahead(day, &fc, Default::default()))).await.unwrap().into_inner();
     assert_eq!(still.info.unwrap().version, 1);

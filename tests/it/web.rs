@@ -520,9 +520,13 @@ async fn drive(c: Client, base: String, grpc: Channel, day: NaiveDate) {
             v
         };
         assert_eq!(cells[0], format!("{t:02}:00"), "local hour");
-        assert!((shown_number(&cells[1]) - i.served_mwh).abs() <= 0.05 + 1e-9, "hour {t} served: {cells:?} vs {i:?}");
-        assert!((shown_number(&cells[2]) - i.green_mwh).abs() <= 0.05 + 1e-9, "hour {t} green: {cells:?} vs {i:?}");
-        assert!((shown_number(&cells[3]) - i.share * 100.0).abs() <= 0.005 + 1e-9, "hour {t} share: {cells:?} vs {i:?}");
+        // Issue 11: which version, demand and interrupted beside served.
+        assert_eq!(cells[1], format!("v{}", i.version), "hour {t} version");
+        assert!((shown_number(&cells[2]) - i.demand_mwh).abs() <= 0.05 + 1e-9, "hour {t} demand: {cells:?} vs {i:?}");
+        assert!((shown_number(&cells[3]) - i.interrupted_mwh).abs() <= 0.05 + 1e-9, "hour {t} interrupted: {cells:?} vs {i:?}");
+        assert!((shown_number(&cells[4]) - i.served_mwh).abs() <= 0.05 + 1e-9, "hour {t} served: {cells:?} vs {i:?}");
+        assert!((shown_number(&cells[5]) - i.green_mwh).abs() <= 0.05 + 1e-9, "hour {t} green: {cells:?} vs {i:?}");
+        assert!((shown_number(&cells[6]) - i.share * 100.0).abs() <= 0.005 + 1e-9, "hour {t} share: {cells:?} vs {i:?}");
     }
     let sources = chart_labels(&c, "chart-sources").await;
     for want in ["Wind", "PV", "Storage (green)", "Storage (grey)", "Grid (grey)"] {
@@ -631,6 +635,7 @@ fn source_stack_shares_each_pool_in_proportion_and_adds_up() {
         green,
         park: None,
         firm: false,
+            award_price: None,
     };
     fc.bids = vec![bid("green-noon", "huangchuan", 12, 30.0, 60.0, true), bid("grey-evening", "shihe", 19, 50.0, 60.0, false)];
     let s = vpp_dispatch::model::solve(&plant, &fc, &vpp_dispatch::model::Options::default()).unwrap();
