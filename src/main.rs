@@ -123,10 +123,52 @@ enum Command {
         /// Number of days.
         #[arg(long, default_value_t = 1)]
         days: usize,
+        /// The first local day the forecast covers: YYYY-MM-DD, today or tomorrow (in the
+        /// plant's zone); default: the representative day of the kind.
+        #[arg(long)]
+        date: Option<String>,
         /// Output file (JSON); stdout if absent.
         #[arg(long)]
         out: Option<PathBuf>,
     },
+}
+
+/// A local day as people type it: `YYYY-MM-DD`, `today`, `tomorrow` or `today+N` (in `tz`).
+fn local_day(text: &str, tz: chrono_tz::Tz) -> anyhow::Result<chrono::NaiveDate> {
+    let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+    let ahead = |n: u64| today.checked_add_days(chrono::Days::new(n)).context("the day is out of range");
+    match text.trim() {
+        "today" => Ok(today),
+        "tomorrow" => ahead(1),
+        other => match other.strip_prefix("today+").map(str::parse::<u64>) {
+            Some(Ok(n)) if n <= 3650 => ahead(n),
+            _ => chrono::NaiveDate::parse_from_str(other, "%Y-%m-%d")
+                .with_context(|| format!("'{other}' is not a day: write YYYY-MM-DD, today, tomorrow or today+N")),
+        },
+    }
+}
+
+/// An instant as people type it: RFC 3339 (`2026-12-02T11:00:00Z`), or a local
+/// `YYYY-MM-DD HH:MM` / `today HH:MM` / `tomorrow HH:MM` in `tz`.
+fn local_instant(text: &str, tz: chrono_tz::Tz) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    use chrono::TimeZone;
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text.trim()) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    let (day, clock) = text.trim().rsplit_once([' ', 'T']).with_context(|| {
+        format!("'{text}' is not an instant: write 2026-12-02T11:00:00Z, or local '2026-12-02 19:00', 'tomorrow 19:00', 'today+2 19:00'")
+    })?;
+    let day = local_day(day, tz)?;
+    let clock = chrono::NaiveTime::parse_from_str(clock, "%H:%M").with_context(|| format!("'{clock}' is not a clock time HH:MM"))?;
+    tz.from_local_datetime(&day.and_time(clock))
+        .earliest()
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .with_context(|| format!("{day} {clock} does not exist in {tz}"))
+}
+
+/// The zone the CLI reads local days and times in: the Xinyang plant's (VPP_TZ overrides).
+fn cli_zone() -> chrono_tz::Tz {
+    std::env::var("VPP_TZ").ok().and_then(|z| z.parse().ok()).unwrap_or(chrono_tz::Tz::Asia__Shanghai)
 }
 
 #[derive(Subcommand)]
@@ -172,9 +214,9 @@ enum ClientCall {
         /// Node.
         #[arg(long)]
         node: String,
-        /// Start of the market hour, RFC 3339.
+        /// Start of the market hour: RFC 3339, or local '2026-12-02 19:00' / 'tomorrow 19:00'.
         #[arg(long)]
-        at: chrono::DateTime<chrono::Utc>,
+        at: String,
         /// sell, buy or curtail.
         #[arg(long)]
         side: String,
@@ -239,9 +281,9 @@ enum LoadKind {
         /// Park.
         #[arg(long)]
         park: String,
-        /// A delivery day with a published schedule.
+        /// A delivery day with a published schedule: YYYY-MM-DD, today, tomorrow or today+N.
         #[arg(long)]
-        day: chrono::NaiveDate,
+        day: String,
         /// Queries to make.
         #[arg(long, default_value_t = 20_000)]
         count: usize,
@@ -362,11 +404,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Forecast { model: plant_path, day, interval, days, out } => {
+        Command::Forecast { model: plant_path, day, interval, days, date, out } => {
             let plant = Plant::load(&plant_path)?;
             anyhow::ensure!(interval > 0 && 1440 % interval == 0, "--interval must divide a day (15, 30, 60, …), got {interval}");
             anyhow::ensure!(days > 0, "--days must be at least 1");
-            let forecast = synth::generate(&plant, day, interval, days);
+            let mut forecast = synth::generate(&plant, day, interval, days);
+            if let Some(date) = date {
+                // The representative day's shapes, moved onto the local day asked for.
+                let date = local_day(&date, plant.tz())?;
+                forecast.start = vpp_dispatch::domain::local_midnight(plant.tz(), date);
+                forecast.description = format!("{} (moved onto {date})", forecast.description);
+            }
             let text = serde_json::to_string_pretty(&forecast)?;
             match out {
                 Some(path) => std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?,
@@ -398,7 +446,10 @@ fn load(addr: String, concurrency: usize, connections: usize, json: Option<PathB
                 let days = load::free_days(&driver, &token, from, count).await?;
                 load::solves(&driver, SolveLoad { token, forecast, tz: plant.tz(), days, objective: objective.into() }).await?
             }
-            LoadKind::Shares { token, park, day, count } => load::shares(&driver, ShareLoad { token, park, day, count }).await?,
+            LoadKind::Shares { token, park, day, count } => {
+                let day = local_day(&day, cli_zone())?;
+                load::shares(&driver, ShareLoad { token, park, day, count }).await?
+            }
         };
         anyhow::Ok(report)
     })?;
@@ -449,15 +500,49 @@ mod client {
         Ok(req)
     }
 
+    /// `NOT_FOUND: no schedule published for 2026-12-02`: the gRPC code as the API
+    /// documents it, then the server's message.
+    fn status_text(s: &tonic::Status) -> String {
+        let debug = format!("{:?}", s.code());
+        let mut code = String::new();
+        for (k, ch) in debug.chars().enumerate() {
+            if ch.is_ascii_uppercase() && k > 0 {
+                code.push('_');
+            }
+            code.push(ch.to_ascii_uppercase());
+        }
+        format!("{code}: {}", s.message())
+    }
+
     pub(super) fn run(addr: String, token: String, call: ClientCall) -> anyhow::Result<()> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         runtime.block_on(async move {
+            match calls(addr, token, call).await {
+                Err(e) => match e.downcast_ref::<tonic::Status>() {
+                    Some(status) => Err(anyhow::anyhow!(status_text(status))),
+                    None => Err(e),
+                },
+                ok => ok,
+            }
+        })
+    }
+
+    /// A local time with its zone: `2026-12-02 19:00 CST`.
+    fn local(t: &prost_types::Timestamp, tz: chrono_tz::Tz) -> String {
+        chrono::DateTime::from_timestamp(t.seconds, 0)
+            .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string())
+            .unwrap_or_default()
+    }
+
+    async fn calls(addr: String, token: String, call: ClientCall) -> anyhow::Result<()> {
+        let tz = super::cli_zone();
+        {
             let channel = Channel::from_shared(addr.clone())?.connect().await.with_context(|| format!("cannot connect to {addr}"))?;
             match call {
                 ClientCall::DayAhead { day, forecast, objective } => {
                     let fc = Forecast::load(&forecast)?;
                     let req = pb::SubmitDayAheadRequest {
-                        delivery_day: day,
+                        delivery_day: super::local_day(&day, tz)?.to_string(),
                         forecast: Some(vpp_dispatch::api::forecast_to_pb(&fc)),
                         options: Some(pb::SolveOptions { objective: pb::Objective::from(objective) as i32, ..Default::default() }),
                     };
@@ -467,19 +552,42 @@ mod client {
                 }
                 ClientCall::Schedule { day, version } => {
                     let mut c = pb::dispatch_service_client::DispatchServiceClient::new(channel).max_decoding_message_size(64 << 20);
-                    let s = c.get_schedule(with_token(&token, pb::GetScheduleRequest { delivery_day: day, version })?).await?.into_inner();
+                    let delivery_day = super::local_day(&day, tz)?.to_string();
+                    let s = c.get_schedule(with_token(&token, pb::GetScheduleRequest { delivery_day, version })?).await?.into_inner();
                     print_schedule(&s);
                 }
                 ClientCall::Share { park, day, to } => {
                     let mut c = pb::green_share_service_client::GreenShareServiceClient::new(channel);
-                    let req = pb::ParkShareRequest { park, from_day: day, to_day: to.unwrap_or_default() };
+                    let to_day = match to {
+                        Some(to) => super::local_day(&to, tz)?.to_string(),
+                        None => String::new(),
+                    };
+                    let req = pb::ParkShareRequest { park, from_day: super::local_day(&day, tz)?.to_string(), to_day };
                     let r = c.get_park_share(with_token(&token, req)?).await?.into_inner();
-                    println!("{}: {:.2} % green ({:.1} of {:.1} MWh, {} certificates)", r.subject, r.share * 100.0, r.green_mwh, r.served_mwh, r.certificates);
+                    println!(
+                        "{}: {:.2} % green ({:.1} of {:.1} MWh served; demand {:.1} MWh, interrupted {:.1} MWh; {} certificates)",
+                        r.subject,
+                        r.share * 100.0,
+                        r.green_mwh,
+                        r.served_mwh,
+                        r.demand_mwh,
+                        r.interrupted_mwh,
+                        r.certificates
+                    );
                     for d in &r.days {
-                        println!("{} (schedule v{}): {:.2} %", d.day, d.version, d.share * 100.0);
+                        let versions: Vec<String> = d.versions.iter().map(|v| format!("v{v}")).collect();
+                        println!("{} (schedule {}): {:.2} %", d.day, versions.join(" + "), d.share * 100.0);
                         for i in &d.intervals {
-                            let at = i.start.as_ref().and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0)).map(|t| t.to_rfc3339()).unwrap_or_default();
-                            println!("  {at}  served {:>8.1} MWh  green {:>8.1} MWh  {:>6.2} %", i.served_mwh, i.green_mwh, i.share * 100.0);
+                            let at = i.start.as_ref().map(|t| local(t, tz)).unwrap_or_default();
+                            println!(
+                                "  {at}  v{}  demand {:>8.1}  interrupted {:>6.1}  served {:>8.1}  green {:>8.1} MWh  {:>6.2} %",
+                                i.version,
+                                i.demand_mwh,
+                                i.interrupted_mwh,
+                                i.served_mwh,
+                                i.green_mwh,
+                                i.share * 100.0
+                            );
                         }
                     }
                 }
@@ -493,7 +601,7 @@ mod client {
                     let bid = pb::Bid {
                         bid_id: id,
                         node,
-                        interval_start: Some(prost_types::Timestamp { seconds: at.timestamp(), nanos: 0 }),
+                        interval_start: Some(prost_types::Timestamp { seconds: super::local_instant(&at, tz)?.timestamp(), nanos: 0 }),
                         side: side as i32,
                         quantity_mw: mw,
                         price,
@@ -506,7 +614,7 @@ mod client {
                 }
             }
             Ok(())
-        })
+        }
     }
 
     fn print_schedule(s: &pb::Schedule) {

@@ -10,6 +10,7 @@ mod cli;
 mod hardening;
 mod load;
 mod properties;
+mod readme;
 mod replicas;
 mod service;
 mod service_auth;
