@@ -67,6 +67,8 @@ enum Command {
         #[arg(long, requires = "plot")]
         plot_park: Option<String>,
     },
+    /// Print the JSON Schema of the schedule files `vpp solve --json` writes.
+    Schema,
     /// Validate a plant file (and, optionally, a forecast against it).
     Check {
         /// Plant file (TOML).
@@ -402,6 +404,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 plant.caes.len(),
                 plant.parks.len()
             );
+            Ok(())
+        }
+        Command::Schema => {
+            println!("{}", serde_json::to_string_pretty(&schemars::schema_for!(vpp_dispatch::domain::Schedule))?);
             Ok(())
         }
         Command::Forecast { model: plant_path, day, interval, days, date, out } => {

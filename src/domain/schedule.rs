@@ -1,5 +1,6 @@
 //! A solved schedule: every decision per interval and asset, prices, green accounting,
-//! totals and the solver's report. This is what `vpp solve --json` writes.
+//! totals and the solver's report. This is what `vpp solve --json` writes; its JSON
+//! Schema (generated from these types by `vpp schema`) is `docs/schedule.schema.json`.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -7,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::bid::BidSide;
 
 /// The dispatch of one horizon.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Schedule {
     /// Plant name.
     pub plant: String,
@@ -46,7 +47,7 @@ pub struct Schedule {
 }
 
 /// A wind farm or PV plant.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RenewableSchedule {
     /// Asset name.
     pub name: String,
@@ -64,7 +65,7 @@ pub struct RenewableSchedule {
 
 /// A storage plant (pumped hydro or CAES); energy series have T+1 points (start of each
 /// interval and end of the horizon).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StorageSchedule {
     /// Asset name.
     pub name: String,
@@ -91,7 +92,7 @@ pub struct StorageSchedule {
 }
 
 /// A park load.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ParkSchedule {
     /// Park name.
     pub name: String,
@@ -120,7 +121,7 @@ pub struct ParkSchedule {
 }
 
 /// A grid exchange.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GridSchedule {
     /// Name.
     pub name: String,
@@ -139,7 +140,7 @@ pub struct GridSchedule {
 }
 
 /// A thermal unit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ThermalSchedule {
     /// Name.
     pub name: String,
@@ -150,7 +151,7 @@ pub struct ThermalSchedule {
 }
 
 /// A line.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LineSchedule {
     /// Name.
     pub name: String,
@@ -165,7 +166,7 @@ pub struct LineSchedule {
 }
 
 /// A node.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NodeSchedule {
     /// Name.
     pub name: String,
@@ -177,7 +178,7 @@ pub struct NodeSchedule {
 }
 
 /// Where a bid ended up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BidStatus {
     /// Accepted in full.
@@ -189,7 +190,7 @@ pub enum BidStatus {
 }
 
 /// The award of one bid.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BidAward {
     /// Bid id.
     pub id: String,
@@ -228,7 +229,7 @@ pub struct BidAward {
 }
 
 /// Plant-wide green accounting of one interval, MWh.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GreenInterval {
     /// Green energy available: wind, PV, green storage discharge, green imports, green
     /// sell bids.
@@ -246,7 +247,7 @@ pub struct GreenInterval {
 }
 
 /// Horizon totals.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Totals {
     /// Green share of the plant: green to loads / served.
     pub green_share: f64,
@@ -279,7 +280,7 @@ pub struct Totals {
 }
 
 /// Parts of the operating cost, yuan.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CostBreakdown {
     /// Imports at time-of-use prices.
     pub imports: f64,
@@ -300,7 +301,7 @@ pub struct CostBreakdown {
 }
 
 /// One point of the share–cost frontier.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FrontierPoint {
     /// Green share required.
     pub share: f64,
@@ -309,7 +310,7 @@ pub struct FrontierPoint {
 }
 
 /// How the solve went.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SolverReport {
     /// `highs` or `clarabel`.
     pub backend: String,
@@ -342,7 +343,7 @@ pub struct SolverReport {
 /// The options a schedule was solved with, echoed so that every figure can be traced to
 /// them: why the share is 0.42795 when the stage-1 maximum is 0.42805 (the tolerance), what
 /// the cost includes (the carbon price), which tie-break rule chose among equal optima.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SolvedWith {
     /// `green-share`, `green-energy` or `cost`.
     pub objective: String,

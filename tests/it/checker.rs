@@ -402,8 +402,26 @@ pub(crate) fn check(plant: &Plant, fc: &Forecast, asked: &Asked, s: &Schedule) -
     }
 }
 
+/// The published JSON Schema of schedule files (`docs/schedule.schema.json`), compiled once.
+fn schedule_schema() -> &'static jsonschema::Validator {
+    static SCHEMA: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let text = std::fs::read_to_string(crate::repo("docs/schedule.schema.json")).expect("docs/schedule.schema.json");
+        let schema: serde_json::Value = serde_json::from_str(&text).expect("the schema is JSON");
+        jsonschema::validator_for(&schema).expect("the schema compiles")
+    })
+}
+
+/// Issue 10: every schedule a test obtains, written as JSON, matches the published schema.
+pub(crate) fn assert_matches_schema(s: &Schedule) {
+    let json = serde_json::to_value(s).expect("a schedule serialises");
+    let errors: Vec<String> = schedule_schema().iter_errors(&json).take(10).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "the schedule does not match docs/schedule.schema.json:\n{}", errors.join("\n"));
+}
+
 /// Panics with every violation when the schedule does not check.
 pub(crate) fn assert_valid(plant: &Plant, fc: &Forecast, asked: &Asked, s: &Schedule) {
+    assert_matches_schema(s);
     if let Err(errors) = check(plant, fc, asked, s) {
         let shown: Vec<_> = errors.iter().take(20).cloned().collect();
         panic!("schedule fails {} check(s):\n{}", errors.len(), shown.join("\n"));

@@ -177,3 +177,32 @@ fn issue11_a_closed_pipe_ends_quietly() {
     assert!(!err.contains("panicked"), "{err}");
     assert!(out.status.success() || out.status.signal() == Some(libc::SIGPIPE), "{:?}: {err}", out.status);
 }
+
+/// Issue 10: the published schema is the one the types generate (`vpp schema`), and a
+/// schedule file `vpp solve --json` writes matches it.
+#[test]
+fn issue10_the_schedule_schema_is_current_and_written_files_match_it() {
+    let out = vpp(&["schema"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let generated: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the schema is JSON");
+    let committed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo("docs/schedule.schema.json")).expect("docs/schedule.schema.json")).expect("JSON");
+    assert_eq!(generated, committed, "docs/schedule.schema.json is stale: regenerate it with `vpp schema > docs/schedule.schema.json`");
+    let dir = std::env::temp_dir().join(format!("vpp-cli-schema-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("s.json");
+    let out = vpp(&[
+        "solve", "--model", "models/xinyang.toml", "--forecast", "fixtures/forecasts/windy-winter-15.json", "--objective", "cost",
+        "--frontier", "3", "--json", json.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let written: Schedule = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).expect("a schedule file");
+    crate::checker::assert_matches_schema(&written);
+    let raw: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&committed).expect("compiles");
+    assert!(validator.is_valid(&raw), "the file as written matches the schema");
+    // And the schema has teeth: a share written as a string does not match.
+    let mut broken = raw.clone();
+    broken["totals"]["green_share"] = serde_json::Value::String("42 %".into());
+    assert!(!validator.is_valid(&broken));
+}
