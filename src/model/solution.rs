@@ -301,7 +301,7 @@ pub(crate) fn schedule(
         let both = (0..h.len).filter(|&t| s.charge_mw[t] > 1e-6 && s.discharge_mw[t] > 1e-6).count();
         if both > 0 {
             warnings.push(format!(
-                "{}: charges and discharges at once in {both} interval(s); the MILP mode (--milp) forbids it",
+                "{}: charges and discharges at once in {both} interval(s); the MILP mode (option milp, vpp solve --milp) forbids it",
                 s.name
             ));
         }
@@ -311,7 +311,7 @@ pub(crate) fn schedule(
         let both = (0..h.len).filter(|&t| g.import_mw[t] > 1e-6 && g.export_mw[t] > 1e-6).count();
         if both > 0 {
             warnings.push(format!(
-                "{}: imports and exports at once in {both} interval(s) (export price above import price); the MILP mode (--milp) forbids it",
+                "{}: imports and exports at once in {both} interval(s) (export price above import price); the MILP mode (option milp, vpp solve --milp) forbids it",
                 g.name
             ));
         }

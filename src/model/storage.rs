@@ -130,7 +130,7 @@ impl Builder<'_> {
         }
         if !milp && s.min_generation_mw.is_some_and(|m| m > 0.0) {
             self.warnings.push(format!(
-                "{}: minimum generation {} MW is enforced only in MILP mode (--milp); this LP relaxes it",
+                "{}: minimum generation {} MW is enforced only in the MILP mode (option milp, vpp solve --milp); this LP relaxes it",
                 s.name,
                 s.min_generation_mw.unwrap_or(0.0)
             ));

@@ -433,6 +433,23 @@ fn artifacts() -> std::path::PathBuf {
     dir
 }
 
+/// Issue 11 (6): at a phone's 390×844 and a desktop's 1400×900 nothing overflows the
+/// page sideways (`scrollWidth <= innerWidth`); a screenshot of each is kept.
+async fn assert_fits(c: &Client, name: &str) {
+    for (w, h) in [(390u32, 844u32), (1400, 900)] {
+        c.set_window_size(w, h).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let sizes = c
+            .execute("return [document.documentElement.scrollWidth, window.innerWidth];", vec![])
+            .await
+            .unwrap();
+        let (scroll, inner) = (sizes[0].as_u64().unwrap_or(u64::MAX), sizes[1].as_u64().unwrap_or(0));
+        assert!(scroll <= inner, "{name} at {w}×{h}: the page is {scroll} px wide in a {inner} px window");
+        let png = c.screenshot().await.expect("a screenshot");
+        std::fs::write(artifacts().join(format!("{name}-{w}x{h}.png")), png).unwrap();
+    }
+}
+
 async fn screenshot(c: &Client, name: &str) {
     // The whole page, not only the first screenful.
     let height = c.execute("return document.documentElement.scrollHeight;", vec![]).await.unwrap().as_u64().unwrap_or(2000);
@@ -537,6 +554,7 @@ async fn drive(c: Client, base: String, grpc: Channel, day: NaiveDate) {
     assert_eq!(chart_labels(&c, "chart-storage").await, ["Green", "Grey"]);
     assert_eq!(chart_labels(&c, "chart-price").await, ["huangchuan"]);
     screenshot(&c, "park-manager.png").await;
+    assert_fits(&c, "park-manager").await;
 
     // Someone else's park, by link: refused, and nothing of it shown.
     c.goto(&format!("{base}#day={d}&park=shihe_park")).await.unwrap();
@@ -585,6 +603,7 @@ async fn drive(c: Client, base: String, grpc: Channel, day: NaiveDate) {
     assert_eq!(chart_labels(&c, "chart-plant-storage").await.len(), 2 * schedule.storages.len());
     assert!(chart_labels(&c, "chart-plant-sources").await.iter().any(|l| l == "Wind"));
     screenshot(&c, "operator-plant.png").await;
+    assert_fits(&c, "operator-plant").await;
     // And any park's page.
     c.find(Locator::Id("park")).await.unwrap().select_by_value("shihe_park").await.unwrap();
     wait_for(&c, &format!("#park-view:not([hidden])[data-park='shihe_park'][data-day='{d}']")).await;
