@@ -175,6 +175,56 @@ fn cli_zone() -> chrono_tz::Tz {
 
 #[derive(Subcommand)]
 enum ClientCall {
+    /// Re-plan the rest of a published day from a local time (operators).
+    Replan {
+        /// Local delivery day.
+        #[arg(long)]
+        day: String,
+        /// From when: RFC 3339, or local 'YYYY-MM-DD HH:MM' / 'tomorrow 12:00'.
+        #[arg(long)]
+        from: String,
+        /// Storage levels at `from`, `name=green_mwh/grey_mwh` (repeatable); others keep the
+        /// latest schedule's.
+        #[arg(long = "level")]
+        levels: Vec<String>,
+        /// A new forecast (JSON) covering from `from` to the end of the day; default: the
+        /// stored one, cut.
+        #[arg(long)]
+        forecast: Option<PathBuf>,
+    },
+    /// Amend one of your bids before its gate closure (bots); an option left out keeps its value.
+    Amend {
+        /// The bid's id.
+        #[arg(long)]
+        id: String,
+        /// New quantity, MW.
+        #[arg(long)]
+        mw: Option<f64>,
+        /// New limit price, yuan/MWh.
+        #[arg(long)]
+        price: Option<f64>,
+    },
+    /// Cancel one of your bids before its gate closure (bots).
+    Cancel {
+        /// The bid's id.
+        #[arg(long)]
+        id: String,
+    },
+    /// The bids of a delivery day (bots: their own; operators: all).
+    ListBids {
+        /// Local delivery day.
+        #[arg(long)]
+        day: String,
+    },
+    /// The plant's green share by hour (operators and park managers).
+    PlantShare {
+        /// First day.
+        #[arg(long)]
+        day: String,
+        /// Last day (inclusive).
+        #[arg(long)]
+        to: Option<String>,
+    },
     /// Solve and publish the day-ahead schedule of a delivery day (operators).
     DayAhead {
         /// Local delivery day, YYYY-MM-DD.
@@ -219,6 +269,9 @@ enum ClientCall {
         /// Start of the market hour: RFC 3339, or local '2026-12-02 19:00' / 'tomorrow 19:00'.
         #[arg(long)]
         at: String,
+        /// For a curtail bid at a node with several parks: the park whose load is reduced.
+        #[arg(long)]
+        park: Option<String>,
         /// sell, buy or curtail.
         #[arg(long)]
         side: String,
@@ -570,34 +623,78 @@ mod client {
                     };
                     let req = pb::ParkShareRequest { park, from_day: super::local_day(&day, tz)?.to_string(), to_day };
                     let r = c.get_park_share(with_token(&token, req)?).await?.into_inner();
-                    println!(
-                        "{}: {:.2} % green ({:.1} of {:.1} MWh served; demand {:.1} MWh, interrupted {:.1} MWh; {} certificates)",
-                        r.subject,
-                        r.share * 100.0,
-                        r.green_mwh,
-                        r.served_mwh,
-                        r.demand_mwh,
-                        r.interrupted_mwh,
-                        r.certificates
-                    );
-                    for d in &r.days {
-                        let versions: Vec<String> = d.versions.iter().map(|v| format!("v{v}")).collect();
-                        println!("{} (schedule {}): {:.2} %", d.day, versions.join(" + "), d.share * 100.0);
-                        for i in &d.intervals {
-                            let at = i.start.as_ref().map(|t| local(t, tz)).unwrap_or_default();
-                            println!(
-                                "  {at}  v{}  demand {:>8.1}  interrupted {:>6.1}  served {:>8.1}  green {:>8.1} MWh  {:>6.2} %",
-                                i.version,
-                                i.demand_mwh,
-                                i.interrupted_mwh,
-                                i.served_mwh,
-                                i.green_mwh,
-                                i.share * 100.0
-                            );
-                        }
+                    print_report(&r, tz);
+                }
+                ClientCall::Replan { day, from, levels, forecast } => {
+                    let from = super::local_instant(&from, tz)?;
+                    let mut parsed = Vec::new();
+                    for l in levels {
+                        let (name, rest) = l.split_once('=').with_context(|| format!("--level {l}: write name=green_mwh/grey_mwh"))?;
+                        let (g, k) = rest.split_once('/').with_context(|| format!("--level {l}: write name=green_mwh/grey_mwh"))?;
+                        parsed.push(pb::StorageLevel {
+                            storage: name.to_string(),
+                            green_mwh: g.trim().parse().with_context(|| format!("--level {l}: green MWh"))?,
+                            grey_mwh: k.trim().parse().with_context(|| format!("--level {l}: grey MWh"))?,
+                        });
+                    }
+                    let forecast = match forecast {
+                        Some(path) => Some(vpp_dispatch::api::forecast_to_pb(&Forecast::load(&path)?)),
+                        None => None,
+                    };
+                    let req = pb::ReplanRequest {
+                        delivery_day: super::local_day(&day, tz)?.to_string(),
+                        from: Some(prost_types::Timestamp { seconds: from.timestamp(), nanos: 0 }),
+                        levels: parsed,
+                        forecast,
+                        options: None,
+                    };
+                    let mut c = pb::dispatch_service_client::DispatchServiceClient::new(channel).max_decoding_message_size(64 << 20);
+                    let s = c.replan(with_token(&token, req)?).await?.into_inner();
+                    print_schedule(&s);
+                }
+                ClientCall::Amend { id, mw, price } => {
+                    anyhow::ensure!(mw.is_some() || price.is_some(), "give --mw, --price or both");
+                    let mut c = pb::market_service_client::MarketServiceClient::new(channel);
+                    let ack = c.amend_bid(with_token(&token, pb::AmendBidRequest { bid_id: id, quantity_mw: mw, price })?).await?.into_inner();
+                    println!("bid {} amended for {} (revision {})", ack.bid_id, ack.delivery_day, ack.revision);
+                }
+                ClientCall::Cancel { id } => {
+                    let mut c = pb::market_service_client::MarketServiceClient::new(channel);
+                    let ack = c.cancel_bid(with_token(&token, pb::CancelBidRequest { bid_id: id })?).await?.into_inner();
+                    println!("bid {} cancelled for {} (revision {})", ack.bid_id, ack.delivery_day, ack.revision);
+                }
+                ClientCall::ListBids { day } => {
+                    let mut c = pb::market_service_client::MarketServiceClient::new(channel);
+                    let req = pb::ListBidsRequest { delivery_day: super::local_day(&day, tz)?.to_string() };
+                    let list = c.list_bids(with_token(&token, req)?).await?.into_inner();
+                    println!("{} bid(s)", list.bids.len());
+                    for r in &list.bids {
+                        let (b, ack) = (r.bid.clone().unwrap_or_default(), r.ack.clone().unwrap_or_default());
+                        let at = b.interval_start.as_ref().map(|t| local(t, tz)).unwrap_or_default();
+                        let state = pb::BidState::try_from(ack.state).map_or("unknown".to_string(), |s| format!("{s:?}").to_lowercase());
+                        let side = pb::Side::try_from(b.side).map_or("?".to_string(), |s| format!("{s:?}").to_lowercase());
+                        println!(
+                            "  {:<20} {:<8} {at}  {side:<7} {:>8.1} MW at {:>7.1} yuan/MWh{}  revision {}  {state}",
+                            format!("{}/{}", ack.bot, b.bid_id),
+                            b.node,
+                            b.quantity_mw,
+                            b.price,
+                            if b.green { " green" } else { "" },
+                            ack.revision
+                        );
                     }
                 }
-                ClientCall::Bid { id, node, at, side, mw, price, green } => {
+                ClientCall::PlantShare { day, to } => {
+                    let mut c = pb::green_share_service_client::GreenShareServiceClient::new(channel);
+                    let to_day = match to {
+                        Some(to) => super::local_day(&to, tz)?.to_string(),
+                        None => String::new(),
+                    };
+                    let req = pb::PlantShareRequest { from_day: super::local_day(&day, tz)?.to_string(), to_day };
+                    let r = c.get_plant_share(with_token(&token, req)?).await?.into_inner();
+                    print_report(&r, tz);
+                }
+                ClientCall::Bid { id, node, at, side, mw, price, green, park } => {
                     let side = match side.as_str() {
                         "sell" => pb::Side::Sell,
                         "buy" => pb::Side::Buy,
@@ -612,7 +709,7 @@ mod client {
                         quantity_mw: mw,
                         price,
                         green,
-                        park: String::new(),
+                        park: park.unwrap_or_default(),
                     };
                     let mut c = pb::market_service_client::MarketServiceClient::new(channel);
                     let ack = c.submit_bid(with_token(&token, bid)?).await?.into_inner();
@@ -620,6 +717,35 @@ mod client {
                 }
             }
             Ok(())
+        }
+    }
+
+    fn print_report(r: &pb::ShareReport, tz: chrono_tz::Tz) {
+        println!(
+            "{}: {:.2} % green ({:.1} of {:.1} MWh served; demand {:.1} MWh, interrupted {:.1} MWh; {} certificates)",
+            r.subject,
+            r.share * 100.0,
+            r.green_mwh,
+            r.served_mwh,
+            r.demand_mwh,
+            r.interrupted_mwh,
+            r.certificates
+        );
+        for d in &r.days {
+            let versions: Vec<String> = d.versions.iter().map(|v| format!("v{v}")).collect();
+            println!("{} (schedule {}): {:.2} %", d.day, versions.join(" + "), d.share * 100.0);
+            for i in &d.intervals {
+                let at = i.start.as_ref().map(|t| local(t, tz)).unwrap_or_default();
+                println!(
+                    "  {at}  v{}  demand {:>8.1}  interrupted {:>6.1}  served {:>8.1}  green {:>8.1} MWh  {:>6.2} %",
+                    i.version,
+                    i.demand_mwh,
+                    i.interrupted_mwh,
+                    i.served_mwh,
+                    i.green_mwh,
+                    i.share * 100.0
+                );
+            }
         }
     }
 

@@ -99,17 +99,26 @@ impl MarketService for MarketApi {
         let who = principal(&request)?;
         let bot = require_bot(&who)?.to_string();
         let req = request.into_inner();
-        Self::check_quantity("quantity_mw", req.quantity_mw)?;
-        self.check_price("price", req.price)?;
+        if req.quantity_mw.is_none() && req.price.is_none() {
+            return Err(invalid("quantity_mw", "give quantity_mw, price or both to amend (an absent field keeps its value)"));
+        }
+        if let Some(q) = req.quantity_mw {
+            Self::check_quantity("quantity_mw", q)?;
+        }
+        if let Some(p) = req.price {
+            self.check_price("price", p)?;
+        }
         let current = self.existing(&bot, &req.bid_id).await?;
         let gate = self.gate_open(current.delivery_day)?;
         if current.state == BidState::Cancelled {
             return Err(Status::failed_precondition(format!("bid {} is cancelled", crate::domain::limits::quote(&req.bid_id))));
         }
+        let quantity = req.quantity_mw.unwrap_or(current.bid.quantity_mw);
+        let price = req.price.unwrap_or(current.bid.price);
         let r = self
             .state
             .store
-            .amend_bid(&bot, &req.bid_id, req.quantity_mw, req.price, Utc::now())
+            .amend_bid(&bot, &req.bid_id, quantity, price, Utc::now())
             .await
             .map_err(from_store)?
             .ok_or_else(|| Status::not_found(format!("you have no bid {}", crate::domain::limits::quote(&req.bid_id))))?;

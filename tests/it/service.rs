@@ -383,11 +383,19 @@ async fn bids_are_idempotent_and_close_at_the_gate() {
     let all = m.list_bids(req(Some(OPERATOR), pb::ListBidsRequest { delivery_day: day.to_string() })).await.unwrap().into_inner();
     assert_eq!(all.bids.len(), 2);
     // Amend and cancel.
-    let amended = m.amend_bid(req(Some(BOT_A), pb::AmendBidRequest { bid_id: "same".into(), quantity_mw: 12.0, price: 310.0 })).await.unwrap().into_inner();
+    let amended = m.amend_bid(req(Some(BOT_A), pb::AmendBidRequest { bid_id: "same".into(), quantity_mw: Some(12.0), price: Some(310.0) })).await.unwrap().into_inner();
     assert_eq!(amended.revision, 2);
+    // Issue 11 (5): a price-only amendment keeps the quantity; an empty one is refused.
+    let price_only = m.amend_bid(req(Some(BOT_A), pb::AmendBidRequest { bid_id: "same".into(), quantity_mw: None, price: Some(320.0) })).await.unwrap().into_inner();
+    assert_eq!(price_only.revision, 3);
+    let mine = m.list_bids(req(Some(BOT_A), pb::ListBidsRequest { delivery_day: day.to_string() })).await.unwrap().into_inner();
+    let b = mine.bids[0].bid.as_ref().unwrap();
+    assert_eq!((b.quantity_mw, b.price), (12.0, 320.0));
+    let e = m.amend_bid(req(Some(BOT_A), pb::AmendBidRequest { bid_id: "same".into(), quantity_mw: None, price: None })).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
     let cancelled = m.cancel_bid(req(Some(BOT_A), pb::CancelBidRequest { bid_id: "same".into() })).await.unwrap().into_inner();
     assert_eq!(cancelled.state, pb::BidState::Cancelled as i32);
-    let e = m.amend_bid(req(Some(BOT_A), pb::AmendBidRequest { bid_id: "same".into(), quantity_mw: 1.0, price: 310.0 })).await.unwrap_err();
+    let e = m.amend_bid(req(Some(BOT_A), pb::AmendBidRequest { bid_id: "same".into(), quantity_mw: Some(1.0), price: Some(310.0) })).await.unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition);
     let e = m.cancel_bid(req(Some(BOT_A), pb::CancelBidRequest { bid_id: "nope".into() })).await.unwrap_err();
     assert_eq!(e.code(), Code::NotFound);

@@ -107,7 +107,7 @@ async fn every_rpc_checks_every_role() {
                 "GetParkShare(other)" => code(gc.get_park_share(req(t, pb::ParkShareRequest { park: "pingqiao_park".into(), from_day: d.clone(), to_day: String::new() })).await),
                 "GetPlantShare" => code(gc.get_plant_share(req(t, pb::PlantShareRequest { from_day: d.clone(), to_day: String::new() })).await),
                 "SubmitBid" => code(mc.submit_bid(req(t, bid("a-1", "shihe", h.instant(9), pb::Side::Sell, 5.0, 300.0, false))).await),
-                "AmendBid" => code(mc.amend_bid(req(t, pb::AmendBidRequest { bid_id: "a-1".into(), quantity_mw: 6.0, price: 300.0 })).await),
+                "AmendBid" => code(mc.amend_bid(req(t, pb::AmendBidRequest { bid_id: "a-1".into(), quantity_mw: Some(6.0), price: Some(300.0) })).await),
                 "CancelBid" => code(mc.cancel_bid(req(t, pb::CancelBidRequest { bid_id: "a-1".into() })).await),
                 "ListBids" => code(mc.list_bids(req(t, pb::ListBidsRequest { delivery_day: d.clone() })).await),
                 "StreamAwards" => match mc.stream_awards(req(t, pb::StreamAwardsRequest { delivery_day: d.clone() })).await {
