@@ -91,6 +91,10 @@ enum Command {
         /// Bearer token.
         #[arg(long, env = "VPP_TOKEN", hide_env_values = true)]
         token: String,
+        /// Print the whole answer as JSON (the protobuf JSON mapping: RFC 3339 instants,
+        /// enum names) instead of the summary, for scripts.
+        #[arg(long)]
+        json: bool,
         #[command(subcommand)]
         call: ClientCall,
     },
@@ -379,7 +383,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { config } => serve(config),
-        Command::Client { addr, token, call } => client::run(addr, token, call),
+        Command::Client { addr, token, json, call } => client::run(addr, token, json, call),
         Command::Load { addr, concurrency, connections, json, kind } => load(addr, concurrency, connections, json, kind),
         Command::Solve {
             model: plant_path,
@@ -573,10 +577,28 @@ mod client {
         format!("{code}: {}", s.message())
     }
 
-    pub(super) fn run(addr: String, token: String, call: ClientCall) -> anyhow::Result<()> {
+    /// `message` as JSON by the protobuf JSON mapping, through the API's own descriptors.
+    fn json<M: prost::Message>(message: &M, name: &str) -> anyhow::Result<String> {
+        let pool = prost_reflect::DescriptorPool::decode(pb::FILE_DESCRIPTOR_SET).context("the API's descriptors")?;
+        let descriptor = pool.get_message_by_name(name).with_context(|| format!("no message {name} in the API"))?;
+        let dynamic = prost_reflect::DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice())?;
+        Ok(serde_json::to_string_pretty(&dynamic)?)
+    }
+
+    /// Prints `message` as JSON when asked, else runs `summary`.
+    fn show<M: prost::Message>(as_json: bool, message: &M, name: &str, summary: impl FnOnce(&M)) -> anyhow::Result<()> {
+        if as_json {
+            println!("{}", json(message, name)?);
+        } else {
+            summary(message);
+        }
+        Ok(())
+    }
+
+    pub(super) fn run(addr: String, token: String, as_json: bool, call: ClientCall) -> anyhow::Result<()> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         runtime.block_on(async move {
-            match calls(addr, token, call).await {
+            match calls(addr, token, as_json, call).await {
                 Err(e) => match e.downcast_ref::<tonic::Status>() {
                     Some(status) => Err(anyhow::anyhow!(status_text(status))),
                     None => Err(e),
@@ -593,7 +615,7 @@ mod client {
             .unwrap_or_default()
     }
 
-    async fn calls(addr: String, token: String, call: ClientCall) -> anyhow::Result<()> {
+    async fn calls(addr: String, token: String, as_json: bool, call: ClientCall) -> anyhow::Result<()> {
         let tz = super::cli_zone();
         {
             let channel = Channel::from_shared(addr.clone())?.connect().await.with_context(|| format!("cannot connect to {addr}"))?;
@@ -607,13 +629,13 @@ mod client {
                     };
                     let mut c = pb::dispatch_service_client::DispatchServiceClient::new(channel).max_decoding_message_size(64 << 20);
                     let s = c.submit_day_ahead(with_token(&token, req)?).await?.into_inner();
-                    print_schedule(&s);
+                    show(as_json, &s, "vpp.v1.Schedule", print_schedule)?;
                 }
                 ClientCall::Schedule { day, version } => {
                     let mut c = pb::dispatch_service_client::DispatchServiceClient::new(channel).max_decoding_message_size(64 << 20);
                     let delivery_day = super::local_day(&day, tz)?.to_string();
                     let s = c.get_schedule(with_token(&token, pb::GetScheduleRequest { delivery_day, version })?).await?.into_inner();
-                    print_schedule(&s);
+                    show(as_json, &s, "vpp.v1.Schedule", print_schedule)?;
                 }
                 ClientCall::Share { park, day, to } => {
                     let mut c = pb::green_share_service_client::GreenShareServiceClient::new(channel);
@@ -623,7 +645,7 @@ mod client {
                     };
                     let req = pb::ParkShareRequest { park, from_day: super::local_day(&day, tz)?.to_string(), to_day };
                     let r = c.get_park_share(with_token(&token, req)?).await?.into_inner();
-                    print_report(&r, tz);
+                    show(as_json, &r, "vpp.v1.ShareReport", |r| print_report(r, tz))?;
                 }
                 ClientCall::Replan { day, from, levels, forecast } => {
                     let from = super::local_instant(&from, tz)?;
@@ -650,23 +672,31 @@ mod client {
                     };
                     let mut c = pb::dispatch_service_client::DispatchServiceClient::new(channel).max_decoding_message_size(64 << 20);
                     let s = c.replan(with_token(&token, req)?).await?.into_inner();
-                    print_schedule(&s);
+                    show(as_json, &s, "vpp.v1.Schedule", print_schedule)?;
                 }
                 ClientCall::Amend { id, mw, price } => {
                     anyhow::ensure!(mw.is_some() || price.is_some(), "give --mw, --price or both");
                     let mut c = pb::market_service_client::MarketServiceClient::new(channel);
                     let ack = c.amend_bid(with_token(&token, pb::AmendBidRequest { bid_id: id, quantity_mw: mw, price })?).await?.into_inner();
-                    println!("bid {} amended for {} (revision {})", ack.bid_id, ack.delivery_day, ack.revision);
+                    show(as_json, &ack, "vpp.v1.BidAck", |ack| {
+                        println!("bid {} amended for {} (revision {})", ack.bid_id, ack.delivery_day, ack.revision)
+                    })?;
                 }
                 ClientCall::Cancel { id } => {
                     let mut c = pb::market_service_client::MarketServiceClient::new(channel);
                     let ack = c.cancel_bid(with_token(&token, pb::CancelBidRequest { bid_id: id })?).await?.into_inner();
-                    println!("bid {} cancelled for {} (revision {})", ack.bid_id, ack.delivery_day, ack.revision);
+                    show(as_json, &ack, "vpp.v1.BidAck", |ack| {
+                        println!("bid {} cancelled for {} (revision {})", ack.bid_id, ack.delivery_day, ack.revision)
+                    })?;
                 }
                 ClientCall::ListBids { day } => {
                     let mut c = pb::market_service_client::MarketServiceClient::new(channel);
                     let req = pb::ListBidsRequest { delivery_day: super::local_day(&day, tz)?.to_string() };
                     let list = c.list_bids(with_token(&token, req)?).await?.into_inner();
+                    if as_json {
+                        println!("{}", json(&list, "vpp.v1.ListBidsResponse")?);
+                        return Ok(());
+                    }
                     println!("{} bid(s)", list.bids.len());
                     for r in &list.bids {
                         let (b, ack) = (r.bid.clone().unwrap_or_default(), r.ack.clone().unwrap_or_default());
@@ -692,7 +722,7 @@ mod client {
                     };
                     let req = pb::PlantShareRequest { from_day: super::local_day(&day, tz)?.to_string(), to_day };
                     let r = c.get_plant_share(with_token(&token, req)?).await?.into_inner();
-                    print_report(&r, tz);
+                    show(as_json, &r, "vpp.v1.ShareReport", |r| print_report(r, tz))?;
                 }
                 ClientCall::Bid { id, node, at, side, mw, price, green, park } => {
                     let side = match side.as_str() {
@@ -713,7 +743,9 @@ mod client {
                     };
                     let mut c = pb::market_service_client::MarketServiceClient::new(channel);
                     let ack = c.submit_bid(with_token(&token, bid)?).await?.into_inner();
-                    println!("bid {} acknowledged for {} (revision {})", ack.bid_id, ack.delivery_day, ack.revision);
+                    show(as_json, &ack, "vpp.v1.BidAck", |ack| {
+                        println!("bid {} acknowledged for {} (revision {})", ack.bid_id, ack.delivery_day, ack.revision)
+                    })?;
                 }
             }
             Ok(())

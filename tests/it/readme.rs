@@ -91,6 +91,19 @@ async fn issue11_readme_blocks_run_on_any_day() {
             failures.push(format!("{line}\n  exit {:?}: {}", out.status.code(), String::from_utf8_lossy(&out.stderr)));
         }
     }
+    // Issue 11 (5): `--json` prints the whole answer by the protobuf JSON mapping.
+    let out = Command::new(bin)
+        .args(["client", "--json", "--token", "dev-shihe-token", "share", "--park", "shihe_park", "--day", "today+2"])
+        .env("VPP_ADDR", &addr)
+        .output()
+        .expect("vpp runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(report["subject"], "shihe_park");
+    let day = &report["days"][0];
+    assert_eq!(day["intervals"].as_array().map(Vec::len), Some(24), "{day}");
+    assert!(day["intervals"][0]["start"].as_str().is_some_and(|s| s.ends_with('Z')), "RFC 3339 instants: {}", day["intervals"][0]);
+    assert!(report["share"].as_f64().is_some_and(|s| (0.0..=1.0).contains(&s)), "a fraction: {}", report["share"]);
     // Issue 11 (5): errors read `CODE: message`, and the command exits non-zero.
     let out = Command::new(bin)
         .args(["client", "--token", "dev-operator-token", "schedule", "--day", "2000-01-01"])
