@@ -70,6 +70,59 @@
     return body;
   }
 
+  // The set-points CSV (operators), fetched with the token like every API call.
+  async function apiText(path) {
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    const headers = token ? { Authorization: 'Bearer ' + token } : {};
+    const response = await fetch(path, { headers, cache: 'no-store' });
+    if (!response.ok) throw new ApiError(response.status, response.statusText);
+    return response.text();
+  }
+
+  // The set-points table: a row per asset and quantity, a column per interval (local
+  // start), from the same CSV the download gives.
+  async function renderSetpoints(day) {
+    const path = '/api/v1/days/' + encodeURIComponent(day) + '/setpoints.csv';
+    const csv = await apiText(path);
+    const lines = csv.trim().split('\n').slice(1).map((l) => l.split(','));
+    const starts = [];
+    const rows = new Map();
+    for (const [, local, , kind, asset, , quantity, unit, value] of lines) {
+      const label = local.slice(11);
+      if (!starts.includes(label)) starts.push(label);
+      const key = asset + ' ' + quantity + ' (' + unit + ')';
+      if (!rows.has(key)) rows.set(key, { kind, asset, values: [] });
+      rows.get(key).values.push(Number(value));
+    }
+    const table = $('setpoints');
+    const head = table.tHead.rows[0];
+    head.replaceChildren();
+    for (const h of ['Asset', ...starts]) {
+      const th = document.createElement('th');
+      th.textContent = h;
+      head.appendChild(th);
+    }
+    const body = table.tBodies[0];
+    body.replaceChildren();
+    for (const [key, r] of rows) {
+      const tr = document.createElement('tr');
+      tr.dataset.asset = r.asset;
+      textCell(tr, key);
+      for (const v of r.values) cell(tr, num(v, 1));
+      body.appendChild(tr);
+    }
+    $('setpoints-download').onclick = () => {
+      const url = URL.createObjectURL(new Blob([csv], { type: 'text/csv' }));
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = 'setpoints-' + day + '.csv';
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 1000);
+    };
+  }
+
   // ---------------------------------------------------------------- charts
 
   function chart(id, config) {
@@ -216,6 +269,7 @@
       if (park === PLANT) {
         const d = await api('/api/v1/days/' + encodeURIComponent(day) + '/plant');
         if (seq === loadSeq) renderPlant(d);
+        if (seq === loadSeq) await renderSetpoints(day);
       } else {
         const d = await api('/api/v1/days/' + encodeURIComponent(day) + '/parks/' + encodeURIComponent(park));
         if (seq === loadSeq) renderPark(d);
@@ -410,13 +464,20 @@
       type: 'line',
       data: {
         labels: d.labels,
-        datasets: d.lines.map((l, k) => ({
-          label: l.name,
-          data: l.loading.map((x) => x * 100),
-          borderColor: PALETTE[k % PALETTE.length],
-          pointRadius: 0,
-          borderWidth: 1.5,
-        })).concat([{ label: 'limit', data: d.labels.map(() => 100), borderColor: '#c62828', borderDash: [6, 4], pointRadius: 0 }]),
+        // Readable with many lines: the five most loaded are drawn, the others stay in the
+        // legend, hidden until clicked.
+        datasets: d.lines
+          .map((l) => l)
+          .sort((a, b) => b.max_loading - a.max_loading)
+          .map((l, k) => ({
+            label: l.name + ' (peak ' + num(l.max_loading * 100, 0) + ' %)',
+            data: l.loading.map((x) => x * 100),
+            borderColor: PALETTE[k % PALETTE.length],
+            pointRadius: 0,
+            borderWidth: k < 5 ? 2.5 : 1,
+            hidden: k >= 5,
+          }))
+          .concat([{ label: 'limit', data: d.labels.map(() => 100), borderColor: '#c62828', borderDash: [6, 4], pointRadius: 0 }]),
       },
       options: { scales: { y: { beginAtZero: true, suggestedMax: 100, title: { display: true, text: '%' } } } },
     });

@@ -596,3 +596,48 @@ pub(crate) async fn plant(State(web): State<Web>, headers: HeaderMap, Path(day):
 pub(crate) async fn not_found() -> ApiError {
     ApiError(Status::not_found("no such API path; see /api/v1/me, /api/v1/days, /api/v1/days/{day}/parks/{park}, /api/v1/days/{day}/plant"))
 }
+
+/// The set-points of the whole day (stitched after a re-plan) as CSV, one row per interval,
+/// asset and quantity: what an operator hands to the plants. Operators only.
+///
+/// Columns: `start_utc,start_local,version,kind,asset,node,quantity,unit,value`.
+pub(crate) async fn setpoints_csv(State(web): State<Web>, headers: HeaderMap, Path(day): Path<String>) -> Result<Response, ApiError> {
+    let who = caller(&web, &headers)?;
+    require_operator(&who).map_err(|_| Status::permission_denied("only grid operators may download set-points"))?;
+    let (day, _info, s, versions) = schedule_of(&web, &day).await?;
+    let tz = web.state.plant.tz();
+    let mut out = String::from("start_utc,start_local,version,kind,asset,node,quantity,unit,value\n");
+    for (t, at) in s.intervals.iter().enumerate() {
+        let local = at.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
+        let version = versions.get(t).copied().unwrap_or_default();
+        let mut row = |kind: &str, asset: &str, node: &str, quantity: &str, unit: &str, value: f64| {
+            out.push_str(&format!("{},{local},{version},{kind},{asset},{node},{quantity},{unit},{value}\n", at.to_rfc3339()));
+        };
+        for r in &s.renewables {
+            row(&r.kind, &r.name, &r.node, "output", "MW", r.output_mw[t]);
+            row(&r.kind, &r.name, &r.node, "curtailed", "MW", r.curtailed_mw[t]);
+        }
+        for st in &s.storages {
+            row(&st.kind, &st.name, &st.node, "charge", "MW", st.charge_mw[t]);
+            row(&st.kind, &st.name, &st.node, "discharge", "MW", st.discharge_mw[t]);
+            row(&st.kind, &st.name, &st.node, "energy_at_start", "MWh", st.energy_green_mwh[t] + st.energy_grey_mwh[t]);
+        }
+        for g in &s.grids {
+            row("grid", &g.name, &g.node, "import", "MW", g.import_mw[t]);
+            row("grid", &g.name, &g.node, "export", "MW", g.export_mw[t]);
+        }
+        for u in &s.thermal {
+            row("thermal", &u.name, &u.node, "output", "MW", u.output_mw[t]);
+        }
+        for p in &s.parks {
+            row("park", &p.name, &p.node, "interrupted", "MW", p.interrupted_mw[t] + p.curtailed_by_bids_mw[t]);
+            row("park", &p.name, &p.node, "served", "MW", p.served_mw[t]);
+        }
+    }
+    let disposition = format!("attachment; filename=\"setpoints-{day}.csv\"");
+    let mut response = ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response();
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        response.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
+}

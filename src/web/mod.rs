@@ -26,6 +26,8 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("/", "text/html; charset=utf-8", include_bytes!("../../web/index.html")),
     ("/app.js", "text/javascript; charset=utf-8", include_bytes!("../../web/app.js")),
     ("/app.css", "text/css; charset=utf-8", include_bytes!("../../web/app.css")),
+    ("/favicon.svg", "image/svg+xml", include_bytes!("../../web/favicon.svg")),
+    ("/favicon.ico", "image/svg+xml", include_bytes!("../../web/favicon.svg")),
     ("/vendor/chart.umd.min.js", "text/javascript; charset=utf-8", include_bytes!("../../web/vendor/chart.umd.min.js")),
     ("/vendor/LICENSE.chart.js.md", "text/plain; charset=utf-8", include_bytes!("../../web/vendor/LICENSE.chart.js.md")),
     ("/vendor/LICENSE.kurkle-color.md", "text/plain; charset=utf-8", include_bytes!("../../web/vendor/LICENSE.kurkle-color.md")),
@@ -58,6 +60,7 @@ pub fn router(state: Arc<AppState>, auth: Authenticator) -> Router {
         .route("/api/v1/days", get(api::days))
         .route("/api/v1/days/{day}/parks/{park}", get(api::park))
         .route("/api/v1/days/{day}/plant", get(api::plant))
+        .route("/api/v1/days/{day}/setpoints.csv", get(api::setpoints_csv))
         .route("/api/{*rest}", get(api::not_found));
     for &(path, content_type, body) in ASSETS {
         app = app.route(path, get(move || async move { asset(content_type, body) }));

@@ -213,6 +213,29 @@ async fn api_gives_the_grpc_numbers_to_whom_grpc_would() {
     let schedule = publish(&ch, day, &fc).await;
     let dt = schedule.dt_hours;
 
+    // Issue 11 (6): the operator's set-points as CSV, one row per interval, asset and
+    // quantity, the numbers of the schedule; nobody else may download them.
+    let csv_url = server.url(&format!("/api/v1/days/{day}/setpoints.csv"));
+    let (status, headers, body) = try_get(&http, &csv_url, Some(OPERATOR)).await.expect("GET");
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers.get("content-type").map(|v| v.to_str().unwrap()), Some("text/csv; charset=utf-8"));
+    let csv = String::from_utf8(body.to_vec()).expect("UTF-8");
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("start_utc,start_local,version,kind,asset,node,quantity,unit,value"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let per_interval = 2 * schedule.renewables.len() + 3 * schedule.storages.len() + 2 * schedule.grids.len() + 2 * schedule.parks.len(); // (no thermal units in Xinyang)
+    assert_eq!(rows.len(), schedule.intervals.len() * per_interval);
+    let wuyue = schedule.storages.iter().find(|st| st.name == "wuyue").expect("wuyue");
+    for (t, want) in wuyue.discharge_mw.iter().enumerate() {
+        let at = Utc.timestamp_opt(schedule.intervals[t].seconds, 0).unwrap().to_rfc3339();
+        let row = rows.iter().find(|r| r[0] == at && r[4] == "wuyue" && r[6] == "discharge").expect("a wuyue discharge row");
+        assert!(near(row[8].parse::<f64>().unwrap(), *want, 1e-9), "{row:?} vs {want}");
+    }
+    for who in [SHIHE, HUANGCHUAN] {
+        let (status, _, _) = try_get(&http, &csv_url, Some(who)).await.expect("GET");
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+
     // Who may call what: (token, path, expected status).
     let stranger = Some("not-a-known-token");
     let matrix: Vec<(Option<&str>, String, StatusCode)> = vec![
@@ -602,6 +625,10 @@ async fn drive(c: Client, base: String, grpc: Channel, day: NaiveDate) {
     assert_eq!(chart_labels(&c, "chart-prices").await.len(), schedule.nodes.len());
     assert_eq!(chart_labels(&c, "chart-plant-storage").await.len(), 2 * schedule.storages.len());
     assert!(chart_labels(&c, "chart-plant-sources").await.iter().any(|l| l == "Wind"));
+    // Issue 11 (6): the set-points table, a row per asset and quantity.
+    wait_for(&c, "#setpoints tr[data-asset='wuyue']").await;
+    let setpoint_rows = c.find_all(Locator::Css("#setpoints tbody tr")).await.unwrap().len();
+    assert!(setpoint_rows >= schedule.renewables.len() + schedule.storages.len(), "{setpoint_rows} set-point rows");
     screenshot(&c, "operator-plant.png").await;
     assert_fits(&c, "operator-plant").await;
     // And any park's page.
