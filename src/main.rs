@@ -196,6 +196,49 @@ enum ClientCall {
         #[arg(long)]
         forecast: Option<PathBuf>,
     },
+    /// The published schedule versions of a day range (operators).
+    Schedules {
+        /// First day.
+        #[arg(long)]
+        day: String,
+        /// Last day (inclusive).
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// Write the exact inputs a schedule version was solved from (operators): plant.toml,
+    /// forecast.json and options.json in a directory, and print their SHA-256.
+    Inputs {
+        /// Local delivery day.
+        #[arg(long)]
+        day: String,
+        /// Version; 0 for the latest.
+        #[arg(long, default_value_t = 0)]
+        version: u32,
+        /// Directory to write the three files into.
+        #[arg(long)]
+        out_dir: PathBuf,
+    },
+    /// Follow the schedules published for a day range as they come (operators).
+    WatchSchedules {
+        /// First day.
+        #[arg(long)]
+        day: String,
+        /// Last day (inclusive).
+        #[arg(long)]
+        to: Option<String>,
+        /// Stop after this many (default: until the server ends the stream).
+        #[arg(long)]
+        count: Option<usize>,
+    },
+    /// Follow your awards for a day as schedules clear it (bots; operators: all).
+    WatchAwards {
+        /// Local delivery day.
+        #[arg(long)]
+        day: String,
+        /// Stop after this many (default: until the server ends the stream).
+        #[arg(long)]
+        count: Option<usize>,
+    },
     /// Amend one of your bids before its gate closure (bots); an option left out keeps its value.
     Amend {
         /// The bid's id.
@@ -674,6 +717,85 @@ mod client {
                     let s = c.replan(with_token(&token, req)?).await?.into_inner();
                     show(as_json, &s, "vpp.v1.Schedule", print_schedule)?;
                 }
+                ClientCall::Schedules { day, to } => {
+                    let to_day = match to {
+                        Some(to) => super::local_day(&to, tz)?.to_string(),
+                        None => String::new(),
+                    };
+                    let req = pb::ListSchedulesRequest { from_day: super::local_day(&day, tz)?.to_string(), to_day };
+                    let mut c = pb::dispatch_service_client::DispatchServiceClient::new(channel);
+                    let list = c.list_schedules(with_token(&token, req)?).await?.into_inner();
+                    show(as_json, &list, "vpp.v1.ListSchedulesResponse", |list| {
+                        for i in &list.schedules {
+                            print_info(i, tz);
+                        }
+                    })?;
+                }
+                ClientCall::Inputs { day, version, out_dir } => {
+                    let req = pb::GetScheduleRequest { delivery_day: super::local_day(&day, tz)?.to_string(), version };
+                    let mut c = pb::dispatch_service_client::DispatchServiceClient::new(channel).max_decoding_message_size(64 << 20);
+                    let inputs = c.get_schedule_inputs(with_token(&token, req)?).await?.into_inner();
+                    std::fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
+                    for (name, text) in [("plant.toml", &inputs.plant_toml), ("forecast.json", &inputs.forecast_json), ("options.json", &inputs.options_json)] {
+                        let path = out_dir.join(name);
+                        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+                    }
+                    let info = inputs.info.clone().unwrap_or_default();
+                    println!(
+                        "{} v{}: inputs written to {} (sha256 {}); re-solve with: vpp solve --model {}/plant.toml --forecast {}/forecast.json",
+                        info.delivery_day,
+                        info.version,
+                        out_dir.display(),
+                        info.inputs_sha256,
+                        out_dir.display(),
+                        out_dir.display()
+                    );
+                }
+                ClientCall::WatchSchedules { day, to, count } => {
+                    let to_day = match to {
+                        Some(to) => super::local_day(&to, tz)?.to_string(),
+                        None => String::new(),
+                    };
+                    let req = pb::StreamSchedulesRequest { from_day: super::local_day(&day, tz)?.to_string(), to_day };
+                    let mut c = pb::dispatch_service_client::DispatchServiceClient::new(channel);
+                    let mut stream = c.stream_schedules(with_token(&token, req)?).await?.into_inner();
+                    let mut seen = 0;
+                    while count.is_none_or(|n| seen < n) {
+                        let Some(info) = stream.message().await? else { break };
+                        if as_json {
+                            println!("{}", json(&info, "vpp.v1.ScheduleInfo")?.replace('\n', " "));
+                        } else {
+                            print_info(&info, tz);
+                        }
+                        seen += 1;
+                    }
+                }
+                ClientCall::WatchAwards { day, count } => {
+                    let req = pb::StreamAwardsRequest { delivery_day: super::local_day(&day, tz)?.to_string() };
+                    let mut c = pb::market_service_client::MarketServiceClient::new(channel);
+                    let mut stream = c.stream_awards(with_token(&token, req)?).await?.into_inner();
+                    let mut seen = 0;
+                    while count.is_none_or(|n| seen < n) {
+                        let Some(a) = stream.message().await? else { break };
+                        if as_json {
+                            println!("{}", json(&a, "vpp.v1.Award")?.replace('\n', " "));
+                        } else {
+                            let at = a.interval_start.as_ref().map(|t| local(t, tz)).unwrap_or_default();
+                            println!(
+                                "v{} {}/{} {at}: {:.1} of {:.1} MW at {:.1} yuan/MWh, settlement {:.1} yuan{}",
+                                a.schedule_version,
+                                a.bot,
+                                a.bid_id,
+                                a.accepted_mw,
+                                a.quantity_mw,
+                                a.clearing_price,
+                                a.settlement_yuan,
+                                if a.firm { " (firm)" } else { "" }
+                            );
+                        }
+                        seen += 1;
+                    }
+                }
                 ClientCall::Amend { id, mw, price } => {
                     anyhow::ensure!(mw.is_some() || price.is_some(), "give --mw, --price or both");
                     let mut c = pb::market_service_client::MarketServiceClient::new(channel);
@@ -779,6 +901,20 @@ mod client {
                 );
             }
         }
+    }
+
+    fn print_info(i: &pb::ScheduleInfo, tz: chrono_tz::Tz) {
+        let at = i.published_at.as_ref().map(|t| local(t, tz)).unwrap_or_default();
+        let replans = if i.replans_version > 0 { format!(", re-plans v{}", i.replans_version) } else { String::new() };
+        println!(
+            "{} v{}: published {at}, {} intervals of {} min, green share {:.2} %, cost {:.0} yuan{replans}",
+            i.delivery_day,
+            i.version,
+            i.intervals,
+            i.interval_minutes,
+            i.green_share * 100.0,
+            i.cost_yuan
+        );
     }
 
     fn print_schedule(s: &pb::Schedule) {

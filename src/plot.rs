@@ -26,7 +26,16 @@ fn colour(source: Source) -> RGBColor {
 
 /// Writes the stack as an SVG file. `point_labels` holds the local time of each interval's
 /// start and of the horizon's end (T+1 labels); `dt_hours` is the interval length.
-pub fn stack_svg(path: &Path, title: &str, point_labels: &[String], dt_hours: f64, stack: &SourceStack) -> Result<(), PlotError> {
+/// `demand_mw`, when given, is drawn as a line over the stack: what was asked of the
+/// served power (the gap is what was interrupted).
+pub fn stack_svg(
+    path: &Path,
+    title: &str,
+    point_labels: &[String],
+    dt_hours: f64,
+    stack: &SourceStack,
+    demand_mw: Option<&[f64]>,
+) -> Result<(), PlotError> {
     let fail = |e: &dyn std::fmt::Display| PlotError { path: path.display().to_string(), message: e.to_string() };
     let n = stack.layers.first().map_or(0, |l| l.mw.len());
     if n == 0 || dt_hours <= 0.0 {
@@ -43,6 +52,7 @@ pub fn stack_svg(path: &Path, title: &str, point_labels: &[String], dt_hours: f6
         }
     }
     let peak = tops.last().map_or(0.0, |top| top.iter().copied().fold(0.0, f64::max));
+    let peak = demand_mw.map_or(peak, |d| d.iter().copied().fold(peak, f64::max));
     let hours = n as f64 * dt_hours;
 
     let root = SVGBackend::new(path, (1200, 620)).into_drawing_area();
@@ -80,6 +90,13 @@ pub fn stack_svg(path: &Path, title: &str, point_labels: &[String], dt_hours: f6
             .draw_series(AreaSeries::new(steps, 0.0, fill.filled()).border_style(fill.stroke_width(1)))
             .map_err(|e| fail(&e))?;
     }
+    // Demand over the stack: the step line of what the parks asked for.
+    let demand_colour = RGBColor(33, 33, 33);
+    if let Some(d) = demand_mw {
+        let steps: Vec<(f64, f64)> =
+            (0..n.min(d.len())).flat_map(|t| [(t as f64 * dt_hours, d[t]), ((t + 1) as f64 * dt_hours, d[t])]).collect();
+        chart.draw_series(std::iter::once(PathElement::new(steps, demand_colour.stroke_width(2)))).map_err(|e| fail(&e))?;
+    }
     // The legend, top of the stack first, as the layers appear.
     legend
         .draw(&Text::new("Source", (12, 40), ("sans-serif", 17).into_font().style(FontStyle::Bold)))
@@ -92,7 +109,13 @@ pub fn stack_svg(path: &Path, title: &str, point_labels: &[String], dt_hours: f6
             .draw(&Text::new(layer.source.label(), (38, y + 2), ("sans-serif", 15).into_font()))
             .map_err(|e| fail(&e))?;
     }
-    let note_y = 80 + 28 * layers.len() as i32;
+    let mut note_y = 80 + 28 * layers.len() as i32;
+    if demand_mw.is_some() {
+        let y = 70 + 28 * layers.len() as i32;
+        legend.draw(&PathElement::new(vec![(12, y + 8), (30, y + 8)], demand_colour.stroke_width(2))).map_err(|e| fail(&e))?;
+        legend.draw(&Text::new("Demand", (38, y + 2), ("sans-serif", 15).into_font())).map_err(|e| fail(&e))?;
+        note_y += 28;
+    }
     for (k, line) in ["Green part shared over green", "sources, grey part over grey", "sources, in proportion to", "their supply per interval."]
         .iter()
         .enumerate()
@@ -110,20 +133,23 @@ pub fn stack_svg(path: &Path, title: &str, point_labels: &[String], dt_hours: f6
 /// with the plant, the day and the green share.
 pub fn schedule_svg(path: &Path, s: &crate::domain::Schedule, tz: chrono_tz::Tz, park: Option<&str>) -> Result<(), PlotError> {
     use crate::domain::sources::{park_stack, plant_stack, point_labels};
-    let (who, stack, share) = match park {
+    let (who, stack, share, demand) = match park {
         Some(name) => {
             let p = s.parks.iter().find(|p| p.name == name).ok_or_else(|| PlotError {
                 path: path.display().to_string(),
                 message: format!("the schedule has no park named '{name}'"),
             })?;
             let stack = park_stack(s, name).ok_or_else(|| PlotError { path: path.display().to_string(), message: format!("no park '{name}'") })?;
-            (format!("park {name}"), stack, p.share_total)
+            (format!("park {name}"), stack, p.share_total, p.demand_mw.clone())
         }
-        None => ("all parks".to_string(), plant_stack(s), s.totals.green_share),
+        None => {
+            let demand = (0..s.intervals.len()).map(|t| s.parks.iter().map(|p| p.demand_mw[t]).sum()).collect();
+            ("all parks".to_string(), plant_stack(s), s.totals.green_share, demand)
+        }
     };
     let from = s.intervals.first().map(|t| t.with_timezone(&tz).format("%Y-%m-%d").to_string()).unwrap_or_default();
     let to = s.intervals.last().map(|t| t.with_timezone(&tz).format("%Y-%m-%d").to_string()).unwrap_or_default();
     let days = if from == to { from } else { format!("{from} .. {to}") };
     let title = format!("{} · {who} · {days} · green share {:.2} %", s.plant, share * 100.0);
-    stack_svg(path, &title, &point_labels(s, tz), s.dt_hours, &stack)
+    stack_svg(path, &title, &point_labels(s, tz), s.dt_hours, &stack, Some(&demand))
 }

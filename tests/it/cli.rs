@@ -125,6 +125,9 @@ fn solve_plot_writes_the_stacked_source_chart_as_svg() {
     let title = format!("xinyang · all parks · 2026-07-22 · green share {:.2} %", schedule.totals.green_share * 100.0);
     assert!(texts.contains(&title), "the title gives the day and the share: {texts:?}");
     assert!(texts.iter().any(|t| t == "06:00") && texts.iter().any(|t| t == "24:00"), "local hours on the axis: {texts:?}");
+    // Issue 11 (2): a demand line over the stack, in the legend.
+    assert!(texts.iter().any(|t| t == "Demand"), "the legend names the demand line: {texts:?}");
+    assert!(body.contains("stroke=\"#212121\""), "a demand line is drawn");
 
     // One park's chart; a park that is not there is refused before solving.
     let park_svg = dir.join("park.svg");
