@@ -93,6 +93,15 @@ const TIGHT_TOLERANCE: f64 = 1e-10;
 /// HiGHS's default primal and dual feasibility tolerance.
 const DEFAULT_TOLERANCE: f64 = 1e-7;
 
+/// A failure of a run that used up its time limit is the time limit, whatever the solver
+/// called it (a MILP stopped before its first feasible point reports "no solution found").
+fn out_of_time(e: ResolutionError, started: Instant, time_limit_s: Option<f64>) -> Failure {
+    match time_limit_s {
+        Some(limit) if started.elapsed().as_secs_f64() >= 0.95 * limit => Failure::TimeLimit,
+        _ => Failure::from(e),
+    }
+}
+
 /// Solves `lp` for `objective` in `direction`; `tight`: with [`TIGHT_TOLERANCE`] (HiGHS).
 pub(crate) fn solve(
     lp: &Lp,
@@ -159,7 +168,7 @@ pub(crate) fn solve(
                 model = model.set_mip_rel_gap(1e-9).map_err(|e| Failure::Other(e.to_string()))?;
             }
             let refs: Vec<_> = rows.map(|c| model.add_constraint(c)).collect();
-            let mut sol = model.solve()?;
+            let mut sol = model.solve().map_err(|e| out_of_time(e, started, time_limit_s))?;
             if matches!(sol.status(), good_lp::solvers::SolutionStatus::TimeLimit) {
                 return Err(Failure::TimeLimit);
             }
@@ -182,7 +191,7 @@ pub(crate) fn solve(
                 model.settings().time_limit(limit);
             }
             let refs: Vec<_> = rows.map(|c| model.add_constraint(c)).collect();
-            let mut sol = model.solve()?;
+            let mut sol = model.solve().map_err(|e| out_of_time(e, started, time_limit_s))?;
             let x: Vec<f64> = xs.iter().map(|&v| sol.value(v)).collect();
             let duals = if want_duals {
                 let d = sol.compute_dual();
