@@ -628,6 +628,38 @@ mod client {
         Ok(serde_json::to_string_pretty(&dynamic)?)
     }
 
+    /// `day` and an optional last day as the wire's `from_day` and `to_day` (empty: the
+    /// same day), read in the forms [`super::local_day`] accepts.
+    fn days(day: &str, to: Option<&str>, tz: chrono_tz::Tz) -> anyhow::Result<(String, String)> {
+        let to_day = match to {
+            Some(to) => super::local_day(to, tz)?.to_string(),
+            None => String::new(),
+        };
+        Ok((super::local_day(day, tz)?.to_string(), to_day))
+    }
+
+    /// Prints what a server stream sends, one item a line (JSON on one line when asked),
+    /// until it ends or `count` items came.
+    async fn follow<M: prost::Message + Default>(
+        mut stream: tonic::Streaming<M>,
+        count: Option<usize>,
+        as_json: bool,
+        name: &str,
+        summary: impl Fn(&M),
+    ) -> anyhow::Result<()> {
+        let mut seen = 0;
+        while count.is_none_or(|n| seen < n) {
+            let Some(item) = stream.message().await? else { break };
+            if as_json {
+                println!("{}", json(&item, name)?.replace('\n', " "));
+            } else {
+                summary(&item);
+            }
+            seen += 1;
+        }
+        Ok(())
+    }
+
     /// Prints `message` as JSON when asked, else runs `summary`.
     fn show<M: prost::Message>(as_json: bool, message: &M, name: &str, summary: impl FnOnce(&M)) -> anyhow::Result<()> {
         if as_json {
@@ -682,11 +714,8 @@ mod client {
                 }
                 ClientCall::Share { park, day, to } => {
                     let mut c = pb::green_share_service_client::GreenShareServiceClient::new(channel);
-                    let to_day = match to {
-                        Some(to) => super::local_day(&to, tz)?.to_string(),
-                        None => String::new(),
-                    };
-                    let req = pb::ParkShareRequest { park, from_day: super::local_day(&day, tz)?.to_string(), to_day };
+                    let (from_day, to_day) = days(&day, to.as_deref(), tz)?;
+                    let req = pb::ParkShareRequest { park, from_day, to_day };
                     let r = c.get_park_share(with_token(&token, req)?).await?.into_inner();
                     show(as_json, &r, "vpp.v1.ShareReport", |r| print_report(r, tz))?;
                 }
@@ -718,11 +747,8 @@ mod client {
                     show(as_json, &s, "vpp.v1.Schedule", print_schedule)?;
                 }
                 ClientCall::Schedules { day, to } => {
-                    let to_day = match to {
-                        Some(to) => super::local_day(&to, tz)?.to_string(),
-                        None => String::new(),
-                    };
-                    let req = pb::ListSchedulesRequest { from_day: super::local_day(&day, tz)?.to_string(), to_day };
+                    let (from_day, to_day) = days(&day, to.as_deref(), tz)?;
+                    let req = pb::ListSchedulesRequest { from_day, to_day };
                     let mut c = pb::dispatch_service_client::DispatchServiceClient::new(channel);
                     let list = c.list_schedules(with_token(&token, req)?).await?.into_inner();
                     show(as_json, &list, "vpp.v1.ListSchedulesResponse", |list| {
@@ -752,49 +778,31 @@ mod client {
                     );
                 }
                 ClientCall::WatchSchedules { day, to, count } => {
-                    let to_day = match to {
-                        Some(to) => super::local_day(&to, tz)?.to_string(),
-                        None => String::new(),
-                    };
-                    let req = pb::StreamSchedulesRequest { from_day: super::local_day(&day, tz)?.to_string(), to_day };
+                    let (from_day, to_day) = days(&day, to.as_deref(), tz)?;
+                    let req = pb::StreamSchedulesRequest { from_day, to_day };
                     let mut c = pb::dispatch_service_client::DispatchServiceClient::new(channel);
-                    let mut stream = c.stream_schedules(with_token(&token, req)?).await?.into_inner();
-                    let mut seen = 0;
-                    while count.is_none_or(|n| seen < n) {
-                        let Some(info) = stream.message().await? else { break };
-                        if as_json {
-                            println!("{}", json(&info, "vpp.v1.ScheduleInfo")?.replace('\n', " "));
-                        } else {
-                            print_info(&info, tz);
-                        }
-                        seen += 1;
-                    }
+                    let stream = c.stream_schedules(with_token(&token, req)?).await?.into_inner();
+                    follow(stream, count, as_json, "vpp.v1.ScheduleInfo", |info| print_info(info, tz)).await?;
                 }
                 ClientCall::WatchAwards { day, count } => {
                     let req = pb::StreamAwardsRequest { delivery_day: super::local_day(&day, tz)?.to_string() };
                     let mut c = pb::market_service_client::MarketServiceClient::new(channel);
-                    let mut stream = c.stream_awards(with_token(&token, req)?).await?.into_inner();
-                    let mut seen = 0;
-                    while count.is_none_or(|n| seen < n) {
-                        let Some(a) = stream.message().await? else { break };
-                        if as_json {
-                            println!("{}", json(&a, "vpp.v1.Award")?.replace('\n', " "));
-                        } else {
-                            let at = a.interval_start.as_ref().map(|t| local(t, tz)).unwrap_or_default();
-                            println!(
-                                "v{} {}/{} {at}: {:.1} of {:.1} MW at {:.1} yuan/MWh, settlement {:.1} yuan{}",
-                                a.schedule_version,
-                                a.bot,
-                                a.bid_id,
-                                a.accepted_mw,
-                                a.quantity_mw,
-                                a.clearing_price,
-                                a.settlement_yuan,
-                                if a.firm { " (firm)" } else { "" }
-                            );
-                        }
-                        seen += 1;
-                    }
+                    let stream = c.stream_awards(with_token(&token, req)?).await?.into_inner();
+                    follow(stream, count, as_json, "vpp.v1.Award", |a| {
+                        let at = a.interval_start.as_ref().map(|t| local(t, tz)).unwrap_or_default();
+                        println!(
+                            "v{} {}/{} {at}: {:.1} of {:.1} MW at {:.1} yuan/MWh, settlement {:.1} yuan{}",
+                            a.schedule_version,
+                            a.bot,
+                            a.bid_id,
+                            a.accepted_mw,
+                            a.quantity_mw,
+                            a.clearing_price,
+                            a.settlement_yuan,
+                            if a.firm { " (firm)" } else { "" }
+                        );
+                    })
+                    .await?;
                 }
                 ClientCall::Amend { id, mw, price } => {
                     anyhow::ensure!(mw.is_some() || price.is_some(), "give --mw, --price or both");
@@ -838,11 +846,8 @@ mod client {
                 }
                 ClientCall::PlantShare { day, to } => {
                     let mut c = pb::green_share_service_client::GreenShareServiceClient::new(channel);
-                    let to_day = match to {
-                        Some(to) => super::local_day(&to, tz)?.to_string(),
-                        None => String::new(),
-                    };
-                    let req = pb::PlantShareRequest { from_day: super::local_day(&day, tz)?.to_string(), to_day };
+                    let (from_day, to_day) = days(&day, to.as_deref(), tz)?;
+                    let req = pb::PlantShareRequest { from_day, to_day };
                     let r = c.get_plant_share(with_token(&token, req)?).await?.into_inner();
                     show(as_json, &r, "vpp.v1.ShareReport", |r| print_report(r, tz))?;
                 }

@@ -41,7 +41,7 @@ impl DispatchApi {
 
     /// Reads a stored schedule back.
     fn decode(record: &ScheduleRecord) -> Result<Schedule, Status> {
-        serde_json::from_str(&record.schedule_json).map_err(|_| Status::internal("a stored schedule could not be read"))
+        super::green::decode_schedule(&record.schedule_json)
     }
 
     /// The active bids of `day`, split onto the forecast's intervals.

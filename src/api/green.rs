@@ -76,8 +76,13 @@ impl DayVersions {
 /// and the web API) reads.
 pub(crate) async fn latest_schedule(state: &AppState, day: NaiveDate) -> Result<Option<(ScheduleInfo, Schedule)>, Status> {
     let Some(r) = state.store.schedule(day, None).await.map_err(from_store)? else { return Ok(None) };
-    let s: Schedule = serde_json::from_str(&r.schedule_json).map_err(|_| Status::internal("a stored schedule could not be read"))?;
+    let s = decode_schedule(&r.schedule_json)?;
     Ok(Some((r.info, s)))
+}
+
+/// A stored schedule read back (INTERNAL, without its text, if it cannot be).
+pub(crate) fn decode_schedule(json: &str) -> Result<Schedule, Status> {
+    serde_json::from_str(json).map_err(|_| Status::internal("a stored schedule could not be read"))
 }
 
 /// Every published version of a day, decoded, oldest first (empty when none).
@@ -86,9 +91,7 @@ pub(crate) async fn day_versions(state: &AppState, day: NaiveDate) -> Result<Vec
     let mut out = Vec::with_capacity(latest.0.version as usize);
     for v in 1..latest.0.version {
         if let Some(r) = state.store.schedule(day, Some(v)).await.map_err(from_store)? {
-            let s: Schedule =
-                serde_json::from_str(&r.schedule_json).map_err(|_| Status::internal("a stored schedule could not be read"))?;
-            out.push((r.info, s));
+            out.push((r.info, decode_schedule(&r.schedule_json)?));
         }
     }
     out.push(latest);

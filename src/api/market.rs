@@ -175,8 +175,7 @@ impl MarketService for MarketApi {
         let mut existing = Vec::new();
         let mut seen = 0;
         if let Some(r) = self.state.store.schedule(day, None).await.map_err(from_store)? {
-            let s: crate::domain::Schedule =
-                serde_json::from_str(&r.schedule_json).map_err(|_| Status::internal("a stored schedule could not be read"))?;
+            let s = super::green::decode_schedule(&r.schedule_json)?;
             seen = r.info.version;
             existing.extend(convert::awards(&s, &r.info, hours).into_iter().filter(&mine));
         }

@@ -27,6 +27,7 @@ use tonic::{Code, Status};
 
 use crate::api::auth::{may_read_park, require_operator, Authenticator, Principal};
 use crate::api::{self as grpc, pb, AppState};
+use crate::domain::stitch::Stitched;
 use crate::domain::sources::{interval_labels as labels, park_stack, plant_stack, point_labels, SourceStack};
 use crate::domain::Schedule;
 use crate::store::ScheduleInfo;
@@ -328,18 +329,12 @@ pub(crate) async fn days(State(web): State<Web>, headers: HeaderMap, Query(q): Q
 /// The whole day, stitched from every version (after a re-plan: the firm past of the
 /// earlier version and the re-planned rest), with the latest version's record and the
 /// version of each interval, or 404.
-async fn schedule_of(web: &Web, day: &str) -> Result<(NaiveDate, ScheduleInfo, Schedule, Vec<u32>), ApiError> {
+async fn schedule_of(web: &Web, day: &str) -> Result<(NaiveDate, ScheduleInfo, Stitched), ApiError> {
     let day = grpc::day(day, "day")?;
     let versions = grpc::day_versions(&web.state, day).await?;
     let d = grpc::DayVersions { day, versions };
     let info = d.latest().map(|l| l.0.clone()).ok_or_else(|| Status::not_found(format!("no schedule published for {day}")))?;
-    let whole = d.whole(&web.state.plant)?;
-    Ok((day, info, whole.schedule, whole.versions))
-}
-
-/// The stitched day as `Stitched` again, for the share code shared with gRPC.
-fn whole(s: &Schedule, versions: &[u32]) -> crate::domain::stitch::Stitched {
-    crate::domain::stitch::Stitched { schedule: s.clone(), versions: versions.to_vec() }
+    Ok((day, info, d.whole(&web.state.plant)?))
 }
 
 #[derive(Serialize)]
@@ -386,8 +381,9 @@ pub(crate) async fn park(State(web): State<Web>, headers: HeaderMap, Path((day, 
     let Some(plant_park) = plant.parks.iter().find(|p| p.name == park) else {
         return Err(Status::not_found(format!("no park named {} in plant {}", crate::domain::limits::quote(&park), plant.name)).into());
     };
-    let (day, info, s, versions) = schedule_of(&web, &day).await?;
-    let share = grpc::park_day(day, info.version, &whole(&s, &versions), &park)
+    let (day, info, stitched) = schedule_of(&web, &day).await?;
+    let s = &stitched.schedule;
+    let share = grpc::park_day(day, info.version, &stitched, &park)
         .ok_or_else(|| Status::not_found(format!("the {day} schedule has no park {}", crate::domain::limits::quote(&park))))?;
     let stack = park_stack(&s, &park).ok_or_else(|| Status::not_found(format!("the {day} schedule has no park {}", crate::domain::limits::quote(&park))))?;
     let node = s.parks.iter().find(|p| p.name == park).map_or_else(|| plant_park.node.clone(), |p| p.node.clone());
@@ -501,10 +497,10 @@ pub(crate) struct PlantDay {
 pub(crate) async fn plant(State(web): State<Web>, headers: HeaderMap, Path(day): Path<String>) -> ApiResult<PlantDay> {
     let who = caller(&web, &headers)?;
     require_operator(&who).map_err(|_| Status::permission_denied("only grid operators may see the whole plant"))?;
-    let (day, info, s, versions) = schedule_of(&web, &day).await?;
+    let (day, info, stitched) = schedule_of(&web, &day).await?;
+    let s = &stitched.schedule;
     let tz = web.state.plant.tz();
     let dt = s.dt_hours;
-    let stitched = whole(&s, &versions);
     let share = grpc::plant_day(day, info.version, &stitched);
     let parks = s
         .parks
@@ -604,7 +600,7 @@ pub(crate) async fn not_found() -> ApiError {
 pub(crate) async fn setpoints_csv(State(web): State<Web>, headers: HeaderMap, Path(day): Path<String>) -> Result<Response, ApiError> {
     let who = caller(&web, &headers)?;
     require_operator(&who).map_err(|_| Status::permission_denied("only grid operators may download set-points"))?;
-    let (day, _info, s, versions) = schedule_of(&web, &day).await?;
+    let (day, _info, Stitched { schedule: s, versions }) = schedule_of(&web, &day).await?;
     let tz = web.state.plant.tz();
     let mut out = String::from("start_utc,start_local,version,kind,asset,node,quantity,unit,value\n");
     for (t, at) in s.intervals.iter().enumerate() {
