@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use chrono::Timelike;
 
+use crate::domain::plant::RenewableKind;
 use crate::domain::{Plant, Schedule};
 
 /// The summary `vpp solve` prints.
@@ -52,7 +53,7 @@ pub fn summary(plant: &Plant, s: &Schedule) -> String {
     let _ = writeln!(o, "{:<26} {:>12} {:>12} {:>10}", "renewable", "avail MWh", "output MWh", "curt MWh");
     for r in &s.renewables {
         let sum = |v: &[f64]| v.iter().sum::<f64>() * dt;
-        let _ = writeln!(o, "{:<26} {:>12.1} {:>12.1} {:>10.1}", format!("{} ({})", r.name, r.kind), sum(&r.available_mw), sum(&r.output_mw), sum(&r.curtailed_mw));
+        let _ = writeln!(o, "{:<26} {:>12.1} {:>12.1} {:>10.1}", format!("{} ({})", r.name, r.kind.name()), sum(&r.available_mw), sum(&r.output_mw), sum(&r.curtailed_mw));
     }
     let _ = writeln!(o);
     let _ = writeln!(o, "{:<26} {:>10} {:>10} {:>10} {:>10} {:>12}", "storage", "in MWh", "out MWh", "E0 MWh", "E_T MWh", "E_T green");
@@ -120,8 +121,8 @@ fn table(plant: &Plant, s: &Schedule) -> String {
         let avg = |f: &dyn Fn(usize) -> f64| ks.iter().map(|&k| f(k)).sum::<f64>() / n;
         let demand = avg(&|k| s.parks.iter().map(|p| p.demand_mw[k]).sum());
         let served = avg(&|k| s.parks.iter().map(|p| p.served_mw[k]).sum());
-        let wind = avg(&|k| s.renewables.iter().filter(|r| r.kind == "wind").map(|r| r.output_mw[k]).sum());
-        let pv = avg(&|k| s.renewables.iter().filter(|r| r.kind == "pv").map(|r| r.output_mw[k]).sum());
+        let wind = avg(&|k| s.renewables.iter().filter(|r| r.kind == RenewableKind::Wind).map(|r| r.output_mw[k]).sum());
+        let pv = avg(&|k| s.renewables.iter().filter(|r| r.kind == RenewableKind::Pv).map(|r| r.output_mw[k]).sum());
         let storage = avg(&|k| s.storages.iter().map(|st| st.discharge_mw[k] - st.charge_mw[k]).sum());
         let import = avg(&|k| s.grids.iter().map(|g| g.import_mw[k]).sum());
         let export = avg(&|k| s.grids.iter().map(|g| g.export_mw[k]).sum());

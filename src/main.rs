@@ -494,15 +494,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     .map_err(|e| anyhow::anyhow!("forecast {} does not fit plant {}:\n{e}", path.display(), plant.name))?;
             }
             println!(
-                "{}: ok ({} nodes, {} lines, {} wind, {} pv, {} pumped hydro, {} caes, {} parks)",
+                "{}: ok ({} nodes, {} lines, {} wind, {} pv, {} storage, {} parks, {} behind a park's meter)",
                 plant_path.display(),
                 plant.nodes.len(),
                 plant.lines.len(),
                 plant.wind.len(),
                 plant.pv.len(),
-                plant.pumped_hydro.len(),
-                plant.caes.len(),
-                plant.parks.len()
+                plant.storage.len(),
+                plant.parks.len(),
+                plant.renewables().filter(|(_, r)| r.park.is_some()).count() + plant.storage.iter().filter(|s| s.park.is_some()).count()
             );
             Ok(())
         }

@@ -229,8 +229,8 @@ pub fn generate(plant: &Plant, day: DayKind, interval_minutes: u32, days: usize)
         let series = average(2, &|_, h, th| peak * demand_shape(day, seed, h, th));
         forecast.demand_mw.insert(park.name.clone(), series);
     }
-    for hydro in &plant.pumped_hydro {
-        let per_interval = (day.inflow_share_per_h() * hydro.turbine_mw.max(0.0) * dt_h * 1000.0).round() / 1000.0;
+    for hydro in plant.storage.iter().filter(|s| s.kind.has_inflow()) {
+        let per_interval = (day.inflow_share_per_h() * hydro.discharge_mw.max(0.0) * dt_h * 1000.0).round() / 1000.0;
         forecast.inflow_mwh.insert(hydro.name.clone(), vec![per_interval; intervals]);
     }
 
@@ -465,7 +465,7 @@ mod tests {
             }
             assert_eq!(f.availability.len(), plant.wind.len() + plant.pv.len());
             assert_eq!(f.demand_mw.len(), plant.parks.len());
-            assert_eq!(f.inflow_mwh.len(), plant.pumped_hydro.len());
+            assert_eq!(f.inflow_mwh.len(), plant.storage.iter().filter(|s| s.kind.has_inflow()).count());
             assert!(f.bids.is_empty() && f.import_price.is_empty() && f.interruptible_mw.is_empty());
         }
     }

@@ -310,6 +310,7 @@ pub(crate) fn schedule(i: &ScheduleInfo, s: &Schedule, market_hours: f64) -> pb:
                 served_total_mwh: p.served_mwh,
                 green_total_mwh: p.green_total_mwh,
                 share_total: p.share_total,
+                own_green_mwh: p.own_green_mwh.clone(),
             })
             .collect(),
         renewables: s
@@ -317,7 +318,9 @@ pub(crate) fn schedule(i: &ScheduleInfo, s: &Schedule, market_hours: f64) -> pb:
             .iter()
             .map(|r| pb::RenewableSchedule {
                 name: r.name.clone(),
-                kind: r.kind.clone(),
+                kind: r.kind.name().into(),
+                asset_kind: asset_kind(r.kind.name()),
+                park: r.park.clone().unwrap_or_default(),
                 node: r.node.clone(),
                 available_mw: r.available_mw.clone(),
                 output_mw: r.output_mw.clone(),
@@ -329,7 +332,9 @@ pub(crate) fn schedule(i: &ScheduleInfo, s: &Schedule, market_hours: f64) -> pb:
             .iter()
             .map(|st| pb::StorageSchedule {
                 name: st.name.clone(),
-                kind: st.kind.clone(),
+                kind: st.kind.name().into(),
+                asset_kind: asset_kind(st.kind.name()),
+                park: st.park.clone().unwrap_or_default(),
                 node: st.node.clone(),
                 charge_mw: st.charge_mw.clone(),
                 charge_green_mw: st.charge_green_mw.clone(),
@@ -402,4 +407,10 @@ pub(crate) fn schedule(i: &ScheduleInfo, s: &Schedule, market_hours: f64) -> pb:
         }),
         warnings: s.warnings.clone(),
     }
+}
+
+/// The wire kind of an asset, by its name: `pumped_hydro` is `ASSET_KIND_PUMPED_HYDRO`. A
+/// kind the proto does not list yet is UNSPECIFIED on the wire (its `kind` text still says).
+fn asset_kind(name: &str) -> i32 {
+    pb::AssetKind::from_str_name(&format!("ASSET_KIND_{}", name.to_ascii_uppercase())).unwrap_or(pb::AssetKind::Unspecified) as i32
 }

@@ -91,7 +91,7 @@ impl Forecast {
         let t = self.intervals;
         let renewables: Vec<&str> = plant.wind.iter().chain(&plant.pv).map(|r| r.name.as_str()).collect();
         let parks: Vec<&str> = plant.parks.iter().map(|p| p.name.as_str()).collect();
-        let hydro: Vec<&str> = plant.pumped_hydro.iter().map(|h| h.name.as_str()).collect();
+        let hydro: Vec<&str> = plant.storage.iter().filter(|s| s.kind.has_inflow()).map(|s| s.name.as_str()).collect();
         let grids: Vec<&str> = plant.grids.iter().map(|g| g.name.as_str()).collect();
         check_series(&mut c, "availability", &self.availability, &renewables, true, t, Unit::Fraction, "wind farm or PV plant");
         check_series(&mut c, "demand_mw", &self.demand_mw, &parks, true, t, Unit::Mw, "park");

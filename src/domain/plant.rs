@@ -37,12 +37,9 @@ pub struct Plant {
     /// PV plants.
     #[serde(default)]
     pub pv: Vec<Renewable>,
-    /// Pumped-hydro stations.
+    /// Storage plants of every kind (pumped hydro, compressed air, batteries), in one list.
     #[serde(default)]
-    pub pumped_hydro: Vec<PumpedHydro>,
-    /// Compressed-air storage plants.
-    #[serde(default)]
-    pub caes: Vec<Caes>,
+    pub storage: Vec<Storage>,
     /// Industrial-park loads.
     #[serde(default, rename = "park")]
     pub parks: Vec<Park>,
@@ -112,59 +109,93 @@ pub struct Renewable {
     pub node: String,
     /// Installed capacity, MW.
     pub capacity_mw: f64,
+    /// The park behind whose meter it sits (rooftop PV aggregated per park: many small
+    /// systems as one profile). Its green output counts for that park first; what the park
+    /// does not use goes to the plant's pool. Absent: a plant of the pool.
+    #[serde(default)]
+    pub park: Option<String>,
 }
 
-/// A pumped-hydro station.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PumpedHydro {
-    /// Identifier; the forecast's `inflow_mwh` is keyed by it.
-    pub name: String,
-    /// Connection node.
-    pub node: String,
-    /// Maximum pumping power, MW.
-    pub pump_mw: f64,
-    /// Maximum turbine power, MW.
-    pub turbine_mw: f64,
-    /// Lowest usable reservoir energy, MWh.
-    pub e_min_mwh: f64,
-    /// Highest reservoir energy, MWh.
-    pub e_max_mwh: f64,
-    /// Energy at the start of the horizon, MWh (a request may override it).
-    pub e0_mwh: f64,
-    /// Pumping efficiency (electric energy to stored energy), (0, 1].
-    pub eta_pump: f64,
-    /// Turbine efficiency (stored energy to electric energy), (0, 1].
-    pub eta_turbine: f64,
-    /// Share of the initial energy that is green, [0, 1].
-    #[serde(default)]
-    pub initial_green_fraction: f64,
-    /// Variable cost per MWh generated, yuan/MWh.
-    #[serde(default)]
-    pub variable_cost: f64,
+/// What a renewable plant is; the table it is listed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RenewableKind {
+    /// A wind farm (`[[wind]]`).
+    Wind,
+    /// A PV plant or aggregated rooftop PV (`[[pv]]`).
+    Pv,
 }
 
-/// A compressed-air storage plant.
+impl RenewableKind {
+    /// Name as written in plant files and schedules.
+    pub fn name(self) -> &'static str {
+        match self {
+            RenewableKind::Wind => "wind",
+            RenewableKind::Pv => "pv",
+        }
+    }
+}
+
+/// The technology of a storage plant. What differs between kinds is data on [`Storage`]
+/// (inflow for pumped hydro, a minimum generation for CAES, a cycle-ageing cost for
+/// batteries), not a separate type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StorageKind {
+    /// Pumped hydro: the only kind with a natural inflow (the forecast's `inflow_mwh`),
+    /// which arrives green and may spill.
+    PumpedHydro,
+    /// Compressed-air energy storage.
+    Caes,
+    /// A battery (electrochemical storage), at a node or behind a park's meter.
+    Battery,
+}
+
+impl StorageKind {
+    /// Name as written in plant files and schedules.
+    pub fn name(self) -> &'static str {
+        match self {
+            StorageKind::PumpedHydro => "pumped_hydro",
+            StorageKind::Caes => "caes",
+            StorageKind::Battery => "battery",
+        }
+    }
+
+    /// Whether the forecast may give this kind a natural inflow.
+    pub fn has_inflow(self) -> bool {
+        self == StorageKind::PumpedHydro
+    }
+}
+
+/// A storage plant of any kind. Energies are stored energy: E rises by `eta_charge` ×
+/// charge and falls by discharge / `eta_discharge`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Caes {
-    /// Identifier.
+pub struct Storage {
+    /// Identifier; the forecast's `inflow_mwh` (pumped hydro) and re-plans' start levels
+    /// are keyed by it.
     pub name: String,
+    /// Technology.
+    pub kind: StorageKind,
     /// Connection node.
     pub node: String,
-    /// Maximum compression (charging) power, MW.
-    pub compression_mw: f64,
-    /// Maximum generation power, MW.
-    pub generation_mw: f64,
-    /// Lowest usable stored energy, MWh (electric equivalent).
+    /// The park behind whose meter it sits (user-side storage): its green discharge counts
+    /// for that park first. Absent: a storage of the pool.
+    #[serde(default)]
+    pub park: Option<String>,
+    /// Maximum charging power (pumping, compression), MW.
+    pub charge_mw: f64,
+    /// Maximum discharging power (turbine, generation), MW.
+    pub discharge_mw: f64,
+    /// Lowest usable stored energy, MWh.
     pub e_min_mwh: f64,
     /// Highest stored energy, MWh.
     pub e_max_mwh: f64,
-    /// Energy at the start of the horizon, MWh.
+    /// Energy at the start of the horizon, MWh (a request may override it).
     pub e0_mwh: f64,
-    /// Charging efficiency, (0, 1].
+    /// Charging efficiency (electric energy to stored energy), (0, 1].
     pub eta_charge: f64,
-    /// Discharging efficiency, (0, 1].
+    /// Discharging efficiency (stored energy to electric energy), (0, 1].
     pub eta_discharge: f64,
     /// Standing loss, fraction of stored energy lost per hour, [0, 1).
     #[serde(default)]
@@ -175,9 +206,13 @@ pub struct Caes {
     /// Share of the initial energy that is green, [0, 1].
     #[serde(default)]
     pub initial_green_fraction: f64,
-    /// Variable cost per MWh generated, yuan/MWh.
+    /// Variable cost per MWh discharged, yuan/MWh.
     #[serde(default)]
     pub variable_cost: f64,
+    /// Cycle-ageing cost per MWh of throughput (every MWh charged and every MWh
+    /// discharged, at the terminals), yuan/MWh: what a cycle costs a battery in lost life.
+    #[serde(default)]
+    pub cycle_cost_yuan_per_mwh: f64,
 }
 
 /// An industrial park's load.
@@ -273,6 +308,12 @@ pub enum PlantError {
     },
 }
 
+/// Tables of plant files written before storage became one list, with the renamed fields.
+const LEGACY_TABLES: [(&str, &str); 2] = [
+    ("pumped_hydro", "pump_mw -> charge_mw, turbine_mw -> discharge_mw, eta_pump -> eta_charge, eta_turbine -> eta_discharge"),
+    ("caes", "compression_mw -> charge_mw, generation_mw -> discharge_mw"),
+];
+
 impl Plant {
     /// Reads, parses and validates a plant file.
     pub fn load(path: impl AsRef<Path>) -> Result<Plant, PlantError> {
@@ -288,7 +329,34 @@ impl Plant {
 
     /// Parses TOML text without validating it.
     pub fn from_toml(text: &str) -> Result<Plant, String> {
-        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
+        toml::from_str(text).map_err(|e| {
+            let message = e.to_string().trim_end().to_string();
+            match LEGACY_TABLES.iter().find(|(table, _)| message.contains(&format!("unknown field `{table}`"))) {
+                Some((table, hint)) => format!("{message}\n[[{table}]] was replaced by [[storage]] with kind = \"{table}\" ({hint})"),
+                None => message,
+            }
+        })
+    }
+
+    /// The storage plant with this name.
+    pub fn storage(&self, name: &str) -> Option<&Storage> {
+        self.storage.iter().find(|s| s.name == name)
+    }
+
+    /// The renewables in schedule order (wind, then PV), each with its kind.
+    pub fn renewables(&self) -> impl Iterator<Item = (RenewableKind, &Renewable)> {
+        let wind = self.wind.iter().map(|r| (RenewableKind::Wind, r));
+        wind.chain(self.pv.iter().map(|r| (RenewableKind::Pv, r)))
+    }
+
+    /// Index of a park by name.
+    pub fn park_index(&self, name: &str) -> Option<usize> {
+        self.parks.iter().position(|p| p.name == name)
+    }
+
+    /// True when some asset sits behind a park's meter.
+    pub fn has_behind_the_meter(&self) -> bool {
+        self.renewables().any(|(_, r)| r.park.is_some()) || self.storage.iter().any(|s| s.park.is_some())
     }
 
     /// The plant's time zone.
@@ -305,12 +373,11 @@ impl Plant {
     pub fn asset_names(&self) -> impl Iterator<Item = (&'static str, &str)> {
         let wind = self.wind.iter().map(|a| ("wind", a.name.as_str()));
         let pv = self.pv.iter().map(|a| ("pv", a.name.as_str()));
-        let ph = self.pumped_hydro.iter().map(|a| ("pumped_hydro", a.name.as_str()));
-        let caes = self.caes.iter().map(|a| ("caes", a.name.as_str()));
+        let storage = self.storage.iter().map(|a| ("storage", a.name.as_str()));
         let parks = self.parks.iter().map(|a| ("park", a.name.as_str()));
         let grids = self.grids.iter().map(|a| ("grid", a.name.as_str()));
         let thermal = self.thermal.iter().map(|a| ("thermal", a.name.as_str()));
-        wind.chain(pv).chain(ph).chain(caes).chain(parks).chain(grids).chain(thermal)
+        wind.chain(pv).chain(storage).chain(parks).chain(grids).chain(thermal)
     }
 
     /// Checks every field and cross-reference; reports all problems at once.
@@ -363,32 +430,35 @@ impl Plant {
                 c.push(format!("{table}[{name}].name"), format!("name already used by {first}[{name}]; asset names must be unique"));
             }
         }
+        let parks: HashMap<&str, &str> = self.parks.iter().map(|p| (p.name.as_str(), p.node.as_str())).collect();
+        let behind_meter = |c: &mut Collector, p: &str, park: Option<&String>, node: &str| {
+            if let Some(park) = park {
+                match parks.get(park.as_str()) {
+                    None => c.push(format!("{p}.park"), format!("unknown park {}", limits::quote(park))),
+                    Some(&at) if at != node => c.push(
+                        format!("{p}.node"),
+                        format!("behind the meter of park {} it must be at that park's node '{at}', not '{node}'", limits::quote(park)),
+                    ),
+                    Some(_) => {}
+                }
+            }
+        };
         for (table, list) in [("wind", &self.wind), ("pv", &self.pv)] {
             for (k, r) in list.iter().enumerate() {
                 check_name(&mut c, table, k, &r.name);
                 let p = format!("{table}[{}]", label(&r.name, k));
                 node_ok(&mut c, format!("{p}.node"), &r.node);
                 c.power(&format!("{p}.capacity_mw"), r.capacity_mw);
+                behind_meter(&mut c, &p, r.park.as_ref(), &r.node);
             }
         }
-        for (k, h) in self.pumped_hydro.iter().enumerate() {
-            check_name(&mut c, "pumped_hydro", k, &h.name);
-            let p = format!("pumped_hydro[{}]", label(&h.name, k));
-            node_ok(&mut c, format!("{p}.node"), &h.node);
-            c.power(&format!("{p}.pump_mw"), h.pump_mw);
-            c.power(&format!("{p}.turbine_mw"), h.turbine_mw);
-            c.efficiency(&format!("{p}.eta_pump"), h.eta_pump);
-            c.efficiency(&format!("{p}.eta_turbine"), h.eta_turbine);
-            c.within(&format!("{p}.initial_green_fraction"), h.initial_green_fraction, 0.0, 1.0);
-            c.cost(&format!("{p}.variable_cost"), h.variable_cost);
-            check_energy(&mut c, &p, h.e_min_mwh, h.e_max_mwh, h.e0_mwh);
-        }
-        for (k, s) in self.caes.iter().enumerate() {
-            check_name(&mut c, "caes", k, &s.name);
-            let p = format!("caes[{}]", label(&s.name, k));
+        for (k, s) in self.storage.iter().enumerate() {
+            check_name(&mut c, "storage", k, &s.name);
+            let p = format!("storage[{}]", label(&s.name, k));
             node_ok(&mut c, format!("{p}.node"), &s.node);
-            c.power(&format!("{p}.compression_mw"), s.compression_mw);
-            c.power(&format!("{p}.generation_mw"), s.generation_mw);
+            behind_meter(&mut c, &p, s.park.as_ref(), &s.node);
+            c.power(&format!("{p}.charge_mw"), s.charge_mw);
+            c.power(&format!("{p}.discharge_mw"), s.discharge_mw);
             c.efficiency(&format!("{p}.eta_charge"), s.eta_charge);
             c.efficiency(&format!("{p}.eta_discharge"), s.eta_discharge);
             if c.finite(&format!("{p}.standing_loss_per_h"), s.standing_loss_per_h)
@@ -398,12 +468,13 @@ impl Plant {
             }
             if let Some(m) = s.min_generation_mw {
                 let f = format!("{p}.min_generation_mw");
-                if c.finite(&f, m) && !(0.0..=s.generation_mw).contains(&m) {
-                    c.push(f, format!("must lie in [0, generation_mw = {}], got {m}", s.generation_mw));
+                if c.finite(&f, m) && !(0.0..=s.discharge_mw).contains(&m) {
+                    c.push(f, format!("must lie in [0, discharge_mw = {}], got {m}", s.discharge_mw));
                 }
             }
             c.within(&format!("{p}.initial_green_fraction"), s.initial_green_fraction, 0.0, 1.0);
             c.cost(&format!("{p}.variable_cost"), s.variable_cost);
+            c.cost(&format!("{p}.cycle_cost_yuan_per_mwh"), s.cycle_cost_yuan_per_mwh);
             check_energy(&mut c, &p, s.e_min_mwh, s.e_max_mwh, s.e0_mwh);
         }
         for (k, l) in self.parks.iter().enumerate() {

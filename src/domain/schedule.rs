@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::bid::BidSide;
+use super::plant::{RenewableKind, StorageKind};
 
 /// The dispatch of one horizon.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -20,7 +21,7 @@ pub struct Schedule {
     pub dt_hours: f64,
     /// Wind and PV.
     pub renewables: Vec<RenewableSchedule>,
-    /// Pumped hydro and CAES.
+    /// Storage plants of every kind, in plant order.
     pub storages: Vec<StorageSchedule>,
     /// Park loads and their green allocation.
     pub parks: Vec<ParkSchedule>,
@@ -52,9 +53,12 @@ pub struct RenewableSchedule {
     /// Asset name.
     pub name: String,
     /// `wind` or `pv`.
-    pub kind: String,
+    pub kind: RenewableKind,
     /// Node.
     pub node: String,
+    /// The park behind whose meter it sits, if any (its output counts for that park first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub park: Option<String>,
     /// Available power a_t·P, MW.
     pub available_mw: Vec<f64>,
     /// Output g_t, MW.
@@ -63,16 +67,20 @@ pub struct RenewableSchedule {
     pub curtailed_mw: Vec<f64>,
 }
 
-/// A storage plant (pumped hydro or CAES); energy series have T+1 points (start of each
-/// interval and end of the horizon).
+/// A storage plant of any kind; energy series have T+1 points (start of each interval and
+/// end of the horizon).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StorageSchedule {
     /// Asset name.
     pub name: String,
-    /// `pumped_hydro` or `caes`.
-    pub kind: String,
+    /// `pumped_hydro`, `caes` or `battery`.
+    pub kind: StorageKind,
     /// Node.
     pub node: String,
+    /// The park behind whose meter it sits, if any (its green discharge counts for that
+    /// park first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub park: Option<String>,
     /// Charging (pumping, compression) power, MW.
     pub charge_mw: Vec<f64>,
     /// Part of the charging power that is green, MW.
@@ -106,8 +114,12 @@ pub struct ParkSchedule {
     pub curtailed_by_bids_mw: Vec<f64>,
     /// Served power, MW.
     pub served_mw: Vec<f64>,
-    /// Green energy allocated to the park, MWh per interval.
+    /// Green energy allocated to the park, MWh per interval (its own green first).
     pub green_mwh: Vec<f64>,
+    /// The park's own green: green from behind its meter used on site, MWh per interval
+    /// (part of `green_mwh`; zeros for a park with nothing behind its meter).
+    #[serde(default)]
+    pub own_green_mwh: Vec<f64>,
     /// Green share per interval (0 where nothing is served).
     pub share: Vec<f64>,
     /// Minimum share the park is owed, if any.
@@ -298,6 +310,16 @@ pub struct CostBreakdown {
     pub bids_received: f64,
     /// Carbon price × emissions.
     pub carbon: f64,
+}
+
+impl CostBreakdown {
+    /// The operating cost these parts make: imports − export revenue + interruption +
+    /// storage + thermal + bids paid − bids received + carbon.
+    pub fn total(&self) -> f64 {
+        self.imports - self.export_revenue + self.interruption + self.storage + self.thermal + self.bids_paid
+            - self.bids_received
+            + self.carbon
+    }
 }
 
 /// One point of the share–cost frontier.

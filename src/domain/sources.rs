@@ -30,6 +30,7 @@
 //! than be dropped. Values are average MW over each interval (MWh / Δ).
 
 use super::bid::BidSide;
+use super::plant::RenewableKind;
 use super::schedule::Schedule;
 
 /// A layer of the stack, bottom first in [`Source::ALL`] order: green sources, then grey.
@@ -162,8 +163,8 @@ struct Pools {
 fn pools(s: &Schedule, t: usize) -> Pools {
     let dt = s.dt_hours;
     let at = |v: &[f64]| v.get(t).copied().unwrap_or(0.0) * dt;
-    let wind: f64 = s.renewables.iter().filter(|r| r.kind == "wind").map(|r| at(&r.output_mw)).sum();
-    let pv: f64 = s.renewables.iter().filter(|r| r.kind != "wind").map(|r| at(&r.output_mw)).sum();
+    let wind: f64 = s.renewables.iter().filter(|r| r.kind == RenewableKind::Wind).map(|r| at(&r.output_mw)).sum();
+    let pv: f64 = s.renewables.iter().filter(|r| r.kind != RenewableKind::Wind).map(|r| at(&r.output_mw)).sum();
     let storage_green: f64 = s.storages.iter().map(|st| at(&st.discharge_green_mw)).sum();
     let storage_all: f64 = s.storages.iter().map(|st| at(&st.discharge_mw)).sum();
     let sells = s.bids.iter().filter(|b| b.interval == t && b.side == BidSide::Sell);

@@ -85,6 +85,7 @@ pub fn stitch(plant: &Plant, versions: &[(u32, &Schedule)]) -> Option<Stitched> 
         p.curtailed_by_bids_mw = series(&|x| &x.parks[k].curtailed_by_bids_mw);
         p.served_mw = series(&|x| &x.parks[k].served_mw);
         p.green_mwh = series(&|x| &x.parks[k].green_mwh);
+        p.own_green_mwh = series(&|x| &x.parks[k].own_green_mwh);
         p.share = series(&|x| &x.parks[k].share);
         p.served_mwh = p.served_mw.iter().sum::<f64>() * dt;
         p.green_total_mwh = p.green_mwh.iter().sum();
@@ -133,9 +134,11 @@ pub fn stitch(plant: &Plant, versions: &[(u32, &Schedule)]) -> Option<Stitched> 
         for (p, pp) in s.parks.iter().zip(&plant.parks) {
             cost.interruption += p.interrupted_mw[i] * dt * pp.compensation_yuan_per_mwh;
         }
-        let variable = plant.pumped_hydro.iter().map(|h| h.variable_cost).chain(plant.caes.iter().map(|c| c.variable_cost));
-        for (st, vc) in s.storages.iter().zip(variable) {
-            cost.storage += st.discharge_mw[i] * dt * vc;
+        for st in &s.storages {
+            if let Some(ps) = plant.storage(&st.name) {
+                cost.storage += st.discharge_mw[i] * dt * ps.variable_cost
+                    + (st.charge_mw[i] + st.discharge_mw[i]) * dt * ps.cycle_cost_yuan_per_mwh;
+            }
         }
         let at = x.intervals[t];
         for a in x.bids.iter().filter(|a| a.interval_start.or_else(|| x.intervals.get(a.interval).copied()) == Some(at)) {
@@ -157,9 +160,7 @@ pub fn stitch(plant: &Plant, versions: &[(u32, &Schedule)]) -> Option<Stitched> 
         s.parks.iter().map(|p| (p.interrupted_mw.iter().sum::<f64>() + p.curtailed_by_bids_mw.iter().sum::<f64>()) * dt).sum();
     t.imported_mwh = s.grids.iter().map(|g| g.import_mw.iter().sum::<f64>() * dt).sum();
     t.exported_mwh = s.grids.iter().map(|g| g.export_mw.iter().sum::<f64>() * dt).sum();
-    t.cost_yuan = cost.imports - cost.export_revenue + cost.interruption + cost.storage + cost.thermal + cost.bids_paid
-        - cost.bids_received
-        + cost.carbon;
+    t.cost_yuan = cost.total();
     t.cost = cost;
     t.co2_t = co2;
     t.certificates = (t.green_mwh + 1e-6).floor().max(0.0) as u64;

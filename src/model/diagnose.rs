@@ -157,29 +157,29 @@ pub(crate) fn explain(plant: &Plant, forecast: &Forecast, options: &Options, b: 
 }
 
 /// The parks short of their minimum share at `t` in the relaxed dispatch `x`: (park,
-/// minimum, MWh missing), by the water-filling rule of the schedule's allocation.
+/// minimum, MWh missing), by the schedule's allocation rule (own green first, then the
+/// pool water-filled).
 fn park_shortfalls(plant: &Plant, forecast: &Forecast, b: &Built, x: &[f64], t: usize) -> Vec<(String, f64, f64)> {
     let dt = b.h.dt;
     let mut served: Vec<f64> = plant.parks.iter().map(|p| forecast.demand_mw[&p.name][t] * dt).collect();
     for (p, vars) in b.ix.interrupted.iter().enumerate() {
         served[p] -= x[vars[t].idx()] * dt;
     }
-    for (bid, v) in forecast.bids.iter().zip(&b.ix.bid) {
-        if bid.side == crate::domain::BidSide::Curtail && b.h.index_of(bid.interval_start) == Some(t) {
-            if let Ok(p) = crate::domain::forecast::curtail_park(plant, bid) {
-                served[p] -= x[v.idx()] * dt;
-            }
+    for (place, v) in b.ix.bid_places.iter().zip(&b.ix.bid) {
+        if let (Some(p), true) = (place.park, place.t == t) {
+            served[p] -= x[v.idx()] * dt;
         }
     }
     let alpha: Vec<f64> = plant.parks.iter().map(|p| p.min_green_share.unwrap_or(0.0)).collect();
     let green = x[b.ix.green_to_load[t].idx()];
-    let shares = super::solution::water_fill(&served, &alpha, green);
+    let own: Vec<f64> = (0..plant.parks.len()).map(|p| b.ix.own_green.get(p).and_then(|o| o[t]).map_or(0.0, |o| x[o.idx()])).collect();
+    let got = super::green::allocate(&served, &alpha, &own, green);
     plant
         .parks
         .iter()
         .enumerate()
         .filter_map(|(p, park)| {
-            let missing = (alpha[p] - shares[p]) * served[p];
+            let missing = alpha[p] * served[p] - got[p];
             (missing > NOISE).then(|| (park.name.clone(), alpha[p], missing))
         })
         .collect()

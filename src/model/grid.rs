@@ -3,8 +3,12 @@
 //! p_min). In MILP mode one binary per interval forbids importing and exporting at once
 //! (which an LP would do wherever the export price beats the import price).
 
-use super::builder::Builder;
+use crate::domain::schedule::{GridSchedule, ThermalSchedule};
+use crate::domain::{Forecast, Horizon, Plant};
+
+use super::builder::{Builder, Index};
 use super::lp::{Family, Sense};
+use super::solution::Values;
 
 impl Builder<'_> {
     /// Adds import and export variables for every grid exchange.
@@ -14,16 +18,16 @@ impl Builder<'_> {
         for g in &self.plant.grids {
             let node = self.node(&g.node);
             let subject = self.lp.subject(&g.name);
-            let prices = self.forecast.import_price.get(&g.name);
+            let prices = import_prices(g, self.forecast, &self.h, tz);
             let (mut imp, mut exp, mut exp_green) = (Vec::new(), Vec::new(), Vec::new());
             for t in self.intervals() {
-                let price = prices.map_or_else(|| g.tariff.price_at(self.h.instant(t), tz), |p| p[t]);
+                let price = prices[t];
                 let i = self.lp.var(0.0, g.import_cap_mw);
                 let e = self.lp.var(0.0, g.export_cap_mw);
                 self.inject[node][t].push((i, dt));
                 self.inject[node][t].push((e, -dt));
-                self.cost.add(i, price * dt);
-                self.cost.add(e, -g.export_price * dt);
+                self.cost.imports.add(i, price * dt);
+                self.cost.export_revenue.add(e, g.export_price * dt);
                 self.emissions.add(i, g.carbon_intensity * dt);
                 if g.green_fraction > 0.0 {
                     self.green_supply[t].push((i, g.green_fraction * dt));
@@ -58,11 +62,46 @@ impl Builder<'_> {
             for t in self.intervals() {
                 let p = self.lp.var(u.p_min_mw, u.p_max_mw);
                 self.inject[node][t].push((p, dt));
-                self.cost.add(p, u.marginal_cost * dt);
+                self.cost.thermal.add(p, u.marginal_cost * dt);
                 self.emissions.add(p, u.carbon_intensity * dt);
                 out.push(p);
             }
             self.ix.thermal.push(out);
         }
     }
+}
+
+/// The import price of exchange `g` in every interval: the forecast's series where it gives
+/// one, the tariff otherwise.
+fn import_prices(g: &crate::domain::plant::GridExchange, forecast: &Forecast, h: &Horizon, tz: chrono_tz::Tz) -> Vec<f64> {
+    match forecast.import_price.get(&g.name) {
+        Some(p) => p.clone(),
+        None => (0..h.len).map(|t| g.tariff.price_at(h.instant(t), tz)).collect(),
+    }
+}
+
+/// Reads the grid exchanges and thermal units back.
+pub(crate) fn read_grid(plant: &Plant, forecast: &Forecast, h: &Horizon, ix: &Index, v: &Values<'_>) -> (Vec<GridSchedule>, Vec<ThermalSchedule>) {
+    let tz = plant.tz();
+    let grids = plant
+        .grids
+        .iter()
+        .enumerate()
+        .map(|(k, g)| GridSchedule {
+            name: g.name.clone(),
+            node: g.node.clone(),
+            import_mw: v.series(&ix.import[k]),
+            export_mw: v.series(&ix.export[k]),
+            export_green_mw: ix.export_green[k].iter().map(|e| e.map_or(0.0, |e| v.get(e))).collect(),
+            import_price: import_prices(g, forecast, h, tz),
+            export_price: g.export_price,
+        })
+        .collect();
+    let thermal = plant
+        .thermal
+        .iter()
+        .zip(&ix.thermal)
+        .map(|(u, vars)| ThermalSchedule { name: u.name.clone(), node: u.node.clone(), output_mw: v.series(vars) })
+        .collect();
+    (grids, thermal)
 }

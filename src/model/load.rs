@@ -21,7 +21,7 @@ impl Builder<'_> {
                 self.demand[node][t] += demand[t] * dt;
                 self.inject[node][t].push((i, dt));
                 self.reductions[p][t].push(i);
-                self.cost.add(i, park.compensation_yuan_per_mwh * dt);
+                self.cost.interruption.add(i, park.compensation_yuan_per_mwh * dt);
                 vars.push(i);
             }
             if let Some(cap) = park.daily_interruptible_mwh {

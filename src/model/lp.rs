@@ -64,6 +64,14 @@ pub(crate) enum Family {
     GreenServed,
     /// Parks' minimum green shares in one interval.
     ParkMinShare,
+    /// A park's own green ≤ the green produced behind its meter.
+    OwnGreen,
+    /// A park's own green ≤ its served energy.
+    OwnServed,
+    /// The parks' own green together ≤ green to load.
+    OwnWithinGreen,
+    /// What a park with something behind its meter needs from the pool for its minimum.
+    ParkNeed,
     /// Plant minimum green share over the horizon.
     PlantMinShare,
     /// Stage 2: share ≥ stage-1 optimum − tolerance.
@@ -108,6 +116,10 @@ impl Family {
             Family::GreenMatch => "green_match",
             Family::GreenServed => "green_served",
             Family::ParkMinShare => "park_min_share",
+            Family::OwnGreen => "own_green",
+            Family::OwnServed => "own_served",
+            Family::OwnWithinGreen => "own_within_green",
+            Family::ParkNeed => "park_need",
             Family::PlantMinShare => "plant_min_share",
             Family::ShareFloor => "share_floor",
             Family::GreenFloor => "green_floor",

@@ -4,20 +4,20 @@
 //! Architecture invariant: this module does no IO and knows nothing of gRPC, storage or
 //! async runtimes; it is a pure function from inputs to a schedule or a typed error.
 //!
-//! One file per family of MODEL.md: `wind_pv`, `storage` (shared by `pumped_hydro` and
-//! `caes`), `load`, `grid` (with thermal units), `bids`, `network`, `green`. `stages` runs
-//! the objectives, `diagnose` explains infeasible inputs, `solution` reads the results.
+//! One file per family of MODEL.md: `wind_pv`, `storage` (every kind: pumped hydro, CAES,
+//! batteries), `load`, `grid` (with thermal units), `bids`, `network`, `green` (with the
+//! parks' own green behind their meters). Each family adds its variables and rows and
+//! reads its own results back; `solution` puts the schedule together, `stages` runs the
+//! objectives, `diagnose` explains infeasible inputs.
 
 mod bids;
 mod builder;
-mod caes;
 mod diagnose;
 mod green;
 mod grid;
 mod load;
 pub(crate) mod lp;
 mod network;
-mod pumped_hydro;
 mod solution;
 pub(crate) mod solver;
 mod stages;
@@ -183,13 +183,7 @@ impl Options {
         if self.milp && self.backend == Backend::Clarabel {
             c.push("milp", "the clarabel backend solves LPs only; use the highs backend for the MILP mode");
         }
-        let storages: Vec<(&str, f64, f64)> = plant
-            .pumped_hydro
-            .iter()
-            .map(|h| (h.name.as_str(), h.e_min_mwh, h.e_max_mwh))
-            .chain(plant.caes.iter().map(|s| (s.name.as_str(), s.e_min_mwh, s.e_max_mwh)))
-            .collect();
-        let find = |name: &str| storages.iter().find(|s| s.0 == name).copied();
+        let find = |name: &str| plant.storage(name).map(|s| (s.name.as_str(), s.e_min_mwh, s.e_max_mwh));
         for (name, level) in &self.initial {
             let f = format!("initial.{}", crate::domain::limits::short(name));
             match find(name) {
@@ -216,10 +210,10 @@ impl Options {
             }
         }
         let dt = f64::from(forecast.interval_minutes) / 60.0;
-        for s in &plant.caes {
+        for s in &plant.storage {
             if s.standing_loss_per_h * dt >= 1.0 {
                 c.push(
-                    format!("caes[{}].standing_loss_per_h", s.name),
+                    format!("storage[{}].standing_loss_per_h", s.name),
                     format!("loses all energy within one {}-minute interval", forecast.interval_minutes),
                 );
             }

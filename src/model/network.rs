@@ -6,8 +6,12 @@
 //!
 //! whose dual is the node's marginal price in yuan/MWh.
 
-use super::builder::Builder;
+use crate::domain::schedule::{LineSchedule, NodeSchedule};
+use crate::domain::Plant;
+
+use super::builder::{Builder, Index};
 use super::lp::{Family, Sense, Var};
+use super::solution::{clean, Values};
 
 impl Builder<'_> {
     /// Adds line flows, DC angles and the balance row of every node and interval.
@@ -97,4 +101,38 @@ mod tests {
         let refs = dc_references(3, std::iter::empty());
         assert_eq!(refs, vec![None, None, None]);
     }
+}
+
+/// The node prices: the duals of the balance rows, yuan/MWh, per node and interval (empty
+/// per node when there are no duals).
+pub(crate) fn read_prices(ix: &Index, duals: &[f64]) -> Vec<Vec<f64>> {
+    ix.balance.iter().map(|rows| if duals.is_empty() { Vec::new() } else { rows.iter().map(|r| clean(duals[r.idx()])).collect() }).collect()
+}
+
+/// Reads the nodes (prices, DC angles) and the lines (flows, loading) back.
+pub(crate) fn read_network(plant: &Plant, ix: &Index, prices: &[Vec<f64>], v: &Values<'_>) -> (Vec<NodeSchedule>, Vec<LineSchedule>) {
+    let lines = plant
+        .lines
+        .iter()
+        .zip(&ix.flow)
+        .map(|(l, vars)| {
+            let flow_mw = v.series(vars);
+            let loading = flow_mw.iter().map(|f| if l.capacity_mw > 0.0 { f.abs() / l.capacity_mw } else { 0.0 }).collect();
+            LineSchedule { name: l.name.clone(), from: l.from.clone(), to: l.to.clone(), flow_mw, loading }
+        })
+        .collect();
+    let nodes = plant
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(k, n)| {
+            let on_dc = plant.lines.iter().any(|l| l.reactance_pu.is_some() && (l.from == n.name || l.to == n.name));
+            NodeSchedule {
+                name: n.name.clone(),
+                price: prices[k].clone(),
+                angle_rad: if on_dc { ix.angle[k].iter().map(|a| a.map_or(0.0, |a| v.get(a))).collect() } else { Vec::new() },
+            }
+        })
+        .collect();
+    (nodes, lines)
 }

@@ -397,30 +397,44 @@ impl HighsSession {
         // When most columns were just fixed (the colour attribution, MILP duals), presolve
         // removes them and a cold dual simplex on what is left beats re-pivoting the whole
         // model from the old basis (year, cost mode: 2.1 s against ≈ 27 s).
-        let cold = self.warm && rebounded * 2 > self.cols.len();
-        if cold {
-            // SAFETY: the live HiGHS instance `model` owns; clearing the solver keeps the model.
-            unsafe { highs_sys::Highs_clearSolver(model.as_mut_ptr()) };
-            model.set_option("simplex_strategy", 1);
-            model.set_option("presolve", "choose");
-        }
-        let started = Instant::now();
-        let solved = model.try_solve().map_err(|e| Failure::Other(format!("HiGHS error while solving: {e:?}")))?;
-        let solve_ms = started.elapsed().as_secs_f64() * 1e3;
-        use highs::HighsModelStatus as S;
-        let status = solved.status();
-        let outcome = match status {
-            S::Optimal => {
-                let sol = solved.get_solution();
-                let x = sol.columns().to_vec();
-                let duals = if want_duals { sol.dual_rows()[..lp.rows.len()].to_vec() } else { Vec::new() };
-                let objective_value = objective.eval(&x);
-                Ok(RawSolution { x, duals, objective: objective_value, solve_ms })
+        let mut cold = self.warm && rebounded * 2 > self.cols.len();
+        let mut solve_ms = 0.0;
+        let mut attempt = 0;
+        let (solved, outcome) = loop {
+            attempt += 1;
+            if cold {
+                // SAFETY: the live HiGHS instance `model` owns; clearing the solver keeps the model.
+                unsafe { highs_sys::Highs_clearSolver(model.as_mut_ptr()) };
+                model.set_option("simplex_strategy", 1);
+                model.set_option("presolve", "choose");
             }
-            S::Infeasible | S::UnboundedOrInfeasible => Err(Failure::Infeasible),
-            S::Unbounded => Err(Failure::Unbounded),
-            S::ReachedTimeLimit | S::ReachedInterrupt | S::ReachedIterationLimit => Err(Failure::TimeLimit),
-            other => Err(Failure::Other(format!("HiGHS ended with {other:?}"))),
+            let started = Instant::now();
+            let solved = model.try_solve().map_err(|e| Failure::Other(format!("HiGHS error while solving: {e:?}")))?;
+            solve_ms += started.elapsed().as_secs_f64() * 1e3;
+            use highs::HighsModelStatus as S;
+            let status = solved.status();
+            let outcome = match status {
+                S::Optimal => {
+                    let sol = solved.get_solution();
+                    let x = sol.columns().to_vec();
+                    let duals = if want_duals { sol.dual_rows()[..lp.rows.len()].to_vec() } else { Vec::new() };
+                    let objective_value = objective.eval(&x);
+                    Ok(RawSolution { x, duals, objective: objective_value, solve_ms })
+                }
+                S::Infeasible | S::UnboundedOrInfeasible => Err(Failure::Infeasible),
+                S::Unbounded => Err(Failure::Unbounded),
+                S::ReachedTimeLimit | S::ReachedInterrupt | S::ReachedIterationLimit => Err(Failure::TimeLimit),
+                other => Err(Failure::Other(format!("HiGHS ended with {other:?}"))),
+            };
+            // A warm start that ends without a verdict (status Unknown: numerical trouble
+            // from the old basis) is solved once more from scratch.
+            if matches!(outcome, Err(Failure::Other(_))) && self.warm && !cold && attempt == 1 {
+                tracing::debug!(?status, "warm-started solve ended without a verdict; solving again from scratch");
+                model = highs::Model::from(solved);
+                cold = true;
+                continue;
+            }
+            break (solved, outcome);
         };
         let mut model = highs::Model::from(solved);
         if !self.warm || cold {

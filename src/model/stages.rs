@@ -55,7 +55,7 @@ fn solve_run(plant: &Plant, forecast: &Forecast, options: &Options, trace: Optio
     options.validate(plant, forecast).map_err(DispatchError::InvalidOptions)?;
     let started = Instant::now();
     let deadline = options.time_limit_s.map(|s| started + std::time::Duration::from_secs_f64(s));
-    let built = Builder::new(plant, forecast, options).build();
+    let built = Builder::new(plant, forecast, options)?.build();
     let mut run = Run {
         plant,
         forecast,
@@ -123,8 +123,9 @@ fn solve_run(plant: &Plant, forecast: &Forecast, options: &Options, trace: Optio
     if options.objective == Objective::Cost && options.frontier_points >= 2 {
         frontier = run.frontier(options.frontier_points, Some((share_of(&run.b, &x), fin.objective)))?;
     }
-    let premium = premium_row.and_then(|r| duals.get(r.idx()).copied());
     let report = solution::Report {
+        premium: premium_row.and_then(|r| duals.get(r.idx()).copied()),
+        frontier,
         backend: options.backend,
         stage1,
         iterations,
@@ -134,7 +135,7 @@ fn solve_run(plant: &Plant, forecast: &Forecast, options: &Options, trace: Optio
         build_ms: run.build_ms,
         solve_ms: run.solve_ms,
     };
-    let mut schedule = solution::schedule(plant, forecast, options, &run.b, &x, &duals, premium, report, frontier);
+    let mut schedule = solution::schedule(plant, forecast, options, &run.b, &x, &duals, report);
     schedule.warnings.extend(run.warnings);
     Ok(schedule)
 }
@@ -145,7 +146,7 @@ pub fn export_mps(plant: &Plant, forecast: &Forecast, options: &Options) -> Resu
     plant.validate().map_err(DispatchError::InvalidPlant)?;
     forecast.validate(plant).map_err(DispatchError::InvalidForecast)?;
     options.validate(plant, forecast).map_err(DispatchError::InvalidOptions)?;
-    let built = Builder::new(plant, forecast, options).build();
+    let built = Builder::new(plant, forecast, options)?.build();
     Ok(built.lp.to_mps(&built.cost, false))
 }
 
@@ -321,8 +322,8 @@ impl Run<'_> {
             self.tie_break = false;
             self.restore(saved.0.clone(), saved.1);
             match &outcome {
-                Err(DispatchError::Infeasible(_)) | Err(DispatchError::Solver(_)) => {
-                    tracing::debug!(tight, "tie-break stages failed");
+                Err(e @ (DispatchError::Infeasible(_) | DispatchError::Solver(_))) => {
+                    tracing::debug!(tight, error = %e, "tie-break stages failed");
                 }
                 _ => break,
             }
@@ -538,7 +539,8 @@ fn factor(j: usize) -> f64 {
 /// - storage keeps green energy rather than grey: green is stored before grey and grey is
 ///   released before green (Σ green stored energy, every interval, weight 1 per MWh);
 /// - every green use is rewarded (green to load, green charged through the stock, green
-///   exported and sold: weight 10⁻³), which makes the hourly matching row tight;
+///   exported and sold: weight 10⁻³), which makes the hourly matching row tight; so is a
+///   park's own green from behind its meter (weight 10⁻³), which it gets first;
 /// - no energy is moved that need not be (weight 10⁻³ per MWh): the least storage
 ///   throughput, imports, exports, interruptions, spill and thermal output, and the least
 ///   curtailment; a marginal award at equal prices is raised rather than cut;
@@ -581,6 +583,10 @@ fn canonical_objective(b: &Built) -> LinExpr {
         }
     }
     for &v in &b.ix.green_to_load {
+        add(v, MOVE_WEIGHT);
+    }
+    // A park's own green counts for it first: as much as its meter allows.
+    for &v in b.ix.own_green.iter().flatten().flatten() {
         add(v, MOVE_WEIGHT);
     }
     for &v in b.ix.thermal.iter().flatten() {

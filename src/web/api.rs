@@ -550,7 +550,7 @@ pub(crate) async fn plant(State(web): State<Web>, headers: HeaderMap, Path(day):
                 .iter()
                 .map(|st| StorageUnit {
                     name: st.name.clone(),
-                    kind: st.kind.clone(),
+                    kind: st.kind.name().into(),
                     node: st.node.clone(),
                     green_mwh: st.energy_green_mwh.clone(),
                     grey_mwh: st.energy_grey_mwh.clone(),
@@ -562,7 +562,7 @@ pub(crate) async fn plant(State(web): State<Web>, headers: HeaderMap, Path(day):
             .iter()
             .map(|r| RenewableView {
                 name: r.name.clone(),
-                kind: r.kind.clone(),
+                kind: r.kind.name().into(),
                 node: r.node.clone(),
                 available_mw: r.available_mw.clone(),
                 output_mw: r.output_mw.clone(),
@@ -610,13 +610,13 @@ pub(crate) async fn setpoints_csv(State(web): State<Web>, headers: HeaderMap, Pa
             out.push_str(&format!("{},{local},{version},{kind},{asset},{node},{quantity},{unit},{value}\n", at.to_rfc3339()));
         };
         for r in &s.renewables {
-            row(&r.kind, &r.name, &r.node, "output", "MW", r.output_mw[t]);
-            row(&r.kind, &r.name, &r.node, "curtailed", "MW", r.curtailed_mw[t]);
+            row(r.kind.name(), &r.name, &r.node, "output", "MW", r.output_mw[t]);
+            row(r.kind.name(), &r.name, &r.node, "curtailed", "MW", r.curtailed_mw[t]);
         }
         for st in &s.storages {
-            row(&st.kind, &st.name, &st.node, "charge", "MW", st.charge_mw[t]);
-            row(&st.kind, &st.name, &st.node, "discharge", "MW", st.discharge_mw[t]);
-            row(&st.kind, &st.name, &st.node, "energy_at_start", "MWh", st.energy_green_mwh[t] + st.energy_grey_mwh[t]);
+            row(st.kind.name(), &st.name, &st.node, "charge", "MW", st.charge_mw[t]);
+            row(st.kind.name(), &st.name, &st.node, "discharge", "MW", st.discharge_mw[t]);
+            row(st.kind.name(), &st.name, &st.node, "energy_at_start", "MWh", st.energy_green_mwh[t] + st.energy_grey_mwh[t]);
         }
         for g in &s.grids {
             row("grid", &g.name, &g.node, "import", "MW", g.import_mw[t]);

@@ -13,16 +13,17 @@ line = [{ name = "l1", from = "site", to = "hub", capacity_mw = 500, reactance_p
 wind = [{ name = "w", node = "site", capacity_mw = 100 }]
 park = [{ name = "p", node = "hub", interruptible_mw = 10, daily_interruptible_mwh = 20, min_green_share = 0.0 }]
 
-[[pumped_hydro]]
+[[storage]]
 name = "ph"
+kind = "pumped_hydro"
 node = "site"
-pump_mw = 50
-turbine_mw = 50
+charge_mw = 50
+discharge_mw = 50
 e_min_mwh = 10
 e_max_mwh = 200
 e0_mwh = 100
-eta_pump = 0.9
-eta_turbine = 0.9
+eta_charge = 0.9
+eta_discharge = 0.9
 
 [[grid]]
 name = "grid"
@@ -91,13 +92,13 @@ fn negative_capacity() {
 #[test]
 fn e_min_above_e_max() {
     let e = plant_problems(&plant_with("e_min_mwh = 10", "e_min_mwh = 300"));
-    assert!(e.contains("pumped_hydro[ph].e_min_mwh: must not exceed e_max_mwh (300 > 200)"), "{e}");
+    assert!(e.contains("storage[ph].e_min_mwh: must not exceed e_max_mwh (300 > 200)"), "{e}");
 }
 
 #[test]
 fn e0_outside_the_reservoir() {
     let e = plant_problems(&plant_with("e0_mwh = 100", "e0_mwh = 250"));
-    assert!(e.contains("pumped_hydro[ph].e0_mwh: must lie in [e_min_mwh, e_max_mwh]"), "{e}");
+    assert!(e.contains("storage[ph].e0_mwh: must lie in [e_min_mwh, e_max_mwh]"), "{e}");
 }
 
 #[test]
@@ -114,10 +115,10 @@ fn asset_on_unknown_node() {
 
 #[test]
 fn efficiency_outside_unit_interval() {
-    let e = plant_problems(&plant_with("eta_pump = 0.9", "eta_pump = 1.2"));
-    assert!(e.contains("pumped_hydro[ph].eta_pump: an efficiency must lie in (0, 1], got 1.2"), "{e}");
-    let e = plant_problems(&plant_with("eta_turbine = 0.9", "eta_turbine = 0"));
-    assert!(e.contains("pumped_hydro[ph].eta_turbine: an efficiency must lie in (0, 1], got 0"), "{e}");
+    let e = plant_problems(&plant_with("eta_charge = 0.9", "eta_charge = 1.2"));
+    assert!(e.contains("storage[ph].eta_charge: an efficiency must lie in (0, 1], got 1.2"), "{e}");
+    let e = plant_problems(&plant_with("eta_discharge = 0.9", "eta_discharge = 0"));
+    assert!(e.contains("storage[ph].eta_discharge: an efficiency must lie in (0, 1], got 0"), "{e}");
 }
 
 #[test]
@@ -129,7 +130,7 @@ fn not_a_number() {
 #[test]
 fn duplicate_names() {
     let e = plant_problems(&plant_with(r#"name = "ph""#, r#"name = "w""#));
-    assert!(e.contains("pumped_hydro[w].name: name already used by wind[w]"), "{e}");
+    assert!(e.contains("storage[w].name: name already used by wind[w]"), "{e}");
 }
 
 #[test]
@@ -140,7 +141,7 @@ fn tariff_rule_with_unknown_period() {
 
 #[test]
 fn several_problems_are_all_reported() {
-    let text = plant_with("capacity_mw = 100", "capacity_mw = -1").replace("eta_pump = 0.9", "eta_pump = 2");
+    let text = plant_with("capacity_mw = 100", "capacity_mw = -1").replace("eta_charge = 0.9", "eta_charge = 2");
     let plant = Plant::from_toml(&text).unwrap();
     let errors = plant.validate().unwrap_err();
     assert_eq!(errors.problems.len(), 2, "{errors}");
@@ -148,10 +149,36 @@ fn several_problems_are_all_reported() {
 
 #[test]
 fn unknown_field_and_syntax_errors_name_the_key() {
-    let e = Plant::from_toml(&plant_with("pump_mw = 50", "pump_mw = 50\npumpp_mw = 3")).unwrap_err();
-    assert!(e.contains("pumpp_mw"), "{e}");
-    let e = Plant::from_toml(&plant_with("pump_mw = 50", "pump_mw = = 50")).unwrap_err();
+    let e = Plant::from_toml(&plant_with("charge_mw = 50", "charge_mw = 50\nchargee_mw = 3")).unwrap_err();
+    assert!(e.contains("chargee_mw"), "{e}");
+    let e = Plant::from_toml(&plant_with("charge_mw = 50", "charge_mw = = 50")).unwrap_err();
     assert!(e.contains("line"), "{e}");
+}
+
+/// Issue 13: a plant file written before storage became one list is refused with the way
+/// to rewrite it, not just "unknown field".
+#[test]
+fn issue13_legacy_storage_tables_say_how_to_rewrite_them() {
+    let legacy = PLANT.replace("[[storage]]", "[[pumped_hydro]]").replace("kind = \"pumped_hydro\"\n", "");
+    let e = Plant::from_toml(&legacy).unwrap_err();
+    assert!(e.contains("unknown field `pumped_hydro`"), "{e}");
+    assert!(e.contains("[[pumped_hydro]] was replaced by [[storage]] with kind = \"pumped_hydro\" (pump_mw -> charge_mw"), "{e}");
+    let e = Plant::from_toml(&plant_with("kind = \"pumped_hydro\"", "kind = \"flywheel\"")).unwrap_err();
+    assert!(e.contains("flywheel") && e.contains("battery"), "{e}");
+}
+
+/// Issue 13: an asset behind a park's meter names a known park and sits at its node.
+#[test]
+fn issue13_behind_the_meter_names_a_park_at_its_node() {
+    let e = plant_problems(&plant_with(r#"node = "site"
+charge_mw"#, r#"node = "site"
+park = "p"
+charge_mw"#));
+    assert!(e.contains("storage[ph].node: behind the meter of park 'p' it must be at that park's node 'hub', not 'site'"), "{e}");
+    let e = plant_problems(&plant_with(r#"wind = [{ name = "w", node = "site""#, r#"wind = [{ name = "w", node = "site", park = "nowhere""#));
+    assert!(e.contains("wind[w].park: unknown park 'nowhere'"), "{e}");
+    let e = plant_problems(&plant_with("eta_discharge = 0.9", "eta_discharge = 0.9\ncycle_cost_yuan_per_mwh = -5"));
+    assert!(e.contains("storage[ph].cycle_cost_yuan_per_mwh"), "{e}");
 }
 
 #[test]

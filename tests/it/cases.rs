@@ -38,6 +38,8 @@ struct Expected {
     /// Green and grey stored energy of storages (T+1 points), MWh.
     storage_green_mwh: Option<BTreeMap<String, Vec<f64>>>,
     storage_grey_mwh: Option<BTreeMap<String, Vec<f64>>>,
+    /// Each park's own green (from behind its meter) over the horizon, MWh.
+    own_green_mwh: Option<BTreeMap<String, f64>>,
 }
 
 fn load(name: &str) -> Case {
@@ -112,6 +114,10 @@ fn run(name: &str) {
                 }
             }
         }
+        for (park, want) in e.own_green_mwh.iter().flatten() {
+            let got: f64 = s.parks.iter().find(|p| &p.name == park).expect("park").own_green_mwh.iter().sum();
+            assert!(near(got, *want, tol), "{ctx}: own green of {park} {got} want {want}");
+        }
         if let Some(want) = e.green_premium {
             let got = t.green_premium_yuan_per_mwh.expect("a premium");
             assert!(near(got, want, 1e-5), "{ctx}: premium {got} want {want}");
@@ -162,6 +168,21 @@ fn issue10_infeasible_minimum_names_the_short_park() {
         assert!(near(d[0].shortfall, 40.0, 1e-6), "{backend:?}: {d:?}");
         assert!(d[0].message.starts_with("park a cannot get its minimum green share of 90% at "), "{}", d[0].message);
     }
+}
+
+#[test]
+fn issue13_battery_ageing_cost_makes_a_cycle_not_worth_it() {
+    run("battery-ageing-not-worth-it");
+}
+
+#[test]
+fn issue13_battery_cycle_worth_its_ageing_cost() {
+    run("battery-ageing-worth-it");
+}
+
+#[test]
+fn issue13_behind_the_meter_pv_counts_for_its_park_first() {
+    run("btm-pv-counts-first");
 }
 
 #[test]
@@ -236,7 +257,7 @@ fn milp_mode_forbids_charging_while_discharging() {
     // Negative-price hour with a small, filling store: in LP mode it pumps 100 MW and
     // turbines at once to absorb more than its room allows; the MILP mode must not.
     let mut c = load("storage-shift");
-    c.plant.pumped_hydro[0].e_max_mwh = 50.0;
+    c.plant.storage[0].e_max_mwh = 50.0;
     c.plant.pv.clear();
     c.forecast.availability.clear();
     c.plant.grids[0].export_cap_mw = 0.0;

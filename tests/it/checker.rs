@@ -54,6 +54,9 @@ pub(crate) fn check(plant: &Plant, fc: &Forecast, asked: &Asked, s: &Schedule) -
 
     // Wind and PV.
     let mut green_supply = vec![0.0; t_len];
+    // Green produced behind each park's meter (rooftop PV output, green discharge of its
+    // storage), MWh per interval: the park's own green comes from it.
+    let mut own_produced = vec![vec![0.0; t_len]; plant.parks.len()];
     for (k, rp) in plant.wind.iter().chain(&plant.pv).enumerate() {
         let sr = &s.renewables[k];
         assert_eq!(sr.name, rp.name);
@@ -66,10 +69,14 @@ pub(crate) fn check(plant: &Plant, fc: &Forecast, asked: &Asked, s: &Schedule) -
             r.close(|| format!("{} curtailment at {t}", rp.name), sr.curtailed_mw[t], avail - g, avail);
             add(n, t, g);
             green_supply[t] += g * dt;
+            if let Some(park) = &rp.park {
+                let p = plant.parks.iter().position(|x| &x.name == park).expect("a known park");
+                own_produced[p][t] += g * dt;
+            }
         }
     }
 
-    // Storage, both colours.
+    // Storage of every kind, both colours.
     struct St<'a> {
         name: &'a str,
         node: &'a str,
@@ -84,34 +91,21 @@ pub(crate) fn check(plant: &Plant, fc: &Forecast, asked: &Asked, s: &Schedule) -
         loss: f64,
     }
     let specs: Vec<St> = plant
-        .pumped_hydro
+        .storage
         .iter()
         .map(|h| St {
             name: &h.name,
             node: &h.node,
-            cmax: h.pump_mw,
-            dmax: h.turbine_mw,
+            cmax: h.charge_mw,
+            dmax: h.discharge_mw,
             emin: h.e_min_mwh,
             emax: h.e_max_mwh,
             e0: h.e0_mwh,
             frac: h.initial_green_fraction,
-            eta_c: h.eta_pump,
-            eta_d: h.eta_turbine,
-            loss: 0.0,
+            eta_c: h.eta_charge,
+            eta_d: h.eta_discharge,
+            loss: h.standing_loss_per_h,
         })
-        .chain(plant.caes.iter().map(|c| St {
-            name: &c.name,
-            node: &c.node,
-            cmax: c.compression_mw,
-            dmax: c.generation_mw,
-            emin: c.e_min_mwh,
-            emax: c.e_max_mwh,
-            e0: c.e0_mwh,
-            frac: c.initial_green_fraction,
-            eta_c: c.eta_charge,
-            eta_d: c.eta_discharge,
-            loss: c.standing_loss_per_h,
-        }))
         .collect();
     let mut green_to_storage = vec![0.0; t_len];
     // Grey energy present (imports × (1 − φ), thermal, grey discharge, grey sell bids) and
@@ -126,7 +120,8 @@ pub(crate) fn check(plant: &Plant, fc: &Forecast, asked: &Asked, s: &Schedule) -
         r.close(|| format!("{} initial green", st.name), ss.energy_green_mwh[0], g0, st.emax);
         r.close(|| format!("{} initial grey", st.name), ss.energy_grey_mwh[0], k0, st.emax);
         let keep = 1.0 - st.loss * dt;
-        let inflow = fc.inflow_mwh.get(st.name).cloned().unwrap_or_else(|| vec![0.0; t_len]);
+        let has_inflow = plant.storage[k].kind.has_inflow();
+        let inflow = fc.inflow_mwh.get(st.name).filter(|_| has_inflow).cloned().unwrap_or_else(|| vec![0.0; t_len]);
         for t in 0..t_len {
             let (c, cg, d, dg) = (ss.charge_mw[t], ss.charge_green_mw[t], ss.discharge_mw[t], ss.discharge_green_mw[t]);
             let name = st.name;
@@ -154,6 +149,10 @@ pub(crate) fn check(plant: &Plant, fc: &Forecast, asked: &Asked, s: &Schedule) -
             add(n, t, d - c);
             green_supply[t] += dg * dt;
             green_to_storage[t] += cg * dt;
+            if let Some(park) = &plant.storage[k].park {
+                let p = plant.parks.iter().position(|x| &x.name == park).expect("a known park");
+                own_produced[p][t] += dg * dt;
+            }
             grey_supply[t] += (d - dg) * dt;
             grey_use[t] += (c - cg) * dt;
         }
@@ -338,18 +337,47 @@ pub(crate) fn check(plant: &Plant, fc: &Forecast, asked: &Asked, s: &Schedule) -
             alloc += sp.green_mwh[t];
         }
         r.close(|| format!("park allocations add up at {t}"), alloc, g.to_load_mwh, sc);
-        // Water-filling: one common share θ, raised to each park's minimum, capped at 1;
-        // where the green cannot reach the minimums, equal shares up to them.
+        // Own green first (issue 13): at most what was produced behind the park's meter and
+        // what it served, and part of its green; all of it wherever the green to load covers
+        // every park's own green and the other parks' minimums.
+        let own: Vec<f64> = s.parks.iter().map(|sp| sp.own_green_mwh.get(t).copied().unwrap_or(0.0)).collect();
+        let mut fits = 0.0;
+        for (p, park) in plant.parks.iter().enumerate() {
+            let sp = &s.parks[p];
+            let served = sp.served_mw[t] * dt;
+            let most = served.min(own_produced[p][t]);
+            fits += most.max(park.min_green_share.unwrap_or(0.0) * served);
+            r.le(|| format!("{} own green ≥ 0 at {t}", park.name), 0.0, own[p], served);
+            r.le(|| format!("{} own green ≤ produced behind its meter and served at {t}", park.name), own[p], most, served);
+            r.le(|| format!("{} own green is part of its green at {t}", park.name), own[p], sp.green_mwh[t], served);
+        }
+        r.le(|| format!("own green within green to load at {t}"), own.iter().sum(), g.to_load_mwh, sc);
+        if fits <= g.to_load_mwh + TOL * sc.max(1.0) {
+            for (p, park) in plant.parks.iter().enumerate() {
+                let most = (s.parks[p].served_mw[t] * dt).min(own_produced[p][t]);
+                r.close(|| format!("{} gets its own green first at {t}", park.name), own[p], most, sc);
+            }
+        }
+        // Water-filling of the pool (green to load less own green) over what each park still
+        // serves: one common share θ, raised to what each park's minimum still asks, capped
+        // at 1; where the pool cannot reach the minimums, equal shares up to them.
         let parks: Vec<(f64, f64, f64, &str)> = plant
             .parks
             .iter()
             .zip(&s.parks)
-            .map(|(park, sp)| (sp.served_mw[t] * dt, park.min_green_share.unwrap_or(0.0), sp.green_mwh[t], park.name.as_str()))
-            .filter(|(served, ..)| *served > 1e-9)
+            .enumerate()
+            .map(|(p, (park, sp))| {
+                let served = sp.served_mw[t] * dt;
+                let rest = served - own[p];
+                let still = if rest > 1e-9 { ((park.min_green_share.unwrap_or(0.0) * served - own[p]).max(0.0) / rest).min(1.0) } else { 0.0 };
+                (rest, still, sp.green_mwh[t] - own[p], park.name.as_str())
+            })
+            .filter(|(rest, ..)| *rest > 1e-9)
             .collect();
+        let pool = g.to_load_mwh - own.iter().sum::<f64>();
         let floor: f64 = parks.iter().map(|(sv, a, ..)| sv * a).sum();
         let share = |(sv, _, g, _): &(f64, f64, f64, &str)| g / sv;
-        if g.to_load_mwh >= floor - TOL * sc.max(1.0) {
+        if pool >= floor - TOL * sc.max(1.0) {
             let theta = parks.iter().map(share).fold(1.0f64, f64::min);
             for p in &parks {
                 let want = p.1.max(theta).min(1.0) * p.0;
@@ -381,19 +409,29 @@ pub(crate) fn check(plant: &Plant, fc: &Forecast, asked: &Asked, s: &Schedule) -
     if tt.certificates as f64 > green_total + 1e-6 || (tt.certificates as f64) < green_total - 1.0 {
         r.errors.push(format!("certificates {} for {green_total} MWh green", tt.certificates));
     }
+    // Storage: a variable cost per MWh discharged, a cycle-ageing cost per MWh charged or
+    // discharged.
     let storage_cost: f64 = plant
-        .pumped_hydro
+        .storage
         .iter()
-        .map(|h| h.variable_cost)
-        .chain(plant.caes.iter().map(|c| c.variable_cost))
         .zip(&s.storages)
-        .map(|(vc, st)| vc * st.discharge_mw.iter().sum::<f64>() * dt)
+        .map(|(ps, st)| {
+            ps.variable_cost * st.discharge_mw.iter().sum::<f64>() * dt
+                + ps.cycle_cost_yuan_per_mwh * (st.charge_mw.iter().sum::<f64>() + st.discharge_mw.iter().sum::<f64>()) * dt
+        })
         .sum();
     let cost = import_cost - export_revenue + interruption_cost + storage_cost + thermal_cost + paid - received
         + asked.carbon_price * co2;
     let cost_scale = import_cost.abs() + export_revenue + interruption_cost + paid + received + 1.0;
     r.close(|| "total cost".into(), tt.cost_yuan, cost, cost_scale);
     r.close(|| "solver objective equals the cost".into(), s.solver.objective, cost, cost_scale);
+    // Issue 13: the breakdown is made of the objective's own parts and adds up to it.
+    let b = &tt.cost;
+    let parts = b.imports - b.export_revenue + b.interruption + b.storage + b.thermal + b.bids_paid - b.bids_received + b.carbon;
+    r.close(|| "cost breakdown adds up to the objective".into(), parts, s.solver.objective, cost_scale);
+    r.close(|| "storage cost".into(), b.storage, storage_cost, cost_scale);
+    r.close(|| "import cost".into(), b.imports, import_cost, cost_scale);
+    r.close(|| "interruption cost".into(), b.interruption, interruption_cost, cost_scale);
 
     if r.errors.is_empty() {
         Ok(())

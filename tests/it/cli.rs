@@ -29,14 +29,14 @@ fn check_reports_every_problem_and_exits_non_zero() {
     std::fs::create_dir_all(&dir).unwrap();
     let bad = dir.join("bad.toml");
     let good = std::fs::read_to_string(repo("models/xinyang.toml")).unwrap();
-    let broken = good.replacen("eta_pump = 0.8803", "eta_pump = 1.8803", 1).replacen("import_cap_mw = 2500", "import_cap_mw = -2500", 1);
+    let broken = good.replacen("eta_charge = 0.8803", "eta_charge = 1.8803", 1).replacen("import_cap_mw = 2500", "import_cap_mw = -2500", 1);
     assert_ne!(broken, good, "the edits apply");
     std::fs::write(&bad, broken).unwrap();
     let out = vpp(&["check", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(err.contains("has 2 problem(s)"), "{err}");
-    assert!(err.contains("pumped_hydro[wuyue].eta_pump: an efficiency must lie in (0, 1], got 1.8803"), "{err}");
+    assert!(err.contains("storage[wuyue].eta_charge: an efficiency must lie in (0, 1], got 1.8803"), "{err}");
     assert!(err.contains("grid[henan_grid].import_cap_mw: must not be negative"), "{err}");
     assert!(text(&out.stdout).is_empty());
 }

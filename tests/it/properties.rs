@@ -57,16 +57,17 @@ capacity_mw = {wind:e}
 name = "s"
 node = "a"
 capacity_mw = {pv:e}
-[[pumped_hydro]]
+[[storage]]
 name = "ph"
+kind = "pumped_hydro"
 node = "b"
-pump_mw = {pump:e}
-turbine_mw = {turbine:e}
+charge_mw = {pump:e}
+discharge_mw = {turbine:e}
 e_min_mwh = 0
 e_max_mwh = {e_max:e}
 e0_mwh = {e0:e}
-eta_pump = {eta:e}
-eta_turbine = 0.9
+eta_charge = {eta:e}
+eta_discharge = 0.9
 [[park]]
 name = "p"
 node = "a"

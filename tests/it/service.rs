@@ -304,6 +304,13 @@ async fn a_full_day() {
     assert_eq!((v2info.version, v2info.replans_version, v2info.intervals), (2, 1, 12));
     let wuyue = v2.storages.iter().find(|s| s.name == "wuyue").unwrap();
     assert_eq!(wuyue.energy_green_mwh[0], 1000.0);
+    // Issue 13: asset kinds are typed on the wire, and behind-the-meter assets name their park.
+    assert_eq!((wuyue.asset_kind(), wuyue.kind.as_str(), wuyue.park.as_str()), (pb::AssetKind::PumpedHydro, "pumped_hydro", ""));
+    let park_battery = v2.storages.iter().find(|s| s.name == "huangchuan_park_battery").expect("the park battery");
+    assert_eq!((park_battery.asset_kind(), park_battery.park.as_str()), (pb::AssetKind::Battery, "huangchuan_zero_carbon"));
+    let rooftop = v2.renewables.iter().find(|r| r.name == "yudongnan_rooftop_pv").expect("the rooftop PV");
+    assert_eq!((rooftop.asset_kind(), rooftop.park.as_str()), (pb::AssetKind::Pv, "yudongnan_hitech"));
+    assert!(v2.renewables.iter().any(|r| r.asset_kind() == pb::AssetKind::Wind));
     let firm = v2.awards.iter().find(|a| a.bid_id == "a-evening").expect("the evening award is carried as firm");
     assert!(near(firm.accepted_mw, 50.0, 1e-9));
     // Issue 11 (3): a firm award keeps the price it was awarded at, and so its settlement;

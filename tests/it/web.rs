@@ -712,8 +712,8 @@ fn source_stack_shares_each_pool_in_proportion_and_adds_up() {
         }
         // Proportional sharing: each green source's part of the green to loads is its part
         // of the green supply.
-        let wind: f64 = s.renewables.iter().filter(|r| r.kind == "wind").map(|r| r.output_mw[t]).sum();
-        let pv: f64 = s.renewables.iter().filter(|r| r.kind == "pv").map(|r| r.output_mw[t]).sum();
+        let wind: f64 = s.renewables.iter().filter(|r| r.kind == vpp_dispatch::domain::plant::RenewableKind::Wind).map(|r| r.output_mw[t]).sum();
+        let pv: f64 = s.renewables.iter().filter(|r| r.kind == vpp_dispatch::domain::plant::RenewableKind::Pv).map(|r| r.output_mw[t]).sum();
         let to_load = g.to_load_mwh / dt;
         if g.supply_mwh > 1e-6 {
             assert!(near(whole.layer(Source::Wind)[t], to_load * wind * dt / g.supply_mwh, 1e-9), "wind at {t}");

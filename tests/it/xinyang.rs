@@ -1,6 +1,7 @@
 //! The Xinyang plant on its representative days: every schedule checks, HiGHS and
 //! Clarabel agree on the objectives, and the dispatch makes physical sense.
 
+use vpp_dispatch::domain::plant::StorageKind;
 use vpp_dispatch::domain::{Forecast, Plant, Schedule};
 use vpp_dispatch::model::{self, Backend, Objective, Options, StorageLevel};
 use vpp_dispatch::synth::{self, DayKind};
@@ -104,7 +105,7 @@ fn storage_charges_cheap_and_discharges_dear() {
             let renewables: f64 = s.renewables.iter().map(|r| r.output_mw[t]).sum();
             let served: f64 = s.parks.iter().map(|p| p.served_mw[t]).sum();
             let surplus = renewables >= served || s.green[t].share >= 1.0 - 1e-9;
-            for st in s.storages.iter().filter(|st| st.kind == "pumped_hydro") {
+            for st in s.storages.iter().filter(|st| st.kind == StorageKind::PumpedHydro) {
                 charge += st.charge_mw[t] * dt;
                 out += st.discharge_mw[t] * dt;
                 if valley || surplus {
@@ -185,8 +186,8 @@ fn milp_mode_on_summer_peak() {
             assert!(st.charge_mw[t] < 1e-6 || st.discharge_mw[t] < 1e-6, "{} at {t}", st.name);
         }
     }
-    let min_gen = plant.caes[0].min_generation_mw.expect("Shawo has a minimum generation");
-    for d in &milp.storages.iter().find(|s| s.kind == "caes").expect("caes").discharge_mw {
+    let min_gen = plant.storage("shawo").and_then(|s| s.min_generation_mw).expect("Shawo has a minimum generation");
+    for d in &milp.storages.iter().find(|s| s.kind == StorageKind::Caes).expect("caes").discharge_mw {
         assert!(*d < 1e-6 || *d >= min_gen - 1e-6, "CAES at {d} MW");
     }
     for g in &milp.grids {
