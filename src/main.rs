@@ -924,7 +924,7 @@ mod client {
 
     fn print_schedule(s: &pb::Schedule) {
         let info = s.info.clone().unwrap_or_default();
-        let t = s.totals.clone().unwrap_or_default();
+        let t = s.totals.unwrap_or_default();
         println!("{} v{}: green share {:.2} %, cost {:.0} yuan, CO2 {:.1} t, {} certificates", info.delivery_day, info.version, t.green_share * 100.0, t.cost_yuan, t.co2_t, t.certificates);
         for p in &s.parks {
             println!("  {:<26} {:>8.2} %", p.name, p.share_total * 100.0);

@@ -93,7 +93,7 @@ pub fn year(plant: &Plant) -> Forecast {
         for (name, v) in out.inflow_mwh.iter_mut() {
             v.extend_from_slice(&src.inflow_mwh[name][a..b]);
         }
-        out.intervals += (b - a) as usize;
+        out.intervals += b - a;
     }
     assert_eq!(out.intervals, 8760);
     out.description = format!(

@@ -49,7 +49,7 @@ impl DispatchApi {
         let records = self.state.store.bids_for_day(day, None).await.map_err(from_store)?;
         let h = fc.horizon(self.state.plant.tz());
         let per = self.state.market.interval_minutes / fc.interval_minutes.max(1);
-        if self.state.market.interval_minutes % fc.interval_minutes.max(1) != 0 {
+        if !self.state.market.interval_minutes.is_multiple_of(fc.interval_minutes.max(1)) {
             return Err(invalid(
                 "forecast.interval_minutes",
                 format!("must divide the market interval of {} minutes", self.state.market.interval_minutes),

@@ -61,7 +61,7 @@ impl MarketApi {
             .bid(bot, id)
             .await
             .map_err(from_store)?
-            .ok_or_else(|| Status::not_found(format!("you have no bid {}", crate::domain::limits::quote(&id))))
+            .ok_or_else(|| Status::not_found(format!("you have no bid {}", crate::domain::limits::quote(id))))
     }
 }
 

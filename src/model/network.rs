@@ -90,19 +90,6 @@ fn dc_references(n: usize, edges: impl Iterator<Item = (usize, usize)>) -> Vec<O
     (0..n).map(|k| on_dc[k].then(|| root(&mut parent, k))).collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::dc_references;
-
-    #[test]
-    fn references_are_the_lowest_node_of_each_part() {
-        let refs = dc_references(5, [(1, 2), (3, 4), (2, 0)].into_iter());
-        assert_eq!(refs, vec![Some(0), Some(0), Some(0), Some(3), Some(3)]);
-        let refs = dc_references(3, std::iter::empty());
-        assert_eq!(refs, vec![None, None, None]);
-    }
-}
-
 /// The node prices: the duals of the balance rows, yuan/MWh, per node and interval (empty
 /// per node when there are no duals).
 pub(crate) fn read_prices(ix: &Index, duals: &[f64]) -> Vec<Vec<f64>> {
@@ -135,4 +122,17 @@ pub(crate) fn read_network(plant: &Plant, ix: &Index, prices: &[Vec<f64>], v: &V
         })
         .collect();
     (nodes, lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dc_references;
+
+    #[test]
+    fn references_are_the_lowest_node_of_each_part() {
+        let refs = dc_references(5, [(1, 2), (3, 4), (2, 0)].into_iter());
+        assert_eq!(refs, vec![Some(0), Some(0), Some(0), Some(3), Some(3)]);
+        let refs = dc_references(3, std::iter::empty());
+        assert_eq!(refs, vec![None, None, None]);
+    }
 }

@@ -207,6 +207,9 @@ pub(crate) fn solve(
     Ok(RawSolution { x, duals, objective: objective_value, solve_ms })
 }
 
+/// A row as the session sent it to HiGHS: sense, right-hand side, (column, coefficient).
+type RowAsSent = (Sense, f64, Vec<(usize, f64)>);
+
 /// One HiGHS instance kept across the solves of a run (LP only): each solve sends HiGHS
 /// only what changed in [`Lp`] since the last one (objective coefficients, column bounds,
 /// rows added or removed at the end) and HiGHS starts from the previous optimal basis.
@@ -227,7 +230,7 @@ pub(crate) struct HighsSession {
     /// Rows of the LP when the session was made; later rows are tracked one by one.
     base_rows: usize,
     /// Rows beyond `base_rows` as HiGHS has them: (sense, rhs, terms).
-    extra: Vec<(Sense, f64, Vec<(usize, f64)>)>,
+    extra: Vec<RowAsSent>,
     direction: Direction,
     /// Solved once: later solves are warm-started.
     warm: bool,
@@ -344,7 +347,7 @@ impl HighsSession {
         if lp.rows.len() < self.base_rows {
             return Err(Failure::Other("the LP lost rows the solver session was built with".into()));
         }
-        let wanted: Vec<(Sense, f64, Vec<(usize, f64)>)> = lp.rows[self.base_rows..]
+        let wanted: Vec<RowAsSent> = lp.rows[self.base_rows..]
             .iter()
             .map(|r| (r.sense, r.rhs, lp.terms(r).iter().map(|&(v, a)| (v.idx(), a)).collect()))
             .collect();

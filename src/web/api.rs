@@ -385,7 +385,7 @@ pub(crate) async fn park(State(web): State<Web>, headers: HeaderMap, Path((day, 
     let s = &stitched.schedule;
     let share = grpc::park_day(day, info.version, &stitched, &park)
         .ok_or_else(|| Status::not_found(format!("the {day} schedule has no park {}", crate::domain::limits::quote(&park))))?;
-    let stack = park_stack(&s, &park).ok_or_else(|| Status::not_found(format!("the {day} schedule has no park {}", crate::domain::limits::quote(&park))))?;
+    let stack = park_stack(s, &park).ok_or_else(|| Status::not_found(format!("the {day} schedule has no park {}", crate::domain::limits::quote(&park))))?;
     let node = s.parks.iter().find(|p| p.name == park).map_or_else(|| plant_park.node.clone(), |p| p.node.clone());
     let price = s.nodes.iter().find(|n| n.name == node).map(|n| n.price.clone()).unwrap_or_default();
     let tz = plant.tz();
@@ -399,13 +399,13 @@ pub(crate) async fn park(State(web): State<Web>, headers: HeaderMap, Path((day, 
         node: node.clone(),
         timezone: plant.timezone.clone(),
         interval_minutes: (s.dt_hours * 60.0).round() as u32,
-        labels: labels(&s, tz),
+        labels: labels(s, tz),
         share: day_share(&share, tz),
         sources: stack_view(&stack),
         storage: StorageTotal {
-            labels: point_labels(&s, tz),
-            green_mwh: sum_points(&s, |st| &st.energy_green_mwh),
-            grey_mwh: sum_points(&s, |st| &st.energy_grey_mwh),
+            labels: point_labels(s, tz),
+            green_mwh: sum_points(s, |st| &st.energy_green_mwh),
+            grey_mwh: sum_points(s, |st| &st.energy_grey_mwh),
         },
         price: NodePrice { node, yuan_per_mwh: price },
     }))
@@ -529,7 +529,7 @@ pub(crate) async fn plant(State(web): State<Web>, headers: HeaderMap, Path(day):
         plant: s.plant.clone(),
         timezone: web.state.plant.timezone.clone(),
         interval_minutes: (dt * 60.0).round() as u32,
-        labels: labels(&s, tz),
+        labels: labels(s, tz),
         share: day_share(&share, tz),
         totals: PlantTotals {
             grey_mwh: t.grey_mwh,
@@ -542,9 +542,9 @@ pub(crate) async fn plant(State(web): State<Web>, headers: HeaderMap, Path(day):
             green_premium_yuan_per_mwh: t.green_premium_yuan_per_mwh,
         },
         parks,
-        sources: stack_view(&plant_stack(&s)),
+        sources: stack_view(&plant_stack(s)),
         storage: StorageUnits {
-            labels: point_labels(&s, tz),
+            labels: point_labels(s, tz),
             units: s
                 .storages
                 .iter()

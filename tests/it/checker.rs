@@ -21,6 +21,8 @@ struct Report {
     errors: Vec<String>,
 }
 
+// The comparisons are negated on purpose: a NaN on either side fails the check.
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
 impl Report {
     fn close(&mut self, what: impl Fn() -> String, got: f64, want: f64, scale: f64) {
         if !((got - want).abs() <= TOL * scale.abs().max(1.0)) || !got.is_finite() {

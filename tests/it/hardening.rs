@@ -177,7 +177,7 @@ async fn issue12_f5_an_expired_or_abandoned_solve_frees_its_slot() {
     let heavy = pb::SolveOptions { milp: true, frontier_points: 200, ..Default::default() };
     for days_ahead in [3u64, 4] {
         let (day, fc) = future_day(days_ahead);
-        let mut call = req(Some(OPERATOR), day_ahead(day, &fc, heavy.clone()));
+        let mut call = req(Some(OPERATOR), day_ahead(day, &fc, heavy));
         call.set_timeout(std::time::Duration::from_secs(2));
         let e = d.submit_day_ahead(call).await.expect_err("cannot finish in 2 s");
         assert_eq!(e.code(), Code::DeadlineExceeded, "{e:?}");
@@ -194,7 +194,7 @@ async fn issue12_f5_an_expired_or_abandoned_solve_frees_its_slot() {
     // not reach), and the slot frees.
     let (day, fc) = future_day(5);
     let mut gone = d.clone();
-    let abandoned = gone.submit_day_ahead(req(Some(OPERATOR), day_ahead(day, &fc, heavy.clone())));
+    let abandoned = gone.submit_day_ahead(req(Some(OPERATOR), day_ahead(day, &fc, heavy)));
     assert!(tokio::time::timeout(std::time::Duration::from_secs(1), abandoned).await.is_err(), "still solving after 1 s");
     let (day, fc) = future_day(6);
     let mut call = req(Some(OPERATOR), day_ahead(day, &fc, pb::SolveOptions::default()));

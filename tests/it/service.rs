@@ -245,7 +245,7 @@ async fn a_full_day() {
     assert_eq!(stored_fc.bids.len(), 4, "the cleared bids are part of the inputs");
     let again: Schedule = vpp_dispatch::model::solve(&stored_plant, &stored_fc, &stored_options).unwrap();
     assert_valid(&stored_plant, &stored_fc, &Asked::default(), &again);
-    let totals = s.totals.clone().unwrap();
+    let totals = s.totals.unwrap();
     assert!(near(again.totals.green_share, totals.green_share, 1e-9));
     assert!(near(again.totals.cost_yuan, totals.cost_yuan, 1e-9));
     assert_eq!(

@@ -192,7 +192,7 @@ async fn overload_is_refused_not_queued_and_bids_keep_flowing() {
     for k in 0..4 {
         let (day, fc) = future_day(20 + k);
         let mut dc = DispatchServiceClient::new(ch.clone()).max_decoding_message_size(64 << 20);
-        let r = req(Some(OPERATOR), pb::SubmitDayAheadRequest { delivery_day: day.to_string(), forecast: Some(vpp_dispatch::api::forecast_to_pb(&fc)), options: Some(slow.clone()) });
+        let r = req(Some(OPERATOR), pb::SubmitDayAheadRequest { delivery_day: day.to_string(), forecast: Some(vpp_dispatch::api::forecast_to_pb(&fc)), options: Some(slow) });
         calls.push(tokio::spawn(async move { dc.submit_day_ahead(r).await.map(|_| ()).map_err(|e| e.code()) }));
     }
     // While the solver is busy, bids are still acknowledged.
