@@ -19,6 +19,7 @@
 //! types and JSON/TOML text.
 
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 mod sql;
 

@@ -53,12 +53,15 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolO
 use sqlx::{Connection, Row};
 use tokio::sync::mpsc;
 
-use super::sql::{corrupt, migrate_error, parse_side, parse_state, payload_sha256, side_text, sqlx_error};
+use super::rows::{
+    bid_columns, bid_record, get, schedule_columns, schedule_info, schedule_info_columns, schedule_record, CommonValues,
+    StoredRow,
+};
+use super::sql::{corrupt, migrate_error, payload_sha256, side_text, sqlx_error};
 use super::{
     inputs_sha256, BidRecord, ClearingLock, HeldLock, LocalDayLocks, NewSchedule, ScheduleInfo,
     ScheduleRecord, Store, StoreError, SubmitOutcome,
 };
-use crate::domain::Bid;
 
 /// Pooled connections per replica (clearing locks and the publication listener use
 /// connections of their own besides).
@@ -208,7 +211,7 @@ impl Store for PgStore {
             .map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
         let stored = bid_record(&row)?;
-        let stored_digest: Vec<u8> = get(&row, "submitted_sha256")?;
+        let stored_digest = row.bytes("submitted_sha256")?;
         if stored_digest.as_slice() == digest.as_slice() {
             Ok(SubmitOutcome::Existing(stored))
         } else {
@@ -596,25 +599,6 @@ async fn durability_problem(conn: &mut PgConnection, db: &str, user: &str) -> Re
 // ---------------------------------------------------------------------------------------
 // SQL.
 
-macro_rules! bid_columns {
-    () => {
-        "bot, id, node, interval_start, side, quantity_mw, price, green, park, delivery_day, \
-         revision, state, acknowledged_at"
-    };
-}
-
-macro_rules! schedule_info_columns {
-    () => {
-        "day, version, published_at, objective, green_share, cost_yuan, replans_version, inputs_sha256"
-    };
-}
-
-macro_rules! schedule_columns {
-    () => {
-        concat!(schedule_info_columns!(), ", plant_toml, forecast_json, options_json, schedule_json")
-    };
-}
-
 const INSERT_BID: &str = concat!(
     "INSERT INTO bids (",
     bid_columns!(),
@@ -666,61 +650,22 @@ const SELECT_PUBLISHED_AFTER: &str =
 // ---------------------------------------------------------------------------------------
 // Rows and values.
 
-fn bid_record(row: &PgRow) -> Result<BidRecord, StoreError> {
-    let side: String = get(row, "side")?;
-    let state: String = get(row, "state")?;
-    let revision: i32 = get(row, "revision")?;
-    Ok(BidRecord {
-        bid: Bid {
-            id: get(row, "id")?,
-            bot: get(row, "bot")?,
-            node: get(row, "node")?,
-            interval_start: get(row, "interval_start")?,
-            side: parse_side(&side)?,
-            quantity_mw: get(row, "quantity_mw")?,
-            price: get(row, "price")?,
-            green: get(row, "green")?,
-            park: get(row, "park")?,
-            firm: false,
-            award_price: None,
-        },
-        delivery_day: get(row, "delivery_day")?,
-        revision: u32::try_from(revision).map_err(|_| corrupt("a stored bid revision is out of range"))?,
-        state: parse_state(&state)?,
-        acknowledged_at: get(row, "acknowledged_at")?,
-    })
-}
+impl StoredRow for PgRow {
+    fn timestamp(&self, column: &str) -> Result<DateTime<Utc>, StoreError> {
+        get(self, column)
+    }
 
-fn schedule_info(row: &PgRow) -> Result<ScheduleInfo, StoreError> {
-    let version: i32 = get(row, "version")?;
-    let replans: i32 = get(row, "replans_version")?;
-    Ok(ScheduleInfo {
-        day: get(row, "day")?,
-        version: u32::try_from(version).map_err(|_| corrupt("a schedule version is out of range"))?,
-        published_at: get(row, "published_at")?,
-        objective: get(row, "objective")?,
-        green_share: get(row, "green_share")?,
-        cost_yuan: get(row, "cost_yuan")?,
-        replans_version: u32::try_from(replans).map_err(|_| corrupt("a replanned version is out of range"))?,
-        inputs_sha256: get(row, "inputs_sha256")?,
-    })
-}
+    fn day(&self, column: &str) -> Result<NaiveDate, StoreError> {
+        get(self, column)
+    }
 
-fn schedule_record(row: &PgRow) -> Result<ScheduleRecord, StoreError> {
-    Ok(ScheduleRecord {
-        info: schedule_info(row)?,
-        plant_toml: get(row, "plant_toml")?,
-        forecast_json: get(row, "forecast_json")?,
-        options_json: get(row, "options_json")?,
-        schedule_json: get(row, "schedule_json")?,
-    })
-}
+    fn integer(&self, column: &str) -> Result<i64, StoreError> {
+        get::<_, i32, _>(self, column).map(i64::from)
+    }
 
-fn get<'r, T>(row: &'r PgRow, column: &str) -> Result<T, StoreError>
-where
-    T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
-{
-    row.try_get(column).map_err(db_error)
+    fn float_or_nan(&self, column: &str) -> Result<f64, StoreError> {
+        self.float(column)
+    }
 }
 
 fn revision_value(revision: u32) -> Result<i32, StoreError> {

@@ -31,15 +31,18 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Connection, Row};
+use sqlx::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::sql::{corrupt, migrate_error, parse_side, parse_state, payload_sha256, side_text, sqlx_error};
+use super::rows::{
+    bid_columns, bid_record, get, schedule_columns, schedule_info, schedule_info_columns, schedule_record, CommonValues,
+    StoredRow,
+};
+use super::sql::{corrupt, migrate_error, payload_sha256, side_text, sqlx_error};
 use super::{
     inputs_sha256, BidRecord, ClearingLock, LocalDayLocks, NewSchedule, ScheduleInfo, ScheduleRecord, Store,
     StoreError, SubmitOutcome,
 };
-use crate::domain::Bid;
 
 /// Most writes the writer applies in one transaction.
 pub const MAX_BATCH: usize = 1024;
@@ -384,7 +387,7 @@ async fn submit(conn: &mut SqliteConnection, record: &BidRecord, digest: &[u8; 3
         .await
         .map_err(db_error)?;
     let stored = bid_record(&row)?;
-    let stored_digest: Vec<u8> = get(&row, "submitted_sha256")?;
+    let stored_digest = row.bytes("submitted_sha256")?;
     if stored_digest.as_slice() == digest.as_slice() {
         Ok(SubmitOutcome::Existing(stored))
     } else {
@@ -450,19 +453,6 @@ async fn publish(conn: &mut SqliteConnection, s: &NewSchedule) -> Result<Schedul
 // ---------------------------------------------------------------------------------------
 // SQL.
 
-macro_rules! bid_columns {
-    () => {
-        "bot, id, node, interval_start, side, quantity_mw, price, green, park, delivery_day, \
-         revision, state, acknowledged_at"
-    };
-}
-
-macro_rules! schedule_info_columns {
-    () => {
-        "day, version, published_at, objective, green_share, cost_yuan, replans_version, inputs_sha256"
-    };
-}
-
 const INSERT_BID: &str = concat!(
     "INSERT INTO bids (",
     bid_columns!(),
@@ -483,24 +473,24 @@ const CANCEL_BID: &str =
 const NEXT_VERSION: &str = "SELECT COALESCE(MAX(version), 0) + 1 FROM schedules WHERE day = ?";
 const INSERT_SCHEDULE: &str = concat!(
     "INSERT INTO schedules (",
-    schedule_info_columns!(),
-    ", plant_toml, forecast_json, options_json, schedule_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    schedule_columns!(),
+    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 );
 const SELECT_SCHEDULE: &str = concat!(
     "SELECT ",
-    schedule_info_columns!(),
-    ", plant_toml, forecast_json, options_json, schedule_json FROM schedules WHERE day = ? AND version = ?"
+    schedule_columns!(),
+    " FROM schedules WHERE day = ? AND version = ?"
 );
 const SELECT_LATEST_SCHEDULE: &str = concat!(
     "SELECT ",
-    schedule_info_columns!(),
-    ", plant_toml, forecast_json, options_json, schedule_json FROM schedules WHERE day = ? \
+    schedule_columns!(),
+    " FROM schedules WHERE day = ? \
      ORDER BY version DESC LIMIT 1"
 );
 const SELECT_DAY_AHEAD: &str = concat!(
     "SELECT ",
-    schedule_info_columns!(),
-    ", plant_toml, forecast_json, options_json, schedule_json FROM schedules WHERE day = ? AND replans_version = 0 \
+    schedule_columns!(),
+    " FROM schedules WHERE day = ? AND replans_version = 0 \
      ORDER BY version DESC LIMIT 1"
 );
 const SELECT_DAY_AHEAD_VERSION: &str =
@@ -514,62 +504,23 @@ const LIST_SCHEDULES: &str = concat!(
 // ---------------------------------------------------------------------------------------
 // Rows and values.
 
-fn bid_record(row: &SqliteRow) -> Result<BidRecord, StoreError> {
-    let side: String = get(row, "side")?;
-    let state: String = get(row, "state")?;
-    let revision: i64 = get(row, "revision")?;
-    Ok(BidRecord {
-        bid: Bid {
-            id: get(row, "id")?,
-            bot: get(row, "bot")?,
-            node: get(row, "node")?,
-            interval_start: parse_timestamp(&get::<String>(row, "interval_start")?)?,
-            side: parse_side(&side)?,
-            quantity_mw: get(row, "quantity_mw")?,
-            price: get(row, "price")?,
-            green: get(row, "green")?,
-            park: get(row, "park")?,
-            firm: false,
-            award_price: None,
-        },
-        delivery_day: parse_day(&get::<String>(row, "delivery_day")?)?,
-        revision: u32::try_from(revision).map_err(|_| corrupt("a stored bid revision is out of range"))?,
-        state: parse_state(&state)?,
-        acknowledged_at: parse_timestamp(&get::<String>(row, "acknowledged_at")?)?,
-    })
-}
+impl StoredRow for SqliteRow {
+    fn timestamp(&self, column: &str) -> Result<DateTime<Utc>, StoreError> {
+        parse_timestamp(&self.text(column)?)
+    }
 
-fn schedule_info(row: &SqliteRow) -> Result<ScheduleInfo, StoreError> {
-    let version: i64 = get(row, "version")?;
-    let replans: i64 = get(row, "replans_version")?;
-    Ok(ScheduleInfo {
-        day: parse_day(&get::<String>(row, "day")?)?,
-        version: u32::try_from(version).map_err(|_| corrupt("a schedule version is out of range"))?,
-        published_at: parse_timestamp(&get::<String>(row, "published_at")?)?,
-        objective: get(row, "objective")?,
+    fn day(&self, column: &str) -> Result<NaiveDate, StoreError> {
+        parse_day(&self.text(column)?)
+    }
+
+    fn integer(&self, column: &str) -> Result<i64, StoreError> {
+        get(self, column)
+    }
+
+    fn float_or_nan(&self, column: &str) -> Result<f64, StoreError> {
         // SQLite stores NaN as NULL.
-        green_share: get::<Option<f64>>(row, "green_share")?.unwrap_or(f64::NAN),
-        cost_yuan: get::<Option<f64>>(row, "cost_yuan")?.unwrap_or(f64::NAN),
-        replans_version: u32::try_from(replans).map_err(|_| corrupt("a replanned version is out of range"))?,
-        inputs_sha256: get(row, "inputs_sha256")?,
-    })
-}
-
-fn schedule_record(row: &SqliteRow) -> Result<ScheduleRecord, StoreError> {
-    Ok(ScheduleRecord {
-        info: schedule_info(row)?,
-        plant_toml: get(row, "plant_toml")?,
-        forecast_json: get(row, "forecast_json")?,
-        options_json: get(row, "options_json")?,
-        schedule_json: get(row, "schedule_json")?,
-    })
-}
-
-fn get<'r, T>(row: &'r SqliteRow, column: impl sqlx::ColumnIndex<SqliteRow>) -> Result<T, StoreError>
-where
-    T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
-{
-    row.try_get(column).map_err(db_error)
+        Ok(get::<_, Option<f64>, _>(self, column)?.unwrap_or(f64::NAN))
+    }
 }
 
 /// RFC 3339 in UTC with as many fractional digits as needed: exact both ways.
