@@ -20,6 +20,14 @@
 //! (see [`super::payload_sha256`]); a retried submission is compared with that digest. The
 //! `(bot, id)` primary key makes a second row impossible whatever the application does:
 //! a submission is `INSERT … ON CONFLICT DO NOTHING`, then a read of what is there.
+//!
+//! By concern: this file opens the store, implements [`Store`] (reads on the pool, writes
+//! handed to the writer) and holds the SQLite forms of timestamps and days; `writer.rs` is
+//! the writer task and its batches; `queries.rs` the SQL text. Rows become records through
+//! the mapping both backends share (`store/rows.rs`).
+
+mod queries;
+mod writer;
 
 use std::fmt;
 use std::path::Path;
@@ -34,15 +42,11 @@ use sqlx::sqlite::{
 use sqlx::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::rows::{
-    bid_columns, bid_record, get, schedule_columns, schedule_info, schedule_info_columns, schedule_record, CommonValues,
-    StoredRow,
-};
-use super::sql::{corrupt, migrate_error, payload_sha256, side_text, sqlx_error};
-use super::{
-    inputs_sha256, BidRecord, ClearingLock, LocalDayLocks, NewSchedule, ScheduleInfo, ScheduleRecord, Store,
-    StoreError, SubmitOutcome,
-};
+use self::queries::*;
+use self::writer::{write_loop, Done, Job, Msg, Op};
+use super::rows::{bid_record, get, schedule_info, schedule_record, CommonValues, StoredRow};
+use super::sql::{corrupt, migrate_error, payload_sha256, sqlx_error};
+use super::{BidRecord, ClearingLock, LocalDayLocks, NewSchedule, ScheduleInfo, ScheduleRecord, Store, StoreError, SubmitOutcome};
 
 /// Most writes the writer applies in one transaction.
 pub const MAX_BATCH: usize = 1024;
@@ -215,293 +219,6 @@ impl Store for SqliteStore {
 }
 
 // ---------------------------------------------------------------------------------------
-// The writer task.
-
-/// A write to apply.
-enum Op {
-    Submit(Box<BidRecord>, [u8; 32]),
-    Amend { bot: String, id: String, quantity_mw: f64, price: f64, at: DateTime<Utc> },
-    Cancel { bot: String, id: String, at: DateTime<Utc> },
-    Publish(Box<NewSchedule>),
-}
-
-/// What a write did, sent once its transaction has committed.
-enum Done {
-    Submit(SubmitOutcome),
-    Bid(Option<BidRecord>),
-    Published(ScheduleInfo),
-}
-
-struct Job {
-    op: Op,
-    reply: oneshot::Sender<Result<Done, StoreError>>,
-}
-
-enum Msg {
-    Job(Job),
-    /// Commit what came before, close the connection, then answer.
-    Close(oneshot::Sender<()>),
-}
-
-/// Why a batch did not commit.
-enum Failure {
-    /// Job `.0` failed; the transaction was rolled back, the other jobs may be retried.
-    Job(usize, StoreError),
-    /// The transaction could not begin or commit: every job of the batch fails.
-    Batch(StoreError),
-}
-
-async fn write_loop(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Msg>) {
-    let mut msgs = Vec::with_capacity(MAX_BATCH);
-    let mut closers = Vec::new();
-    while closers.is_empty() {
-        msgs.clear();
-        if rx.recv_many(&mut msgs, MAX_BATCH).await == 0 {
-            break; // every handle dropped
-        }
-        let mut jobs = Vec::with_capacity(msgs.len());
-        for msg in msgs.drain(..) {
-            match msg {
-                Msg::Job(job) if closers.is_empty() => jobs.push(job),
-                Msg::Job(job) => {
-                    let _ = job.reply.send(Err(closed()));
-                }
-                Msg::Close(tx) => closers.push(tx),
-            }
-        }
-        run_batch(&mut conn, jobs).await;
-    }
-    rx.close();
-    while let Some(msg) = rx.recv().await {
-        match msg {
-            Msg::Job(job) => {
-                let _ = job.reply.send(Err(closed()));
-            }
-            Msg::Close(tx) => closers.push(tx),
-        }
-    }
-    if let Err(e) = conn.close().await {
-        tracing::warn!(error = %db_error(e), "closing the SQLite write connection failed");
-    }
-    for tx in closers {
-        let _ = tx.send(());
-    }
-}
-
-/// Applies `jobs` in one transaction and answers them after the commit. A job that fails
-/// is answered with its error and the others are retried without it.
-async fn run_batch(conn: &mut SqliteConnection, mut jobs: Vec<Job>) {
-    while !jobs.is_empty() {
-        match apply(conn, &jobs).await {
-            Ok(done) => {
-                for (job, done) in jobs.into_iter().zip(done) {
-                    let _ = job.reply.send(Ok(done));
-                }
-                return;
-            }
-            Err(Failure::Job(i, e)) => {
-                let _ = jobs.remove(i).reply.send(Err(e));
-            }
-            Err(Failure::Batch(e)) => {
-                for job in jobs {
-                    let _ = job.reply.send(Err(same_error(&e)));
-                }
-                return;
-            }
-        }
-    }
-}
-
-async fn apply(conn: &mut SqliteConnection, jobs: &[Job]) -> Result<Vec<Done>, Failure> {
-    let mut tx = conn.begin().await.map_err(|e| Failure::Batch(db_error(e)))?;
-    let mut done = Vec::with_capacity(jobs.len());
-    for (i, job) in jobs.iter().enumerate() {
-        match apply_one(&mut tx, &job.op).await {
-            Ok(d) => done.push(d),
-            Err(e) => {
-                let _ = tx.rollback().await;
-                return Err(Failure::Job(i, e));
-            }
-        }
-    }
-    tx.commit().await.map_err(|e| Failure::Batch(db_error(e)))?;
-    Ok(done)
-}
-
-async fn apply_one(conn: &mut SqliteConnection, op: &Op) -> Result<Done, StoreError> {
-    match op {
-        Op::Submit(record, digest) => submit(conn, record, digest).await.map(Done::Submit),
-        Op::Amend { bot, id, quantity_mw, price, at } => {
-            sqlx::query(AMEND_BID)
-                .bind(quantity_mw)
-                .bind(price)
-                .bind(timestamp_text(at))
-                .bind(bot)
-                .bind(id)
-                .execute(&mut *conn)
-                .await
-                .map_err(db_error)?;
-            select_bid(conn, bot, id).await.map(Done::Bid)
-        }
-        Op::Cancel { bot, id, at } => {
-            sqlx::query(CANCEL_BID)
-                .bind(timestamp_text(at))
-                .bind(bot)
-                .bind(id)
-                .execute(&mut *conn)
-                .await
-                .map_err(db_error)?;
-            select_bid(conn, bot, id).await.map(Done::Bid)
-        }
-        Op::Publish(schedule) => publish(conn, schedule).await.map(Done::Published),
-    }
-}
-
-async fn submit(conn: &mut SqliteConnection, record: &BidRecord, digest: &[u8; 32]) -> Result<SubmitOutcome, StoreError> {
-    let b = &record.bid;
-    let inserted = sqlx::query(INSERT_BID)
-        .bind(&b.bot)
-        .bind(&b.id)
-        .bind(&b.node)
-        .bind(timestamp_text(&b.interval_start))
-        .bind(side_text(b.side))
-        .bind(b.quantity_mw)
-        .bind(b.price)
-        .bind(b.green)
-        .bind(b.park.as_deref())
-        .bind(day_text(record.delivery_day))
-        .bind(i64::from(record.revision))
-        .bind(record.state.as_str())
-        .bind(timestamp_text(&record.acknowledged_at))
-        .bind(&digest[..])
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error)?;
-    if inserted.rows_affected() == 1 {
-        return Ok(SubmitOutcome::Created(record.clone()));
-    }
-    let row = sqlx::query(SELECT_BID_AND_DIGEST)
-        .bind(&b.bot)
-        .bind(&b.id)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db_error)?;
-    let stored = bid_record(&row)?;
-    let stored_digest = row.bytes("submitted_sha256")?;
-    if stored_digest.as_slice() == digest.as_slice() {
-        Ok(SubmitOutcome::Existing(stored))
-    } else {
-        Ok(SubmitOutcome::Conflict(stored))
-    }
-}
-
-async fn select_bid(conn: &mut SqliteConnection, bot: &str, id: &str) -> Result<Option<BidRecord>, StoreError> {
-    let row = sqlx::query(SELECT_BID)
-        .bind(bot)
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_error)?;
-    row.as_ref().map(bid_record).transpose()
-}
-
-async fn publish(conn: &mut SqliteConnection, s: &NewSchedule) -> Result<ScheduleInfo, StoreError> {
-    let day = day_text(s.day);
-    if s.replans_version == 0 {
-        let existing = sqlx::query(SELECT_DAY_AHEAD_VERSION).bind(&day).fetch_optional(&mut *conn).await.map_err(db_error)?;
-        if let Some(row) = existing {
-            let version: i64 = get(&row, 0)?;
-            return Err(StoreError::DayAheadExists { day: s.day, version: u32::try_from(version).unwrap_or(0) });
-        }
-    }
-    let next: i64 = sqlx::query(NEXT_VERSION)
-        .bind(&day)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db_error)
-        .and_then(|row| get(&row, 0))?;
-    let version = u32::try_from(next).map_err(|_| corrupt("a schedule version is out of range"))?;
-    let digest = inputs_sha256(&s.plant_toml, &s.forecast_json, &s.options_json);
-    sqlx::query(INSERT_SCHEDULE)
-        .bind(&day)
-        .bind(next)
-        .bind(timestamp_text(&s.published_at))
-        .bind(&s.objective)
-        .bind(s.green_share)
-        .bind(s.cost_yuan)
-        .bind(i64::from(s.replans_version))
-        .bind(&digest)
-        .bind(&s.plant_toml)
-        .bind(&s.forecast_json)
-        .bind(&s.options_json)
-        .bind(&s.schedule_json)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error)?;
-    Ok(ScheduleInfo {
-        day: s.day,
-        version,
-        published_at: s.published_at,
-        objective: s.objective.clone(),
-        green_share: s.green_share,
-        cost_yuan: s.cost_yuan,
-        replans_version: s.replans_version,
-        inputs_sha256: digest,
-    })
-}
-
-// ---------------------------------------------------------------------------------------
-// SQL.
-
-const INSERT_BID: &str = concat!(
-    "INSERT INTO bids (",
-    bid_columns!(),
-    ", submitted_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (bot, id) DO NOTHING"
-);
-const SELECT_BID: &str = concat!("SELECT ", bid_columns!(), " FROM bids WHERE bot = ? AND id = ?");
-const SELECT_BID_AND_DIGEST: &str =
-    concat!("SELECT ", bid_columns!(), ", submitted_sha256 FROM bids WHERE bot = ? AND id = ?");
-const SELECT_BIDS_OF_DAY: &str =
-    concat!("SELECT ", bid_columns!(), " FROM bids WHERE delivery_day = ? ORDER BY bot, id");
-const SELECT_BIDS_OF_DAY_AND_BOT: &str =
-    concat!("SELECT ", bid_columns!(), " FROM bids WHERE delivery_day = ? AND bot = ? ORDER BY bot, id");
-const AMEND_BID: &str = "UPDATE bids SET quantity_mw = ?, price = ?, revision = revision + 1, acknowledged_at = ? \
-                         WHERE bot = ? AND id = ? AND state = 'active'";
-const CANCEL_BID: &str =
-    "UPDATE bids SET state = 'cancelled', cancelled_at = ? WHERE bot = ? AND id = ? AND state = 'active'";
-
-const NEXT_VERSION: &str = "SELECT COALESCE(MAX(version), 0) + 1 FROM schedules WHERE day = ?";
-const INSERT_SCHEDULE: &str = concat!(
-    "INSERT INTO schedules (",
-    schedule_columns!(),
-    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-);
-const SELECT_SCHEDULE: &str = concat!(
-    "SELECT ",
-    schedule_columns!(),
-    " FROM schedules WHERE day = ? AND version = ?"
-);
-const SELECT_LATEST_SCHEDULE: &str = concat!(
-    "SELECT ",
-    schedule_columns!(),
-    " FROM schedules WHERE day = ? \
-     ORDER BY version DESC LIMIT 1"
-);
-const SELECT_DAY_AHEAD: &str = concat!(
-    "SELECT ",
-    schedule_columns!(),
-    " FROM schedules WHERE day = ? AND replans_version = 0 \
-     ORDER BY version DESC LIMIT 1"
-);
-const SELECT_DAY_AHEAD_VERSION: &str =
-    "SELECT version FROM schedules WHERE day = ? AND replans_version = 0 ORDER BY version DESC LIMIT 1";
-const LIST_SCHEDULES: &str = concat!(
-    "SELECT ",
-    schedule_info_columns!(),
-    " FROM schedules WHERE day >= ? AND day <= ? ORDER BY day, version"
-);
-
-// ---------------------------------------------------------------------------------------
 // Rows and values.
 
 impl StoredRow for SqliteRow {
@@ -551,15 +268,6 @@ fn closed() -> StoreError {
 
 fn out_of_turn() -> StoreError {
     StoreError::Unavailable("the store's writer gave an unexpected answer".into())
-}
-
-fn same_error(e: &StoreError) -> StoreError {
-    match e {
-        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
-        StoreError::Corrupt(m) => StoreError::Corrupt(m.clone()),
-        StoreError::DayAheadExists { day, version } => StoreError::DayAheadExists { day: *day, version: *version },
-        StoreError::Unsafe(m) => StoreError::Unsafe(m.clone()),
-    }
 }
 
 fn db_error(e: sqlx::Error) -> StoreError {
