@@ -4,8 +4,8 @@
 //! One trait, [`Store`], two implementations chosen by the `database` setting
 //! ([`Database`], [`open`]):
 //!
-//! - SQLite (`sqlite.rs`, the embedded default): one file, one service process.
-//! - PostgreSQL (`postgres.rs`): one database shared by any number of service replicas.
+//! - SQLite ([`sqlite`], the embedded default): one file, one service process.
+//! - PostgreSQL ([`postgres`]): one database shared by any number of service replicas.
 //!   Exactly-once bids and schedule versions are enforced by the database itself (keys,
 //!   `INSERT … ON CONFLICT`, transaction-scoped advisory locks), the day-ahead clearing of a
 //!   day runs once across replicas ([`Store::lock_clearing`]), and every replica learns of
@@ -15,10 +15,15 @@
 //! it has committed to disk (PostgreSQL: the store refuses to open on a server configured
 //! to acknowledge commits before they are flushed).
 //!
+//! What both backends share lives here once: the records and errors (this file), the row
+//! mapping and column lists (`rows.rs`), the payload digest and error mapping (`sql.rs`).
+//! The tests' store suite (`tests/it/store_suite.rs`) runs the same cases on each backend.
+//!
 //! Architecture invariant: nothing here knows of gRPC or the LP; records carry domain
 //! types and JSON/TOML text.
 
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 mod sql;
 

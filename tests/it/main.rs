@@ -14,6 +14,8 @@ mod readme;
 mod replicas;
 mod service;
 mod service_auth;
+mod store_suite;
+mod support;
 mod tls;
 mod web;
 mod xinyang;

@@ -1,148 +1,36 @@
-//! Several replicas on one PostgreSQL database: the PostgreSQL store on its own (exactly-once
-//! bids under concurrency, the same semantics as SQLite, versions, the clearing lock, the
-//! publication feed, the refusal of a server that could lose acknowledged writes), then real
-//! `vpp serve` processes on loopback ports sharing one database: bots submit the same bids
-//! through different replicas while one replica is killed with SIGKILL, every replica
-//! clears the day at once and one clearing comes out, awards reach bots on every replica.
+//! Several replicas on one PostgreSQL database: PostgreSQL stores sharing it (exactly-once
+//! bids under concurrent submits through two stores, versions and one day-ahead schedule
+//! across stores, the clearing lock between stores, the publication feed, the refusal of a
+//! server that could lose acknowledged writes), then real `vpp serve` processes on loopback
+//! ports sharing one database: bots submit the same bids through different replicas while
+//! one replica is killed with SIGKILL, every replica clears the day at once and one clearing
+//! comes out, awards reach bots on every replica.
 //!
-//! Needs PostgreSQL at `postgres://postgres@127.0.0.1:5432/` (or `VPP_TEST_POSTGRES`);
-//! `.ci/run` starts the local cluster (`.ci/pg-up`). Each test creates a database of its
-//! own with a random name and drops it at the end, so tests run in parallel and re-run.
+//! What every backend must do on its own (SQLite as well) is the store suite's
+//! (`store_suite.rs`). The database per test and the replica processes are `support::pg`
+//! and `support::replica`; PostgreSQL must be reachable (see `support::pg`).
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use sqlx::{Connection, Executor, PgConnection, Row};
 use tokio_stream::StreamExt;
-use tonic::transport::Channel;
 use tonic::Code;
 use vpp_dispatch::api::pb;
-use vpp_dispatch::api::pb::dispatch_service_client::DispatchServiceClient;
-use vpp_dispatch::api::pb::market_service_client::MarketServiceClient;
 use vpp_dispatch::api::CLEARING_HEADER;
-use vpp_dispatch::domain::{Bid, BidSide, Forecast, Plant, Schedule};
+use vpp_dispatch::domain::{Forecast, Plant, Schedule};
 use vpp_dispatch::store::postgres::{PgStore, CLEARING_LOCK_CLASS};
-use vpp_dispatch::store::sqlite::SqliteStore;
-use vpp_dispatch::store::{BidRecord, BidState, NewSchedule, Store, StoreError, SubmitOutcome};
+use vpp_dispatch::store::{Store, StoreError, SubmitOutcome};
 
 use crate::checker::{assert_valid, Asked};
-use crate::repo;
 use crate::service::{bid, config_for, day_ahead, future_day, plant, req, temp_db, BOT_A, BOT_B, OPERATOR};
-
-// ---------------------------------------------------------------------------------------
-// A database per test.
-
-fn admin_url() -> String {
-    std::env::var("VPP_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/".into())
-}
-
-/// `postgres://user@host:port/` of the admin URL, to which a database name is appended.
-fn server_url() -> String {
-    let admin = admin_url();
-    let (scheme, rest) = admin.split_once("://").expect("VPP_TEST_POSTGRES is a postgres:// URL");
-    let authority = rest.split(['/', '?']).next().unwrap_or(rest);
-    format!("{scheme}://{authority}/")
-}
-
-async fn admin() -> PgConnection {
-    PgConnection::connect(&admin_url())
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL is not reachable at {} ({e}); start it with `bash .ci/pg-up`", admin_url()))
-}
-
-/// A fresh database, dropped (with its connections) when the test ends, even by a panic.
-struct PgDb {
-    name: String,
-    url: String,
-}
-
-impl PgDb {
-    async fn create(tag: &str) -> PgDb {
-        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default();
-        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let name = format!("vpp_it_{tag}_{}_{nanos:x}_{n}", std::process::id());
-        let mut admin = admin().await;
-        admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).await.expect("CREATE DATABASE");
-        let _ = admin.close().await;
-        PgDb { url: format!("{}{name}", server_url()), name }
-    }
-
-    async fn connect(&self) -> PgConnection {
-        PgConnection::connect(&self.url).await.expect("connect to the test database")
-    }
-}
-
-impl Drop for PgDb {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // Drop cannot await: a thread with a runtime of its own does it.
-        let dropper = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-            rt.block_on(async move {
-                let mut admin = PgConnection::connect(&admin_url()).await?;
-                admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))).await?;
-                admin.close().await
-            })
-        });
-        if let Ok(Err(e)) = dropper.join() {
-            eprintln!("could not drop test database {}: {e}", self.name);
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Records.
-
-fn day_start(day: NaiveDate) -> DateTime<Utc> {
-    let tz = plant().tz();
-    day.and_hms_opt(0, 0, 0).unwrap().and_local_timezone(tz).unwrap().with_timezone(&Utc)
-}
-
-fn record(bot: &str, id: &str, day: NaiveDate, hour: i64, price: f64) -> BidRecord {
-    BidRecord {
-        bid: Bid {
-            id: id.into(),
-            bot: bot.into(),
-            node: "shihe".into(),
-            interval_start: day_start(day) + chrono::Duration::hours(hour),
-            side: BidSide::Sell,
-            quantity_mw: 5.0,
-            price,
-            green: false,
-            park: None,
-            firm: false,
-            award_price: None,
-        },
-        delivery_day: day,
-        revision: 1,
-        state: BidState::Active,
-        acknowledged_at: Utc::now(),
-    }
-}
-
-fn new_schedule(day: NaiveDate, replans_version: u32, tag: &str) -> NewSchedule {
-    NewSchedule {
-        day,
-        published_at: Utc::now(),
-        objective: "green-share".into(),
-        green_share: 0.5,
-        cost_yuan: 1000.0,
-        replans_version,
-        plant_toml: "plant".into(),
-        forecast_json: format!("{{\"tag\":\"{tag}\"}}"),
-        options_json: "{}".into(),
-        schedule_json: "{}".into(),
-    }
-}
-
-fn test_day(k: u64) -> NaiveDate {
-    Utc::now().date_naive() + Days::new(30 + k)
-}
+use crate::support::pg::{admin, PgDb};
+use crate::support::records::{new_schedule, record, test_day};
+use crate::support::replica::{free_port, submit_with_failover, vpp_command, Replica};
 
 // ---------------------------------------------------------------------------------------
 // The store.
@@ -215,110 +103,6 @@ async fn pg_store_keeps_each_bid_exactly_once_under_concurrent_submits() {
     for s in &stores {
         s.close().await;
     }
-}
-
-/// One script of submissions, amendments and cancellations, summarized.
-async fn bid_book_script(store: &dyn Store, day: NaiveDate) -> Vec<String> {
-    let mut log = Vec::new();
-    let first = record("bot-a", "x1", day, 8, 300.0);
-    let show = |o: &SubmitOutcome| match o {
-        SubmitOutcome::Created(r) => format!("created r{} {:?} {} MW @ {}", r.revision, r.state, r.bid.quantity_mw, r.bid.price),
-        SubmitOutcome::Existing(r) => format!("existing r{} {:?} {} MW @ {}", r.revision, r.state, r.bid.quantity_mw, r.bid.price),
-        SubmitOutcome::Conflict(r) => format!("conflict r{} {:?} {} MW @ {}", r.revision, r.state, r.bid.quantity_mw, r.bid.price),
-    };
-    let created = store.submit_bid(first.clone()).await.unwrap();
-    log.push(show(&created));
-    let SubmitOutcome::Created(stored) = created else { panic!("not created") };
-    // A retry, later: the original record, acknowledgement time included.
-    let mut retry = first.clone();
-    retry.acknowledged_at = Utc::now() + chrono::Duration::seconds(5);
-    match store.submit_bid(retry).await.unwrap() {
-        SubmitOutcome::Existing(r) => assert_eq!(r, stored, "the original record"),
-        other => panic!("{other:?}"),
-    }
-    // Different payloads: price, quantity, side, green, park, node, interval.
-    let mut variants = Vec::new();
-    let mut v = first.clone();
-    v.bid.price = 301.0;
-    variants.push(v);
-    let mut v = first.clone();
-    v.bid.quantity_mw = 5.5;
-    variants.push(v);
-    let mut v = first.clone();
-    v.bid.side = BidSide::Buy;
-    variants.push(v);
-    let mut v = first.clone();
-    v.bid.green = true;
-    variants.push(v);
-    let mut v = first.clone();
-    v.bid.node = "huangchuan".into();
-    variants.push(v);
-    let mut v = first.clone();
-    v.bid.interval_start += chrono::Duration::hours(1);
-    variants.push(v);
-    for v in variants {
-        let o = store.submit_bid(v).await.unwrap();
-        assert!(matches!(&o, SubmitOutcome::Conflict(r) if *r == stored), "{o:?}");
-        log.push(show(&o));
-    }
-    // Another bot may use the id.
-    log.push(show(&store.submit_bid(record("bot-b", "x1", day, 8, 999.0)).await.unwrap()));
-    // Amend, then the first payload again: still the same bid (existing, amended).
-    let at = Utc::now();
-    let amended = store.amend_bid("bot-a", "x1", 7.0, 310.0, at).await.unwrap().expect("amended");
-    log.push(format!("amended r{} {} MW @ {}", amended.revision, amended.bid.quantity_mw, amended.bid.price));
-    assert!((amended.acknowledged_at - at).num_microseconds().unwrap_or(i64::MAX).abs() <= 1);
-    assert_eq!(store.bid("bot-a", "x1").await.unwrap().as_ref(), Some(&amended));
-    log.push(show(&store.submit_bid(first.clone()).await.unwrap()));
-    // Cancel (twice), amend a cancelled bid, unknown bids.
-    let cancelled = store.cancel_bid("bot-a", "x1", Utc::now()).await.unwrap().expect("cancelled");
-    log.push(format!("cancelled r{} {:?}", cancelled.revision, cancelled.state));
-    let again = store.cancel_bid("bot-a", "x1", Utc::now()).await.unwrap().expect("still there");
-    assert_eq!(again, cancelled);
-    let unchanged = store.amend_bid("bot-a", "x1", 1.0, 100.0, Utc::now()).await.unwrap().expect("still there");
-    assert_eq!(unchanged, cancelled, "a cancelled bid is returned unchanged");
-    assert_eq!(store.amend_bid("bot-a", "nope", 1.0, 100.0, Utc::now()).await.unwrap(), None);
-    assert_eq!(store.cancel_bid("bot-c", "x1", Utc::now()).await.unwrap(), None);
-    assert_eq!(store.bid("bot-c", "x1").await.unwrap(), None);
-    // Order: by bot then id, in byte order (upper case first), every state.
-    for (bot, id) in [("bot-a", "b2"), ("bot-a", "B1"), ("Bot-Z", "a"), ("bot-a", "a10"), ("bot-a", "a9")] {
-        store.submit_bid(record(bot, id, day, 3, 250.0)).await.unwrap();
-    }
-    store.submit_bid(record("bot-a", "next-day", day + Days::new(1), 3, 250.0)).await.unwrap();
-    let all = store.bids_for_day(day, None).await.unwrap();
-    log.push(all.iter().map(|r| format!("{}/{}:{:?}", r.bid.bot, r.bid.id, r.state)).collect::<Vec<_>>().join(" "));
-    let mine = store.bids_for_day(day, Some("bot-a")).await.unwrap();
-    log.push(mine.iter().map(|r| r.bid.id.clone()).collect::<Vec<_>>().join(" "));
-    log
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pg_store_conflicts_amends_and_cancels_as_sqlite_does() {
-    let db = PgDb::create("semantics").await;
-    let pg = PgStore::open(&db.url).await.expect("store opens");
-    let sqlite = SqliteStore::open(&temp_db("semantics")).await.expect("sqlite opens");
-    let day = test_day(2);
-    let on_pg = bid_book_script(&pg, day).await;
-    let on_sqlite = bid_book_script(&sqlite, day).await;
-    assert_eq!(on_pg, on_sqlite, "the two stores behave alike");
-    let expected = [
-        "created r1 Active 5 MW @ 300",
-        "conflict r1 Active 5 MW @ 300",
-        "conflict r1 Active 5 MW @ 300",
-        "conflict r1 Active 5 MW @ 300",
-        "conflict r1 Active 5 MW @ 300",
-        "conflict r1 Active 5 MW @ 300",
-        "conflict r1 Active 5 MW @ 300",
-        "created r1 Active 5 MW @ 999",
-        "amended r2 7 MW @ 310",
-        "existing r2 Active 7 MW @ 310",
-        "cancelled r2 Cancelled",
-        "Bot-Z/a:Active bot-a/B1:Active bot-a/a10:Active bot-a/a9:Active bot-a/b2:Active bot-a/x1:Cancelled bot-b/x1:Active",
-        "B1 a10 a9 b2 x1",
-    ];
-    assert_eq!(on_pg, expected);
-    pg.close().await;
-    sqlite.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -524,7 +308,7 @@ async fn pg_refuses_a_database_that_could_lose_acknowledged_writes() {
     let db2 = PgDb::create("unsafe_client").await;
     let e = PgStore::open(&format!("{}?options=-c%20synchronous_commit%3Doff", db2.url)).await.expect_err("refused");
     assert!(e.to_string().contains("synchronous_commit = off (set by: client)"), "{e}");
-    // `local` without synchronous standbys is `on` there: accepted (see src/store/postgres.rs).
+    // `local` without synchronous standbys is `on` there: accepted (see src/store/postgres/durability.rs).
     admin
         .execute(sqlx::AssertSqlSafe(format!("ALTER DATABASE \"{}\" SET synchronous_commit = local", db2.name)))
         .await
@@ -550,107 +334,6 @@ async fn pg_refuses_a_database_that_could_lose_acknowledged_writes() {
 
 // ---------------------------------------------------------------------------------------
 // Real replicas.
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-/// `vpp` with no `VPP_*` variables from the test's environment.
-fn vpp_command() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_vpp"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("VPP_") {
-            c.env_remove(k);
-        }
-    }
-    c.current_dir(repo("")).env("RUST_LOG", "info");
-    c
-}
-
-/// A `vpp serve` process on a loopback port.
-struct Replica {
-    name: String,
-    config: PathBuf,
-    metrics_port: u16,
-    log: PathBuf,
-    child: Option<Child>,
-    channel: Channel,
-}
-
-impl Replica {
-    async fn start(dir: &Path, name: &str, database: &str, extra: &str) -> Replica {
-        let port = free_port();
-        let config = dir.join(format!("{name}.toml"));
-        std::fs::write(&config, config_for(database, &format!("listen = \"127.0.0.1:{port}\"\n{extra}"))).unwrap();
-        let channel = Channel::from_shared(format!("http://127.0.0.1:{port}")).unwrap().connect_lazy();
-        let mut r = Replica { name: name.into(), config, metrics_port: free_port(), log: dir.join(format!("{name}.log")), child: None, channel };
-        r.spawn().await;
-        r
-    }
-
-    async fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
-        let child = vpp_command()
-            .args(["serve", "--config", self.config.to_str().unwrap()])
-            .env("VPP_METRICS_LISTEN", format!("127.0.0.1:{}", self.metrics_port))
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("vpp serve starts");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let mut h = tonic_health::pb::health_client::HealthClient::new(self.channel.clone());
-            if h.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await.is_ok() {
-                return;
-            }
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                panic!("replica {} exited ({status}):\n{}", self.name, self.log_text());
-            }
-            assert!(Instant::now() < deadline, "replica {} did not come up:\n{}", self.name, self.log_text());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn kill_9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            c.kill().expect("SIGKILL");
-            let _ = c.wait();
-        }
-    }
-
-    /// Solves this process ran (`vpp_solves_total`, every objective and outcome).
-    async fn solves(&self) -> u64 {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.metrics_port)).await.expect("metrics endpoint");
-        s.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n").await.unwrap();
-        let mut text = String::new();
-        s.read_to_string(&mut text).await.unwrap();
-        text.lines()
-            .filter(|l| l.starts_with("vpp_solves_total{"))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-            .sum()
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn market(&self) -> MarketServiceClient<Channel> {
-        MarketServiceClient::new(self.channel.clone())
-    }
-
-    fn dispatch(&self) -> DispatchServiceClient<Channel> {
-        DispatchServiceClient::new(self.channel.clone()).max_decoding_message_size(64 << 20)
-    }
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        self.kill_9();
-    }
-}
 
 /// The awards a stream yields within `wait`, after which it must stay quiet for `quiet`.
 async fn collect_awards(
@@ -684,25 +367,6 @@ type AckBook = HashMap<(String, String), Vec<Acked>>;
 struct Acked {
     revision: u32,
     at: (i64, i32),
-}
-
-/// Submits `b` as `token` through replica `first`, failing over to the next replicas (as a
-/// load balancer would) while calls fail for want of a replica. The ack, or the error that
-/// is an answer (not a failure to reach a replica).
-async fn submit_with_failover(markets: &[MarketServiceClient<Channel>], first: usize, token: &str, b: &pb::Bid) -> Result<pb::BidAck, tonic::Status> {
-    let mut last = None;
-    for attempt in 0..60 {
-        let mut m = markets[(first + attempt) % markets.len()].clone();
-        match m.submit_bid(req(Some(token), b.clone())).await {
-            Ok(ack) => return Ok(ack.into_inner()),
-            Err(e) if matches!(e.code(), Code::Unavailable | Code::Unknown | Code::Cancelled | Code::Internal) => {
-                last = Some(e);
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    panic!("no replica took bid {}: {last:?}", b.bid_id);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1,0 +1,259 @@
+//! The writer task: every write of the SQLite store (submit, amend, cancel, publish) comes
+//! over a channel; the task drains what is queued (up to [`MAX_BATCH`]), applies it in one
+//! transaction on its own connection, commits, and only then answers each caller. One fsync
+//! thus acknowledges a whole batch. A write that fails is answered with its error and the
+//! rest of its batch is applied without it.
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::SqliteConnection;
+use sqlx::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use super::queries::*;
+use super::{closed, day_text, db_error, timestamp_text, MAX_BATCH};
+use crate::store::rows::{bid_record, get, CommonValues};
+use crate::store::sql::{corrupt, side_text};
+use crate::store::{inputs_sha256, BidRecord, NewSchedule, ScheduleInfo, StoreError, SubmitOutcome};
+
+/// A write to apply.
+pub(super) enum Op {
+    Submit(Box<BidRecord>, [u8; 32]),
+    Amend { bot: String, id: String, quantity_mw: f64, price: f64, at: DateTime<Utc> },
+    Cancel { bot: String, id: String, at: DateTime<Utc> },
+    Publish(Box<NewSchedule>),
+}
+
+/// What a write did, sent once its transaction has committed.
+pub(super) enum Done {
+    Submit(SubmitOutcome),
+    Bid(Option<BidRecord>),
+    Published(ScheduleInfo),
+}
+
+pub(super) struct Job {
+    pub(super) op: Op,
+    pub(super) reply: oneshot::Sender<Result<Done, StoreError>>,
+}
+
+pub(super) enum Msg {
+    Job(Job),
+    /// Commit what came before, close the connection, then answer.
+    Close(oneshot::Sender<()>),
+}
+
+/// Why a batch did not commit.
+enum Failure {
+    /// Job `.0` failed; the transaction was rolled back, the other jobs may be retried.
+    Job(usize, StoreError),
+    /// The transaction could not begin or commit: every job of the batch fails.
+    Batch(StoreError),
+}
+
+pub(super) async fn write_loop(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Msg>) {
+    let mut msgs = Vec::with_capacity(MAX_BATCH);
+    let mut closers = Vec::new();
+    while closers.is_empty() {
+        msgs.clear();
+        if rx.recv_many(&mut msgs, MAX_BATCH).await == 0 {
+            break; // every handle dropped
+        }
+        let mut jobs = Vec::with_capacity(msgs.len());
+        for msg in msgs.drain(..) {
+            match msg {
+                Msg::Job(job) if closers.is_empty() => jobs.push(job),
+                Msg::Job(job) => {
+                    let _ = job.reply.send(Err(closed()));
+                }
+                Msg::Close(tx) => closers.push(tx),
+            }
+        }
+        run_batch(&mut conn, jobs).await;
+    }
+    rx.close();
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            Msg::Job(job) => {
+                let _ = job.reply.send(Err(closed()));
+            }
+            Msg::Close(tx) => closers.push(tx),
+        }
+    }
+    if let Err(e) = conn.close().await {
+        tracing::warn!(error = %db_error(e), "closing the SQLite write connection failed");
+    }
+    for tx in closers {
+        let _ = tx.send(());
+    }
+}
+
+/// Applies `jobs` in one transaction and answers them after the commit. A job that fails
+/// is answered with its error and the others are retried without it.
+async fn run_batch(conn: &mut SqliteConnection, mut jobs: Vec<Job>) {
+    while !jobs.is_empty() {
+        match apply(conn, &jobs).await {
+            Ok(done) => {
+                for (job, done) in jobs.into_iter().zip(done) {
+                    let _ = job.reply.send(Ok(done));
+                }
+                return;
+            }
+            Err(Failure::Job(i, e)) => {
+                let _ = jobs.remove(i).reply.send(Err(e));
+            }
+            Err(Failure::Batch(e)) => {
+                for job in jobs {
+                    let _ = job.reply.send(Err(same_error(&e)));
+                }
+                return;
+            }
+        }
+    }
+}
+
+async fn apply(conn: &mut SqliteConnection, jobs: &[Job]) -> Result<Vec<Done>, Failure> {
+    let mut tx = conn.begin().await.map_err(|e| Failure::Batch(db_error(e)))?;
+    let mut done = Vec::with_capacity(jobs.len());
+    for (i, job) in jobs.iter().enumerate() {
+        match apply_one(&mut tx, &job.op).await {
+            Ok(d) => done.push(d),
+            Err(e) => {
+                let _ = tx.rollback().await;
+                return Err(Failure::Job(i, e));
+            }
+        }
+    }
+    tx.commit().await.map_err(|e| Failure::Batch(db_error(e)))?;
+    Ok(done)
+}
+
+async fn apply_one(conn: &mut SqliteConnection, op: &Op) -> Result<Done, StoreError> {
+    match op {
+        Op::Submit(record, digest) => submit(conn, record, digest).await.map(Done::Submit),
+        Op::Amend { bot, id, quantity_mw, price, at } => {
+            sqlx::query(AMEND_BID)
+                .bind(quantity_mw)
+                .bind(price)
+                .bind(timestamp_text(at))
+                .bind(bot)
+                .bind(id)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_error)?;
+            select_bid(conn, bot, id).await.map(Done::Bid)
+        }
+        Op::Cancel { bot, id, at } => {
+            sqlx::query(CANCEL_BID)
+                .bind(timestamp_text(at))
+                .bind(bot)
+                .bind(id)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_error)?;
+            select_bid(conn, bot, id).await.map(Done::Bid)
+        }
+        Op::Publish(schedule) => publish(conn, schedule).await.map(Done::Published),
+    }
+}
+
+async fn submit(conn: &mut SqliteConnection, record: &BidRecord, digest: &[u8; 32]) -> Result<SubmitOutcome, StoreError> {
+    let b = &record.bid;
+    let inserted = sqlx::query(INSERT_BID)
+        .bind(&b.bot)
+        .bind(&b.id)
+        .bind(&b.node)
+        .bind(timestamp_text(&b.interval_start))
+        .bind(side_text(b.side))
+        .bind(b.quantity_mw)
+        .bind(b.price)
+        .bind(b.green)
+        .bind(b.park.as_deref())
+        .bind(day_text(record.delivery_day))
+        .bind(i64::from(record.revision))
+        .bind(record.state.as_str())
+        .bind(timestamp_text(&record.acknowledged_at))
+        .bind(&digest[..])
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    if inserted.rows_affected() == 1 {
+        return Ok(SubmitOutcome::Created(record.clone()));
+    }
+    let row = sqlx::query(SELECT_BID_AND_DIGEST)
+        .bind(&b.bot)
+        .bind(&b.id)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    let stored = bid_record(&row)?;
+    let stored_digest = row.bytes("submitted_sha256")?;
+    if stored_digest.as_slice() == digest.as_slice() {
+        Ok(SubmitOutcome::Existing(stored))
+    } else {
+        Ok(SubmitOutcome::Conflict(stored))
+    }
+}
+
+async fn select_bid(conn: &mut SqliteConnection, bot: &str, id: &str) -> Result<Option<BidRecord>, StoreError> {
+    let row = sqlx::query(SELECT_BID)
+        .bind(bot)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    row.as_ref().map(bid_record).transpose()
+}
+
+async fn publish(conn: &mut SqliteConnection, s: &NewSchedule) -> Result<ScheduleInfo, StoreError> {
+    let day = day_text(s.day);
+    if s.replans_version == 0 {
+        let existing = sqlx::query(SELECT_DAY_AHEAD_VERSION).bind(&day).fetch_optional(&mut *conn).await.map_err(db_error)?;
+        if let Some(row) = existing {
+            let version: i64 = get(&row, 0)?;
+            return Err(StoreError::DayAheadExists { day: s.day, version: u32::try_from(version).unwrap_or(0) });
+        }
+    }
+    let next: i64 = sqlx::query(NEXT_VERSION)
+        .bind(&day)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db_error)
+        .and_then(|row| get(&row, 0))?;
+    let version = u32::try_from(next).map_err(|_| corrupt("a schedule version is out of range"))?;
+    let digest = inputs_sha256(&s.plant_toml, &s.forecast_json, &s.options_json);
+    sqlx::query(INSERT_SCHEDULE)
+        .bind(&day)
+        .bind(next)
+        .bind(timestamp_text(&s.published_at))
+        .bind(&s.objective)
+        .bind(s.green_share)
+        .bind(s.cost_yuan)
+        .bind(i64::from(s.replans_version))
+        .bind(&digest)
+        .bind(&s.plant_toml)
+        .bind(&s.forecast_json)
+        .bind(&s.options_json)
+        .bind(&s.schedule_json)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    Ok(ScheduleInfo {
+        day: s.day,
+        version,
+        published_at: s.published_at,
+        objective: s.objective.clone(),
+        green_share: s.green_share,
+        cost_yuan: s.cost_yuan,
+        replans_version: s.replans_version,
+        inputs_sha256: digest,
+    })
+}
+
+/// A batch failure, for each job of the batch.
+fn same_error(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+        StoreError::Corrupt(m) => StoreError::Corrupt(m.clone()),
+        StoreError::DayAheadExists { day, version } => StoreError::DayAheadExists { day: *day, version: *version },
+        StoreError::Unsafe(m) => StoreError::Unsafe(m.clone()),
+    }
+}
