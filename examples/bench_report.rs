@@ -328,7 +328,10 @@ fn main() {
         );
         eprintln!(
             "   stage-1 {:.6}, {} Dinkelbach iteration(s), {} LPs, MPS {:.1} MiB in total",
-            s.solver.stage1_objective, s.solver.iterations, per_lp.len(), mps_mb
+            s.solver.stage1_objective,
+            s.solver.iterations,
+            per_lp.len(),
+            mps_mb
         );
         // Where the time goes: replica of model::solver on the same LPs, and HiGHS direct.
         let want_duals = |i: usize| i == cost_lp;

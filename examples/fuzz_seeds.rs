@@ -14,7 +14,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let forecast = vpp_dispatch::api::forecast_to_pb(&fc);
     let options = pb::SolveOptions { objective: pb::Objective::Cost as i32, carbon_price: 50.0, ..Default::default() };
     let seeds: Vec<(u8, Vec<u8>)> = vec![
-        (0, pb::SubmitDayAheadRequest { delivery_day: "2026-07-15".into(), forecast: Some(forecast.clone()), options: Some(options) }.encode_to_vec()),
+        (
+            0,
+            pb::SubmitDayAheadRequest { delivery_day: "2026-07-15".into(), forecast: Some(forecast.clone()), options: Some(options) }
+                .encode_to_vec(),
+        ),
         (
             1,
             pb::Bid {

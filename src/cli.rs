@@ -17,7 +17,14 @@ pub fn summary(plant: &Plant, s: &Schedule) -> String {
     let hours = s.intervals.len() as f64 * dt;
     let tz = plant.tz();
     let first = s.intervals.first().map(|i| i.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()).unwrap_or_default();
-    let _ = writeln!(o, "plant {}  objective {}  from {first}  {} intervals of {} min ({hours} h)", s.plant, s.objective, s.intervals.len(), dt * 60.0);
+    let _ = writeln!(
+        o,
+        "plant {}  objective {}  from {first}  {} intervals of {} min ({hours} h)",
+        s.plant,
+        s.objective,
+        s.intervals.len(),
+        dt * 60.0
+    );
     let _ = writeln!(
         o,
         "solver {} {}{}: {} solve(s), {} Dinkelbach iteration(s), {} variables, {} rows, build {:.1} ms, solve {:.1} ms",
@@ -53,7 +60,14 @@ pub fn summary(plant: &Plant, s: &Schedule) -> String {
     let _ = writeln!(o, "{:<26} {:>12} {:>12} {:>10}", "renewable", "avail MWh", "output MWh", "curt MWh");
     for r in &s.renewables {
         let sum = |v: &[f64]| v.iter().sum::<f64>() * dt;
-        let _ = writeln!(o, "{:<26} {:>12.1} {:>12.1} {:>10.1}", format!("{} ({})", r.name, r.kind.name()), sum(&r.available_mw), sum(&r.output_mw), sum(&r.curtailed_mw));
+        let _ = writeln!(
+            o,
+            "{:<26} {:>12.1} {:>12.1} {:>10.1}",
+            format!("{} ({})", r.name, r.kind.name()),
+            sum(&r.available_mw),
+            sum(&r.output_mw),
+            sum(&r.curtailed_mw)
+        );
     }
     let _ = writeln!(o);
     let _ = writeln!(o, "{:<26} {:>10} {:>10} {:>10} {:>10} {:>12}", "storage", "in MWh", "out MWh", "E0 MWh", "E_T MWh", "E_T green");
@@ -61,13 +75,32 @@ pub fn summary(plant: &Plant, s: &Schedule) -> String {
         let sum = |v: &[f64]| v.iter().sum::<f64>() * dt;
         let e = |k: usize| st.energy_green_mwh[k] + st.energy_grey_mwh[k];
         let last = st.energy_green_mwh.len() - 1;
-        let _ = writeln!(o, "{:<26} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>12.1}", st.name, sum(&st.charge_mw), sum(&st.discharge_mw), e(0), e(last), st.energy_green_mwh[last]);
+        let _ = writeln!(
+            o,
+            "{:<26} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>12.1}",
+            st.name,
+            sum(&st.charge_mw),
+            sum(&st.discharge_mw),
+            e(0),
+            e(last),
+            st.energy_green_mwh[last]
+        );
     }
     if !s.bids.is_empty() {
         let _ = writeln!(o);
         let _ = writeln!(o, "{:<16} {:>8} {:>9} {:>9} {:>10} {:>10}  status", "bid", "side", "qty MW", "acc MW", "price", "clearing");
         for b in &s.bids {
-            let _ = writeln!(o, "{:<16} {:>8} {:>9.1} {:>9.1} {:>10.1} {:>10.1}  {:?}", b.id, format!("{:?}", b.side).to_lowercase(), b.quantity_mw, b.accepted_mw, b.price, b.clearing_price, b.status);
+            let _ = writeln!(
+                o,
+                "{:<16} {:>8} {:>9.1} {:>9.1} {:>10.1} {:>10.1}  {:?}",
+                b.id,
+                format!("{:?}", b.side).to_lowercase(),
+                b.quantity_mw,
+                b.accepted_mw,
+                b.price,
+                b.clearing_price,
+                b.status
+            );
         }
     }
     if !s.frontier.is_empty() {
@@ -114,7 +147,15 @@ fn table(plant: &Plant, s: &Schedule) -> String {
         o,
         "{:<12} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>7} {:>8}",
         if by_day { "day (MW avg)" } else { "hour (MW)" },
-        "demand", "served", "wind", "pv", "storage", "import", "export", "green%", "price"
+        "demand",
+        "served",
+        "wind",
+        "pv",
+        "storage",
+        "import",
+        "export",
+        "green%",
+        "price"
     );
     for (label, ks) in groups {
         let n = ks.len() as f64;

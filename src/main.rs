@@ -455,8 +455,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let mut forecast = Forecast::load(&forecast)?;
             if let Some(path) = bids {
                 let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read bids file {}", path.display()))?;
-                let extra: Vec<Bid> = serde_json::from_str(&text)
-                    .with_context(|| format!("bids file {} is not a JSON array of bids", path.display()))?;
+                let extra: Vec<Bid> =
+                    serde_json::from_str(&text).with_context(|| format!("bids file {} is not a JSON array of bids", path.display()))?;
                 forecast.bids.extend(extra);
             }
             let options = Options {
@@ -762,7 +762,11 @@ mod client {
                     let mut c = pb::dispatch_service_client::DispatchServiceClient::new(channel).max_decoding_message_size(64 << 20);
                     let inputs = c.get_schedule_inputs(with_token(&token, req)?).await?.into_inner();
                     std::fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
-                    for (name, text) in [("plant.toml", &inputs.plant_toml), ("forecast.json", &inputs.forecast_json), ("options.json", &inputs.options_json)] {
+                    for (name, text) in [
+                        ("plant.toml", &inputs.plant_toml),
+                        ("forecast.json", &inputs.forecast_json),
+                        ("options.json", &inputs.options_json),
+                    ] {
                         let path = out_dir.join(name);
                         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
                     }
@@ -807,7 +811,8 @@ mod client {
                 ClientCall::Amend { id, mw, price } => {
                     anyhow::ensure!(mw.is_some() || price.is_some(), "give --mw, --price or both");
                     let mut c = pb::market_service_client::MarketServiceClient::new(channel);
-                    let ack = c.amend_bid(with_token(&token, pb::AmendBidRequest { bid_id: id, quantity_mw: mw, price })?).await?.into_inner();
+                    let ack =
+                        c.amend_bid(with_token(&token, pb::AmendBidRequest { bid_id: id, quantity_mw: mw, price })?).await?.into_inner();
                     show(as_json, &ack, "vpp.v1.BidAck", |ack| {
                         println!("bid {} amended for {} (revision {})", ack.bid_id, ack.delivery_day, ack.revision)
                     })?;
@@ -925,12 +930,23 @@ mod client {
     fn print_schedule(s: &pb::Schedule) {
         let info = s.info.clone().unwrap_or_default();
         let t = s.totals.unwrap_or_default();
-        println!("{} v{}: green share {:.2} %, cost {:.0} yuan, CO2 {:.1} t, {} certificates", info.delivery_day, info.version, t.green_share * 100.0, t.cost_yuan, t.co2_t, t.certificates);
+        println!(
+            "{} v{}: green share {:.2} %, cost {:.0} yuan, CO2 {:.1} t, {} certificates",
+            info.delivery_day,
+            info.version,
+            t.green_share * 100.0,
+            t.cost_yuan,
+            t.co2_t,
+            t.certificates
+        );
         for p in &s.parks {
             println!("  {:<26} {:>8.2} %", p.name, p.share_total * 100.0);
         }
         for a in &s.awards {
-            println!("  award {} ({}): {:.1} of {:.1} MW at {:.1} yuan/MWh", a.bid_id, a.bot, a.accepted_mw, a.quantity_mw, a.clearing_price);
+            println!(
+                "  award {} ({}): {:.1} of {:.1} MW at {:.1} yuan/MWh",
+                a.bid_id, a.bot, a.accepted_mw, a.quantity_mw, a.clearing_price
+            );
         }
     }
 }

@@ -86,9 +86,7 @@ pub fn stack_svg(
     for (k, layer) in layers.iter().enumerate().rev() {
         let steps = (0..n).flat_map(|t| [(t as f64 * dt_hours, tops[k][t]), ((t + 1) as f64 * dt_hours, tops[k][t])]);
         let fill = colour(layer.source);
-        chart
-            .draw_series(AreaSeries::new(steps, 0.0, fill.filled()).border_style(fill.stroke_width(1)))
-            .map_err(|e| fail(&e))?;
+        chart.draw_series(AreaSeries::new(steps, 0.0, fill.filled()).border_style(fill.stroke_width(1))).map_err(|e| fail(&e))?;
     }
     // Demand over the stack: the step line of what the parks asked for.
     let demand_colour = RGBColor(33, 33, 33);
@@ -98,16 +96,12 @@ pub fn stack_svg(
         chart.draw_series(std::iter::once(PathElement::new(steps, demand_colour.stroke_width(2)))).map_err(|e| fail(&e))?;
     }
     // The legend, top of the stack first, as the layers appear.
-    legend
-        .draw(&Text::new("Source", (12, 40), ("sans-serif", 17).into_font().style(FontStyle::Bold)))
-        .map_err(|e| fail(&e))?;
+    legend.draw(&Text::new("Source", (12, 40), ("sans-serif", 17).into_font().style(FontStyle::Bold))).map_err(|e| fail(&e))?;
     for (row, layer) in layers.iter().rev().enumerate() {
         let y = 70 + 28 * row as i32;
         let fill = colour(layer.source);
         legend.draw(&Rectangle::new([(12, y), (30, y + 16)], fill.filled())).map_err(|e| fail(&e))?;
-        legend
-            .draw(&Text::new(layer.source.label(), (38, y + 2), ("sans-serif", 15).into_font()))
-            .map_err(|e| fail(&e))?;
+        legend.draw(&Text::new(layer.source.label(), (38, y + 2), ("sans-serif", 15).into_font())).map_err(|e| fail(&e))?;
     }
     let mut note_y = 80 + 28 * layers.len() as i32;
     if demand_mw.is_some() {
@@ -116,9 +110,10 @@ pub fn stack_svg(
         legend.draw(&Text::new("Demand", (38, y + 2), ("sans-serif", 15).into_font())).map_err(|e| fail(&e))?;
         note_y += 28;
     }
-    for (k, line) in ["Green part shared over green", "sources, grey part over grey", "sources, in proportion to", "their supply per interval."]
-        .iter()
-        .enumerate()
+    for (k, line) in
+        ["Green part shared over green", "sources, grey part over grey", "sources, in proportion to", "their supply per interval."]
+            .iter()
+            .enumerate()
     {
         legend
             .draw(&Text::new(*line, (12, note_y + 18 * k as i32), ("sans-serif", 12).into_font().color(&RGBColor(110, 110, 110))))
@@ -139,7 +134,8 @@ pub fn schedule_svg(path: &Path, s: &crate::domain::Schedule, tz: chrono_tz::Tz,
                 path: path.display().to_string(),
                 message: format!("the schedule has no park named '{name}'"),
             })?;
-            let stack = park_stack(s, name).ok_or_else(|| PlotError { path: path.display().to_string(), message: format!("no park '{name}'") })?;
+            let stack =
+                park_stack(s, name).ok_or_else(|| PlotError { path: path.display().to_string(), message: format!("no park '{name}'") })?;
             (format!("park {name}"), stack, p.share_total, p.demand_mw.clone())
         }
         None => {

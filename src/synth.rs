@@ -145,11 +145,7 @@ impl FromStr for DayKind {
 /// [`PARK_PEAKS_MW`], otherwise 12.5 × its interruptible limit (interruptible load being
 /// ~8 % of peak), at least [`DEFAULT_PARK_PEAK_MW`].
 pub fn park_peak_mw(name: &str, interruptible_mw: f64) -> f64 {
-    PARK_PEAKS_MW
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, p)| *p)
-        .unwrap_or_else(|| (12.5 * interruptible_mw).max(DEFAULT_PARK_PEAK_MW))
+    PARK_PEAKS_MW.iter().find(|(n, _)| *n == name).map(|(_, p)| *p).unwrap_or_else(|| (12.5 * interruptible_mw).max(DEFAULT_PARK_PEAK_MW))
 }
 
 /// Makes a forecast of `days` consecutive local days of kind `day` for `plant`, in
@@ -180,8 +176,7 @@ pub fn generate(plant: &Plant, day: DayKind, interval_minutes: u32, days: usize)
                     let offset_s = t as f64 * dt_h * 3600.0 + (f64::from(j) + 0.5) * sub_s;
                     let at = start + Duration::milliseconds((offset_s * 1000.0).round() as i64);
                     let local = at.with_timezone(&tz);
-                    let hour =
-                        f64::from(local.hour()) + f64::from(local.minute()) / 60.0 + f64::from(local.second()) / 3600.0;
+                    let hour = f64::from(local.hour()) + f64::from(local.minute()) / 60.0 + f64::from(local.second()) / 3600.0;
                     (at, hour, offset_s / 3600.0)
                 })
                 .collect()
@@ -213,9 +208,7 @@ pub fn generate(plant: &Plant, day: DayKind, interval_minutes: u32, days: usize)
         let lower = pv.name.to_ascii_lowercase();
         let tilt = if lower.contains("roof") || lower.contains("bipv") { 10.0 } else { 25.0 };
         let seed = hash_name(&pv.name) ^ day.seed();
-        let series = average(4, &|at, h, th| {
-            (clear_sky_pv(at, tilt) * cloud_factor(day, seed, h, th)).clamp(0.0, PV_MAX_AVAILABILITY)
-        });
+        let series = average(4, &|at, h, th| (clear_sky_pv(at, tilt) * cloud_factor(day, seed, h, th)).clamp(0.0, PV_MAX_AVAILABILITY));
         forecast.availability.insert(pv.name.clone(), series);
     }
     for w in &plant.wind {
@@ -267,16 +260,10 @@ fn solar_angles(at: DateTime<Utc>) -> (f64, f64, f64) {
     use chrono::Datelike;
     let utc_min = f64::from(at.hour()) * 60.0 + f64::from(at.minute()) + f64::from(at.second()) / 60.0;
     let doy = f64::from(at.ordinal());
-    let year_days =
-        if NaiveDate::from_ymd_opt(at.year(), 12, 31).map(|d| d.ordinal()) == Some(366) { 366.0 } else { 365.0 };
+    let year_days = if NaiveDate::from_ymd_opt(at.year(), 12, 31).map(|d| d.ordinal()) == Some(366) { 366.0 } else { 365.0 };
     let g = 2.0 * PI / year_days * (doy - 1.0 + (utc_min / 60.0 - 12.0) / 24.0);
-    let eot = 229.18
-        * (0.000075 + 0.001868 * g.cos()
-            - 0.032077 * g.sin()
-            - 0.014615 * (2.0 * g).cos()
-            - 0.040849 * (2.0 * g).sin());
-    let decl = 0.006918 - 0.399912 * g.cos() + 0.070257 * g.sin() - 0.006758 * (2.0 * g).cos()
-        + 0.000907 * (2.0 * g).sin()
+    let eot = 229.18 * (0.000075 + 0.001868 * g.cos() - 0.032077 * g.sin() - 0.014615 * (2.0 * g).cos() - 0.040849 * (2.0 * g).sin());
+    let decl = 0.006918 - 0.399912 * g.cos() + 0.070257 * g.sin() - 0.006758 * (2.0 * g).cos() + 0.000907 * (2.0 * g).sin()
         - 0.002697 * (3.0 * g).cos()
         + 0.00148 * (3.0 * g).sin();
     let true_solar_min = utc_min + eot + 4.0 * LONGITUDE_DEG;
@@ -347,9 +334,7 @@ fn wind_availability(day: DayKind, seed: u64, hour: f64, t_h: f64) -> f64 {
             // comes at a slightly different hour each day.
             let front = 10.5 + 3.0 * unit(seed, 3) + 1.5 * unit(day.seed() ^ 0xF407, d as u64);
             let since = circular(hour - front);
-            let v = 0.55 + 0.27 * bump(hour, front, 2.5) + 0.12 * sigmoid(since / 1.5)
-                - 0.04 * (since - 4.0).max(0.0) / 8.0
-                + 0.04 * noise;
+            let v = 0.55 + 0.27 * bump(hour, front, 2.5) + 0.12 * sigmoid(since / 1.5) - 0.04 * (since - 4.0).max(0.0) / 8.0 + 0.04 * noise;
             (level.min(1.0) * v).clamp(0.45, 0.9)
         }
     };
@@ -360,8 +345,8 @@ fn wind_availability(day: DayKind, seed: u64, hour: f64, t_h: f64) -> f64 {
 fn demand_shape(day: DayKind, seed: u64, hour: f64, t_h: f64) -> f64 {
     // Two-shift industrial day, hourly knots 00:00 .. 24:00 (linear in between).
     const KNOTS: [f64; 25] = [
-        0.76, 0.75, 0.74, 0.74, 0.74, 0.75, 0.78, 0.85, 0.93, 0.97, 0.98, 0.97, 0.92, 0.95, 0.98, 0.99, 0.98, 0.97,
-        0.97, 0.98, 0.97, 0.94, 0.88, 0.81, 0.76,
+        0.76, 0.75, 0.74, 0.74, 0.74, 0.75, 0.78, 0.85, 0.93, 0.97, 0.98, 0.97, 0.92, 0.95, 0.98, 0.99, 0.98, 0.97, 0.97, 0.98, 0.97, 0.94,
+        0.88, 0.81, 0.76,
     ];
     let h = hour.rem_euclid(24.0);
     let k = (h.floor() as usize).min(23);
@@ -431,8 +416,7 @@ mod tests {
     }
 
     fn local_hour_mid(f: &Forecast, tz: chrono_tz::Tz, t: usize) -> f64 {
-        let at = f.start
-            + Duration::seconds(i64::from(f.interval_minutes) * 60 * t as i64 + i64::from(f.interval_minutes) * 30);
+        let at = f.start + Duration::seconds(i64::from(f.interval_minutes) * 60 * t as i64 + i64::from(f.interval_minutes) * 30);
         let l = at.with_timezone(&tz);
         f64::from(l.hour()) + f64::from(l.minute()) / 60.0 + f64::from(l.second()) / 3600.0
     }
@@ -510,8 +494,7 @@ mod tests {
         }
         // Clear sky: the brightest minute lies within the equation of time of 12:24 local.
         for day in DayKind::ALL {
-            let midnight =
-                tz.from_local_datetime(&day.date().and_hms_opt(0, 0, 0).unwrap()).unwrap().with_timezone(&Utc);
+            let midnight = tz.from_local_datetime(&day.date().and_hms_opt(0, 0, 0).unwrap()).unwrap().with_timezone(&Utc);
             let best = (0..1440)
                 .max_by(|a, b| {
                     let pa = clear_sky_pv(midnight + Duration::minutes(*a), 25.0);

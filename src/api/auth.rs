@@ -99,11 +99,7 @@ impl Interceptor for Authenticator {
 
 /// The caller of a request that went through the interceptor.
 pub(crate) fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
-    request
-        .extensions()
-        .get::<Principal>()
-        .cloned()
-        .ok_or_else(|| Status::unauthenticated("no credentials"))
+    request.extensions().get::<Principal>().cloned().ok_or_else(|| Status::unauthenticated("no credentials"))
 }
 
 pub(crate) fn require_operator(p: &Principal) -> Result<(), Status> {

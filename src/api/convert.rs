@@ -34,8 +34,7 @@ pub(crate) fn day(text: &str, field: &str) -> Result<NaiveDate, Status> {
     if text.is_empty() {
         return Err(invalid(field, "is required (YYYY-MM-DD)"));
     }
-    let shaped = text.len() == 10
-        && text.bytes().enumerate().all(|(k, b)| if k == 4 || k == 7 { b == b'-' } else { b.is_ascii_digit() });
+    let shaped = text.len() == 10 && text.bytes().enumerate().all(|(k, b)| if k == 4 || k == 7 { b == b'-' } else { b.is_ascii_digit() });
     let parsed = shaped.then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()).flatten();
     let day = parsed.ok_or_else(|| invalid(field, format!("{} is not a date YYYY-MM-DD", limits::quote(text))))?;
     if !limits::day_in_range(day) {

@@ -13,11 +13,11 @@ use crate::model::Options;
 use crate::store::{BidState, NewSchedule, ScheduleInfo, ScheduleRecord};
 
 use super::auth::{principal, require_operator};
-use super::pb::dispatch_service_server::DispatchService;
+use super::convert;
 use super::pb;
+use super::pb::dispatch_service_server::DispatchService;
 use super::state::{deadline, publish_stream, AppState, Published};
 use super::status::{from_store, invalid};
-use super::convert;
 
 /// Response header of SubmitDayAhead: `new` when this call cleared the day, `existing` when
 /// it returns the day-ahead schedule an earlier call (on any replica) published.
@@ -62,11 +62,7 @@ impl DispatchApi {
                 if k0 + j >= h.len {
                     break;
                 }
-                out.push(Bid {
-                    id: convert::lp_bid_id(&r.bid.bot, &r.bid.id, j),
-                    interval_start: h.instant(k0 + j),
-                    ..r.bid.clone()
-                });
+                out.push(Bid { id: convert::lp_bid_id(&r.bid.bot, &r.bid.id, j), interval_start: h.instant(k0 + j), ..r.bid.clone() });
             }
         }
         Ok(out)
@@ -135,15 +131,10 @@ impl DispatchApi {
     async fn record(&self, day: &str, version: u32) -> Result<ScheduleRecord, Status> {
         let day = convert::day(day, "delivery_day")?;
         let version = (version > 0).then_some(version);
-        self.state
-            .store
-            .schedule(day, version)
-            .await
-            .map_err(from_store)?
-            .ok_or_else(|| match version {
-                Some(v) => Status::not_found(format!("no schedule version {v} for {day}")),
-                None => Status::not_found(format!("no schedule published for {day}")),
-            })
+        self.state.store.schedule(day, version).await.map_err(from_store)?.ok_or_else(|| match version {
+            Some(v) => Status::not_found(format!("no schedule version {v} for {day}")),
+            None => Status::not_found(format!("no schedule published for {day}")),
+        })
     }
 }
 
@@ -204,21 +195,21 @@ impl DispatchService for DispatchApi {
             }
         })?;
         let day = latest.info.day;
-        let stored: Forecast = serde_json::from_str(&latest.forecast_json).map_err(|_| Status::internal("a stored forecast could not be read"))?;
+        let stored: Forecast =
+            serde_json::from_str(&latest.forecast_json).map_err(|_| Status::internal("a stored forecast could not be read"))?;
         let schedule = Self::decode(&latest)?;
         let from = convert::instant(req.from.as_ref(), "from")?;
         let h = stored.horizon(self.state.plant.tz());
-        let k = h.index_of(from).ok_or_else(|| {
-            invalid("from", format!("{} is not the start of an interval of the {day} schedule", from.to_rfc3339()))
-        })?;
+        let k = h
+            .index_of(from)
+            .ok_or_else(|| invalid("from", format!("{} is not the start of an interval of the {day} schedule", from.to_rfc3339())))?;
         let mut options = convert::options(req.options)?;
         // Storage levels at `from`: given, or the latest schedule's; the day ends where the
         // latest schedule ended it.
         for st in &schedule.storages {
-            options.initial.insert(
-                st.name.clone(),
-                crate::model::StorageLevel { green_mwh: st.energy_green_mwh[k], grey_mwh: st.energy_grey_mwh[k] },
-            );
+            options
+                .initial
+                .insert(st.name.clone(), crate::model::StorageLevel { green_mwh: st.energy_green_mwh[k], grey_mwh: st.energy_grey_mwh[k] });
             let end = st.energy_green_mwh[h.len] + st.energy_grey_mwh[h.len];
             options.end_energy_mwh.insert(st.name.clone(), end);
         }

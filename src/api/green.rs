@@ -194,7 +194,10 @@ impl GreenShareService for GreenApi {
         let req = request.into_inner();
         may_read_park(&who, &req.park)?;
         if !self.state.plant.parks.iter().any(|p| p.name == req.park) {
-            return Err(invalid("park", format!("no park named {} in plant {}", crate::domain::limits::quote(&req.park), self.state.plant.name)));
+            return Err(invalid(
+                "park",
+                format!("no park named {} in plant {}", crate::domain::limits::quote(&req.park), self.state.plant.name),
+            ));
         }
         let mut days = Vec::new();
         for d in self.days(&req.from_day, &req.to_day).await? {

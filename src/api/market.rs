@@ -153,7 +153,8 @@ impl MarketService for MarketApi {
         let day = convert::day(&request.into_inner().delivery_day, "delivery_day")?;
         let gate = self.state.gate_closure(day);
         let records = self.state.store.bids_for_day(day, bot.as_deref()).await.map_err(from_store)?;
-        let bids = records.iter().map(|r| pb::BidRecord { bid: Some(convert::bid_to_pb(&r.bid)), ack: Some(convert::ack(r, gate)) }).collect();
+        let bids =
+            records.iter().map(|r| pb::BidRecord { bid: Some(convert::bid_to_pb(&r.bid)), ack: Some(convert::ack(r, gate)) }).collect();
         Ok(Response::new(pb::ListBidsResponse { bids }))
     }
 
@@ -194,7 +195,10 @@ fn check_price(m: &MarketRules, field: &str, price: f64) -> Result<(), Status> {
         return Err(invalid(field, format!("must be a finite number, got {}", crate::domain::limits::num(price))));
     }
     if !(m.price_floor..=m.price_cap).contains(&price) {
-        return Err(invalid(field, format!("must lie in [{}, {}] yuan/MWh, got {}", m.price_floor, m.price_cap, crate::domain::limits::num(price))));
+        return Err(invalid(
+            field,
+            format!("must lie in [{}, {}] yuan/MWh, got {}", m.price_floor, m.price_cap, crate::domain::limits::num(price)),
+        ));
     }
     Ok(())
 }
@@ -207,7 +211,10 @@ fn check_quantity(field: &str, q: f64) -> Result<(), Status> {
         return Err(invalid(field, format!("must be positive, got {}", crate::domain::limits::num(q))));
     }
     if q > crate::domain::limits::MAX_POWER_MW {
-        return Err(invalid(field, format!("must be at most {} MW, got {}", crate::domain::limits::MAX_POWER_MW, crate::domain::limits::num(q))));
+        return Err(invalid(
+            field,
+            format!("must be at most {} MW, got {}", crate::domain::limits::MAX_POWER_MW, crate::domain::limits::num(q)),
+        ));
     }
     Ok(())
 }
@@ -248,7 +255,7 @@ pub(crate) fn bid_from_wire(plant: &crate::domain::Plant, market: &MarketRules, 
         green: b.green,
         park,
         firm: false,
-            award_price: None,
+        award_price: None,
     };
     if side == BidSide::Curtail {
         crate::domain::forecast::curtail_park(plant, &bid).map_err(|m| invalid("park", m))?;
@@ -257,4 +264,3 @@ pub(crate) fn bid_from_wire(plant: &crate::domain::Plant, market: &MarketRules, 
     }
     Ok(bid)
 }
-

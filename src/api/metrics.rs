@@ -28,8 +28,7 @@ impl Metrics {
     /// A fresh registry with every metric registered.
     pub fn new() -> Metrics {
         let registry = Registry::new();
-        let solves = IntCounterVec::new(Opts::new("vpp_solves_total", "Dispatch solves"), &["objective", "outcome"])
-            .expect("valid metric");
+        let solves = IntCounterVec::new(Opts::new("vpp_solves_total", "Dispatch solves"), &["objective", "outcome"]).expect("valid metric");
         let solve_seconds = HistogramVec::new(
             HistogramOpts::new("vpp_solve_seconds", "Time per dispatch solve")
                 .buckets(vec![0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 120.0]),

@@ -26,8 +26,8 @@ pub mod pb {
 
 pub use convert::forecast_to_pb;
 pub(crate) use convert::{day, day_range};
-pub(crate) use green::{day_versions, park_day, plant_day, DayVersions};
 pub use dispatch::{DispatchApi, CLEARING_HEADER};
 pub use green::GreenApi;
+pub(crate) use green::{day_versions, park_day, plant_day, DayVersions};
 pub use market::MarketApi;
 pub use state::{forward_remote_publications, AppState, MarketRules, SolverLimits};

@@ -145,9 +145,7 @@ impl AppState {
         let capacity = self.limits.max_concurrent + self.limits.max_queued;
         if self.in_line.fetch_add(1, Ordering::SeqCst) >= capacity {
             self.in_line.fetch_sub(1, Ordering::SeqCst);
-            return Err(Status::resource_exhausted(format!(
-                "the solver is busy ({capacity} solves running or queued); retry later"
-            )));
+            return Err(Status::resource_exhausted(format!("the solver is busy ({capacity} solves running or queued); retry later")));
         }
         let _in_line = InLine(&self.in_line);
         let started = Instant::now();
@@ -157,9 +155,9 @@ impl AppState {
         let deadline = deadline.map(|d| d.saturating_sub((d / 10).min(Duration::from_millis(100))));
         let slot = self.slots.clone().acquire_owned();
         let permit = match deadline {
-            Some(d) => tokio::time::timeout(d, slot)
-                .await
-                .map_err(|_| Status::deadline_exceeded("no solver slot freed before the deadline"))?,
+            Some(d) => {
+                tokio::time::timeout(d, slot).await.map_err(|_| Status::deadline_exceeded("no solver slot freed before the deadline"))?
+            }
             None => slot.await,
         }
         .map_err(|_| Status::unavailable("the solver pool is closed"))?;

@@ -33,9 +33,9 @@ pub fn from_store(e: StoreError) -> Status {
     match e {
         StoreError::Unavailable(_) => Status::unavailable("the store is unavailable; retry"),
         StoreError::Corrupt(_) => Status::internal("stored data could not be read"),
-        StoreError::DayAheadExists { day, .. } => Status::already_exists(format!(
-            "the day-ahead schedule of {day} is already published; change it with Replan"
-        )),
+        StoreError::DayAheadExists { day, .. } => {
+            Status::already_exists(format!("the day-ahead schedule of {day} is already published; change it with Replan"))
+        }
         StoreError::Unsafe(_) => Status::unavailable("the store refuses to run on a database that could lose writes"),
     }
 }

@@ -73,8 +73,7 @@ impl Forecast {
     pub fn load(path: impl AsRef<Path>) -> Result<Forecast, ForecastError> {
         let path = path.as_ref();
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ForecastError::Io { path: shown.clone(), reason: source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ForecastError::Io { path: shown.clone(), reason: source })?;
         serde_json::from_str(&text).map_err(|e| ForecastError::Parse { path: shown, message: e.to_string() })
     }
 

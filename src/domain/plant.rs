@@ -319,10 +319,8 @@ impl Plant {
     pub fn load(path: impl AsRef<Path>) -> Result<Plant, PlantError> {
         let path = path.as_ref();
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| PlantError::Io { path: shown.clone(), reason: source })?;
-        let plant = Plant::from_toml(&text)
-            .map_err(|message| PlantError::Parse { path: shown.clone(), message })?;
+        let text = std::fs::read_to_string(path).map_err(|source| PlantError::Io { path: shown.clone(), reason: source })?;
+        let plant = Plant::from_toml(&text).map_err(|message| PlantError::Parse { path: shown.clone(), message })?;
         plant.validate().map_err(|errors| PlantError::Invalid { path: shown, errors })?;
         Ok(plant)
     }
@@ -461,9 +459,7 @@ impl Plant {
             c.power(&format!("{p}.discharge_mw"), s.discharge_mw);
             c.efficiency(&format!("{p}.eta_charge"), s.eta_charge);
             c.efficiency(&format!("{p}.eta_discharge"), s.eta_discharge);
-            if c.finite(&format!("{p}.standing_loss_per_h"), s.standing_loss_per_h)
-                && !(0.0..1.0).contains(&s.standing_loss_per_h)
-            {
+            if c.finite(&format!("{p}.standing_loss_per_h"), s.standing_loss_per_h) && !(0.0..1.0).contains(&s.standing_loss_per_h) {
                 c.push(format!("{p}.standing_loss_per_h"), format!("must lie in [0, 1), got {}", s.standing_loss_per_h));
             }
             if let Some(m) = s.min_generation_mw {

@@ -316,8 +316,7 @@ impl CostBreakdown {
     /// The operating cost these parts make: imports − export revenue + interruption +
     /// storage + thermal + bids paid − bids received + carbon.
     pub fn total(&self) -> f64 {
-        self.imports - self.export_revenue + self.interruption + self.storage + self.thermal + self.bids_paid
-            - self.bids_received
+        self.imports - self.export_revenue + self.interruption + self.storage + self.thermal + self.bids_paid - self.bids_received
             + self.carbon
     }
 }

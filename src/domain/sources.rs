@@ -243,11 +243,7 @@ pub fn plant_stack(s: &Schedule) -> SourceStack {
 /// Where the power served to one park came from; `None` when the schedule has no such park.
 pub fn park_stack(s: &Schedule, park: &str) -> Option<SourceStack> {
     let p = s.parks.iter().find(|p| p.name == park)?;
-    Some(stack(
-        s,
-        |t| p.green_mwh.get(t).copied().unwrap_or(0.0),
-        |t| p.served_mw.get(t).copied().unwrap_or(0.0) * s.dt_hours,
-    ))
+    Some(stack(s, |t| p.green_mwh.get(t).copied().unwrap_or(0.0), |t| p.served_mw.get(t).copied().unwrap_or(0.0) * s.dt_hours))
 }
 
 /// Local start times (`HH:MM`) of the schedule's intervals, for chart axes.

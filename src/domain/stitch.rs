@@ -136,8 +136,8 @@ pub fn stitch(plant: &Plant, versions: &[(u32, &Schedule)]) -> Option<Stitched> 
         }
         for st in &s.storages {
             if let Some(ps) = plant.storage(&st.name) {
-                cost.storage += st.discharge_mw[i] * dt * ps.variable_cost
-                    + (st.charge_mw[i] + st.discharge_mw[i]) * dt * ps.cycle_cost_yuan_per_mwh;
+                cost.storage +=
+                    st.discharge_mw[i] * dt * ps.variable_cost + (st.charge_mw[i] + st.discharge_mw[i]) * dt * ps.cycle_cost_yuan_per_mwh;
             }
         }
         let at = x.intervals[t];

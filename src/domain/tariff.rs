@@ -64,10 +64,7 @@ impl Tariff {
             c.price(&format!("{path}.prices.{name}"), *price);
         }
         if !self.prices.contains_key(&self.default_period) {
-            c.push(
-                format!("{path}.default_period"),
-                format!("period '{}' has no price in prices", self.default_period),
-            );
+            c.push(format!("{path}.default_period"), format!("period '{}' has no price in prices", self.default_period));
         }
         for (k, rule) in self.rules.iter().enumerate() {
             let rp = format!("{path}.rule[{k}]");

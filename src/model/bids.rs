@@ -69,7 +69,14 @@ impl Builder<'_> {
 
 /// Reads the awards back, with the load the curtail bids took off each park (MW, per park
 /// and interval). An award settles at its node's price, or at the price a firm award keeps.
-pub(crate) fn read_bids(plant: &Plant, forecast: &Forecast, h: &Horizon, ix: &Index, prices: &[Vec<f64>], v: &Values<'_>) -> (Vec<BidAward>, Vec<Vec<f64>>) {
+pub(crate) fn read_bids(
+    plant: &Plant,
+    forecast: &Forecast,
+    h: &Horizon,
+    ix: &Index,
+    prices: &[Vec<f64>],
+    v: &Values<'_>,
+) -> (Vec<BidAward>, Vec<Vec<f64>>) {
     let mut curtailed_by_bids = vec![vec![0.0; h.len]; plant.parks.len()];
     let awards = forecast
         .bids

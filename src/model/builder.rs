@@ -172,7 +172,9 @@ impl<'a> Builder<'a> {
         let n = plant.nodes.len();
         let t = h.len;
         let node: HashMap<&str, usize> = plant.nodes.iter().enumerate().map(|(k, n)| (n.name.as_str(), k)).collect();
-        let asset_nodes = plant.renewables().map(|(_, r)| (&r.name, &r.node))
+        let asset_nodes = plant
+            .renewables()
+            .map(|(_, r)| (&r.name, &r.node))
             .chain(plant.storage.iter().map(|s| (&s.name, &s.node)))
             .chain(plant.parks.iter().map(|p| (&p.name, &p.node)))
             .chain(plant.grids.iter().map(|g| (&g.name, &g.node)))

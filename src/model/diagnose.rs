@@ -72,8 +72,7 @@ pub(crate) fn explain(plant: &Plant, forecast: &Forecast, options: &Options, b: 
             Family::Balance if short > NOISE => {
                 let demand_mw = row.rhs / dt;
                 let mw = short / dt;
-                let parks: Vec<&str> =
-                    plant.parks.iter().filter(|p| p.node == subject).map(|p| p.name.as_str()).collect();
+                let parks: Vec<&str> = plant.parks.iter().filter(|p| p.node == subject).map(|p| p.name.as_str()).collect();
                 let who = match parks.as_slice() {
                     [] => format!("node {subject}"),
                     [one] => format!("park {one}"),
@@ -91,22 +90,16 @@ pub(crate) fn explain(plant: &Plant, forecast: &Forecast, options: &Options, b: 
                 let mw = excess / dt;
                 (mw, format!("node {subject} has {mw:.1} MW at {when} that no load, storage, line or export can take (must-run output)"))
             }
-            Family::EnergyMin => (
-                short,
-                format!("storage {subject} falls {short:.1} MWh below its minimum energy {:.1} MWh by the end of {when}", row.rhs),
-            ),
-            Family::EnergyMax => (
-                excess,
-                format!("storage {subject} exceeds its maximum energy {:.1} MWh by {excess:.1} MWh at the end of {when}", row.rhs),
-            ),
-            Family::EndEnergy => (
-                short,
-                format!("storage {subject} cannot end the horizon at {:.1} MWh: {short:.1} MWh short", row.rhs),
-            ),
-            Family::EndGreen => (
-                short,
-                format!("storage {subject} cannot end the horizon with {:.1} MWh of green energy: {short:.1} MWh short", row.rhs),
-            ),
+            Family::EnergyMin => {
+                (short, format!("storage {subject} falls {short:.1} MWh below its minimum energy {:.1} MWh by the end of {when}", row.rhs))
+            }
+            Family::EnergyMax => {
+                (excess, format!("storage {subject} exceeds its maximum energy {:.1} MWh by {excess:.1} MWh at the end of {when}", row.rhs))
+            }
+            Family::EndEnergy => (short, format!("storage {subject} cannot end the horizon at {:.1} MWh: {short:.1} MWh short", row.rhs)),
+            Family::EndGreen => {
+                (short, format!("storage {subject} cannot end the horizon with {:.1} MWh of green energy: {short:.1} MWh short", row.rhs))
+            }
             Family::ParkMinShare => {
                 // One reason per park that is short, by the allocation rule: the green the
                 // relaxed dispatch delivers is water-filled, and each park below its

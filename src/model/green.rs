@@ -171,7 +171,8 @@ pub(crate) fn read_green(
             let mut supply: f64 = renewables.iter().map(|r| r.output_mw[t] * dt).sum();
             supply += storages.iter().map(|s| s.discharge_green_mw[t] * dt).sum::<f64>();
             supply += plant.grids.iter().zip(grids).map(|(g, sg)| g.green_fraction * sg.import_mw[t] * dt).sum::<f64>();
-            supply += bids.iter().filter(|a| a.green && a.side == BidSide::Sell && a.interval == t).map(|a| a.accepted_mw * dt).sum::<f64>();
+            supply +=
+                bids.iter().filter(|a| a.green && a.side == BidSide::Sell && a.interval == t).map(|a| a.accepted_mw * dt).sum::<f64>();
             let to_storage: f64 = storages.iter().map(|s| s.charge_green_mw[t] * dt).sum();
             let mut exported: f64 = grids.iter().map(|g| g.export_green_mw[t] * dt).sum();
             exported += bids.iter().filter(|a| a.interval == t).map(|a| a.accepted_green_mw * dt).sum::<f64>();
@@ -190,9 +191,8 @@ pub(crate) fn read_green(
 
     let n = plant.parks.len();
     let alpha: Vec<f64> = plant.parks.iter().map(|p| p.min_green_share.unwrap_or(0.0)).collect();
-    let own: Vec<Vec<f64>> = (0..n)
-        .map(|p| (0..h.len).map(|t| b.ix.own_green.get(p).and_then(|o| o[t]).map_or(0.0, |o| v.get(o))).collect())
-        .collect();
+    let own: Vec<Vec<f64>> =
+        (0..n).map(|p| (0..h.len).map(|t| b.ix.own_green.get(p).and_then(|o| o[t]).map_or(0.0, |o| v.get(o))).collect()).collect();
     let mut alloc = vec![vec![0.0; h.len]; n];
     for (t, g) in green.iter().enumerate() {
         let served: Vec<f64> = (0..n).map(|p| served_mw[p][t] * dt).collect();

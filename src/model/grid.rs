@@ -81,7 +81,13 @@ fn import_prices(g: &crate::domain::plant::GridExchange, forecast: &Forecast, h:
 }
 
 /// Reads the grid exchanges and thermal units back.
-pub(crate) fn read_grid(plant: &Plant, forecast: &Forecast, h: &Horizon, ix: &Index, v: &Values<'_>) -> (Vec<GridSchedule>, Vec<ThermalSchedule>) {
+pub(crate) fn read_grid(
+    plant: &Plant,
+    forecast: &Forecast,
+    h: &Horizon,
+    ix: &Index,
+    v: &Values<'_>,
+) -> (Vec<GridSchedule>, Vec<ThermalSchedule>) {
     let tz = plant.tz();
     let grids = plant
         .grids

@@ -18,9 +18,10 @@ impl Builder<'_> {
     pub(crate) fn add_network(&mut self) {
         let dt = self.dt();
         let n_nodes = self.plant.nodes.len();
-        let reference = dc_references(self.plant.nodes.len(), self.plant.lines.iter().filter_map(|l| {
-            l.reactance_pu.map(|_| (self.node(&l.from), self.node(&l.to)))
-        }));
+        let reference = dc_references(
+            self.plant.nodes.len(),
+            self.plant.lines.iter().filter_map(|l| l.reactance_pu.map(|_| (self.node(&l.from), self.node(&l.to)))),
+        );
         // θ only for nodes on a reactance line, and not at each part's reference node.
         self.ix.angle = (0..n_nodes)
             .map(|n| {

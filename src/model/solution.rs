@@ -55,7 +55,15 @@ impl Values<'_> {
 }
 
 /// The schedule of the solution `x` (with the final LP's `duals`) of the model `b`.
-pub(crate) fn schedule(plant: &Plant, forecast: &Forecast, options: &Options, b: &Built, x: &[f64], duals: &[f64], report: Report) -> Schedule {
+pub(crate) fn schedule(
+    plant: &Plant,
+    forecast: &Forecast,
+    options: &Options,
+    b: &Built,
+    x: &[f64],
+    duals: &[f64],
+    report: Report,
+) -> Schedule {
     let h = &b.h;
     let dt = h.dt;
     let v = Values(x);

@@ -347,10 +347,8 @@ impl HighsSession {
         if lp.rows.len() < self.base_rows {
             return Err(Failure::Other("the LP lost rows the solver session was built with".into()));
         }
-        let wanted: Vec<RowAsSent> = lp.rows[self.base_rows..]
-            .iter()
-            .map(|r| (r.sense, r.rhs, lp.terms(r).iter().map(|&(v, a)| (v.idx(), a)).collect()))
-            .collect();
+        let wanted: Vec<RowAsSent> =
+            lp.rows[self.base_rows..].iter().map(|r| (r.sense, r.rhs, lp.terms(r).iter().map(|&(v, a)| (v.idx(), a)).collect())).collect();
         let keep = self.extra.iter().zip(&wanted).take_while(|(a, b)| a == b).count();
         if keep < self.extra.len() {
             let from = (self.base_rows + keep) as highs_sys::HighsInt;

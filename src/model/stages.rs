@@ -16,8 +16,8 @@
 
 use std::time::Instant;
 
-use crate::domain::{Forecast, Plant, Schedule};
 use crate::domain::schedule::FrontierPoint;
+use crate::domain::{Forecast, Plant, Schedule};
 
 use super::builder::{Builder, Built};
 use super::lp::{Family, LinExpr, RowId, Sense, Var};
@@ -110,9 +110,9 @@ fn solve_run(plant: &Plant, forecast: &Forecast, options: &Options, trace: Optio
         }
         Objective::Cost => {
             let least = run.solve(&cost, Direction::Minimise, true)?;
-            let row = options.min_share.and_then(|_| {
-                run.b.lp.rows.iter().position(|r| r.name.family == Family::PlantMinShare).map(|k| RowId(k as u32))
-            });
+            let row = options
+                .min_share
+                .and_then(|_| run.b.lp.rows.iter().position(|r| r.name.family == Family::PlantMinShare).map(|k| RowId(k as u32)));
             (least.objective, least, row)
         }
     };
@@ -210,15 +210,7 @@ impl Run<'_> {
                 session.set_time_limit(remaining);
                 session.solve(&self.b.lp, objective, direction, duals, self.tie_break && self.tight)
             }
-            None => solver::solve(
-                &self.b.lp,
-                objective,
-                direction,
-                self.backend(),
-                duals,
-                remaining,
-                self.tie_break && self.tight,
-            ),
+            None => solver::solve(&self.b.lp, objective, direction, self.backend(), duals, remaining, self.tie_break && self.tight),
         };
         let total_ms = started.elapsed().as_secs_f64() * 1e3;
         match result {
@@ -232,9 +224,9 @@ impl Run<'_> {
             // optimum): no diagnosis, the caller falls back.
             Err(Failure::Infeasible) if self.tie_break => Err(DispatchError::Solver("tie-break stage infeasible".into())),
             Err(Failure::Infeasible) => Err(diagnose::explain(self.plant, self.forecast, self.options, &self.b)),
-            Err(Failure::Unbounded) => Err(DispatchError::Unbounded(
-                "some quantity has no limit; check for a negative price on an unbounded variable".into(),
-            )),
+            Err(Failure::Unbounded) => {
+                Err(DispatchError::Unbounded("some quantity has no limit; check for a negative price on an unbounded variable".into()))
+            }
             Err(Failure::TimeLimit) if self.options.cancel.is_cancelled() => Err(DispatchError::Cancelled),
             Err(Failure::TimeLimit) => Err(DispatchError::TimeLimit(self.options.time_limit_s.unwrap_or(f64::INFINITY))),
             Err(Failure::Other(msg)) => Err(DispatchError::Solver(msg)),

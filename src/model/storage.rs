@@ -78,13 +78,8 @@ impl Builder<'_> {
             }
             self.lp.row(Family::DynamicsGreen, subject, Some(t), green, Sense::Eq, green_rhs);
             // Grey: the same with the grey parts c − cg and d − dg.
-            let mut grey = vec![
-                (ek, 1.0),
-                (c, -s.eta_charge * dt),
-                (cg, s.eta_charge * dt),
-                (d, dt / s.eta_discharge),
-                (dg, -dt / s.eta_discharge),
-            ];
+            let mut grey =
+                vec![(ek, 1.0), (c, -s.eta_charge * dt), (cg, s.eta_charge * dt), (d, dt / s.eta_discharge), (dg, -dt / s.eta_discharge)];
             let mut grey_rhs = 0.0;
             match prev_k {
                 Some(p) => grey.push((p, -keep)),

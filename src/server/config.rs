@@ -263,7 +263,10 @@ impl RawConfig {
                     continue;
                 }
                 (role, ..) => {
-                    c.push(format!("{f}.role"), format!("'{role}' needs: operator (no park, no bot), park_manager with park, or bot with bot"));
+                    c.push(
+                        format!("{f}.role"),
+                        format!("'{role}' needs: operator (no park, no bot), park_manager with park, or bot with bot"),
+                    );
                     continue;
                 }
             };

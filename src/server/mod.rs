@@ -107,8 +107,10 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: impl Future<Out
     let reflection_alpha = reflection_builder().build_v1alpha().map_err(|e| ServerError::Tls(format!("reflection: {e}")))?;
 
     let max = config.max_message_bytes;
-    let dispatch = DispatchServiceServer::new(DispatchApi::new(state.clone())).max_decoding_message_size(max).max_encoding_message_size(64 << 20);
-    let green = GreenShareServiceServer::new(GreenApi::new(state.clone())).max_decoding_message_size(max).max_encoding_message_size(64 << 20);
+    let dispatch =
+        DispatchServiceServer::new(DispatchApi::new(state.clone())).max_decoding_message_size(max).max_encoding_message_size(64 << 20);
+    let green =
+        GreenShareServiceServer::new(GreenApi::new(state.clone())).max_decoding_message_size(max).max_encoding_message_size(64 << 20);
     let market = MarketServiceServer::new(MarketApi::new(state.clone())).max_decoding_message_size(max);
 
     let metrics_task = listeners.metrics.map(|l| {
@@ -116,10 +118,13 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: impl Future<Out
         let stop = cancel.clone();
         tracing::info!(addr = ?l.local_addr().ok(), "metrics listening");
         tokio::spawn(async move {
-            let app = axum::Router::new().route("/metrics", axum::routing::get(move || {
-                let m = m.clone();
-                async move { m.render() }
-            }));
+            let app = axum::Router::new().route(
+                "/metrics",
+                axum::routing::get(move || {
+                    let m = m.clone();
+                    async move { m.render() }
+                }),
+            );
             let _ = axum::serve(l, app).with_graceful_shutdown(async move { stop.cancelled().await }).await;
         })
     });

@@ -24,8 +24,8 @@
 
 pub mod postgres;
 mod rows;
-pub mod sqlite;
 mod sql;
+pub mod sqlite;
 
 pub use sql::payload_sha256;
 

@@ -90,9 +90,7 @@ pub(crate) fn migrate_error(e: sqlx::migrate::MigrateError, db_error: fn(sqlx::E
     use sqlx::migrate::MigrateError as M;
     match e {
         M::Execute(e) | M::ExecuteMigration(e, _) => db_error(e),
-        M::VersionMissing(v) => {
-            StoreError::Corrupt(format!("the database has migration {v}, unknown to this version of the service"))
-        }
+        M::VersionMissing(v) => StoreError::Corrupt(format!("the database has migration {v}, unknown to this version of the service")),
         M::VersionMismatch(v) => StoreError::Corrupt(format!("migration {v} applied to the database differs from ours")),
         M::Dirty(v) => StoreError::Corrupt(format!("migration {v} was left partially applied")),
         _ => StoreError::Corrupt("the database schema could not be brought up to date".into()),

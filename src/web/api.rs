@@ -27,8 +27,8 @@ use tonic::{Code, Status};
 
 use crate::api::auth::{may_read_park, require_operator, Authenticator, Principal};
 use crate::api::{self as grpc, pb, AppState};
-use crate::domain::stitch::Stitched;
 use crate::domain::sources::{interval_labels as labels, park_stack, plant_stack, point_labels, SourceStack};
+use crate::domain::stitch::Stitched;
 use crate::domain::Schedule;
 use crate::store::ScheduleInfo;
 
@@ -144,11 +144,8 @@ fn day_share(d: &pb::DayShare, tz: Tz) -> DayShareView {
         .intervals
         .iter()
         .map(|i| {
-            let start = i
-                .start
-                .as_ref()
-                .and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
-                .unwrap_or_default();
+            let start =
+                i.start.as_ref().and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0))).unwrap_or_default();
             IntervalShare {
                 start: start.to_rfc3339(),
                 label: local_label(start, tz),
@@ -321,7 +318,12 @@ pub(crate) async fn days(State(web): State<Web>, headers: HeaderMap, Query(q): Q
         to_day: to.to_string(),
         days: latest
             .into_iter()
-            .map(|i| DayRef { day: i.day.to_string(), version: i.version, published_at: i.published_at.to_rfc3339(), objective: i.objective })
+            .map(|i| DayRef {
+                day: i.day.to_string(),
+                version: i.version,
+                published_at: i.published_at.to_rfc3339(),
+                objective: i.objective,
+            })
             .collect(),
     }))
 }
@@ -385,7 +387,8 @@ pub(crate) async fn park(State(web): State<Web>, headers: HeaderMap, Path((day, 
     let s = &stitched.schedule;
     let share = grpc::park_day(day, info.version, &stitched, &park)
         .ok_or_else(|| Status::not_found(format!("the {day} schedule has no park {}", crate::domain::limits::quote(&park))))?;
-    let stack = park_stack(s, &park).ok_or_else(|| Status::not_found(format!("the {day} schedule has no park {}", crate::domain::limits::quote(&park))))?;
+    let stack = park_stack(s, &park)
+        .ok_or_else(|| Status::not_found(format!("the {day} schedule has no park {}", crate::domain::limits::quote(&park))))?;
     let node = s.parks.iter().find(|p| p.name == park).map_or_else(|| plant_park.node.clone(), |p| p.node.clone());
     let price = s.nodes.iter().find(|n| n.name == node).map(|n| n.price.clone()).unwrap_or_default();
     let tz = plant.tz();
@@ -518,7 +521,8 @@ pub(crate) async fn plant(State(web): State<Web>, headers: HeaderMap, Path(day):
             interrupted_mwh: d.interrupted_mwh,
         })
         .collect();
-    let curtailed_mw = (0..s.intervals.len()).map(|t| s.renewables.iter().map(|r| r.curtailed_mw.get(t).copied().unwrap_or(0.0)).sum()).collect();
+    let curtailed_mw =
+        (0..s.intervals.len()).map(|t| s.renewables.iter().map(|r| r.curtailed_mw.get(t).copied().unwrap_or(0.0)).sum()).collect();
     let t = &s.totals;
     tracing::debug!(%day, version = info.version, who = ?who, "web: plant day");
     Ok(Json(PlantDay {

@@ -170,12 +170,16 @@ fn issue13_legacy_storage_tables_say_how_to_rewrite_them() {
 /// Issue 13: an asset behind a park's meter names a known park and sits at its node.
 #[test]
 fn issue13_behind_the_meter_names_a_park_at_its_node() {
-    let e = plant_problems(&plant_with(r#"node = "site"
-charge_mw"#, r#"node = "site"
+    let e = plant_problems(&plant_with(
+        r#"node = "site"
+charge_mw"#,
+        r#"node = "site"
 park = "p"
-charge_mw"#));
+charge_mw"#,
+    ));
     assert!(e.contains("storage[ph].node: behind the meter of park 'p' it must be at that park's node 'hub', not 'site'"), "{e}");
-    let e = plant_problems(&plant_with(r#"wind = [{ name = "w", node = "site""#, r#"wind = [{ name = "w", node = "site", park = "nowhere""#));
+    let e =
+        plant_problems(&plant_with(r#"wind = [{ name = "w", node = "site""#, r#"wind = [{ name = "w", node = "site", park = "nowhere""#));
     assert!(e.contains("wind[w].park: unknown park 'nowhere'"), "{e}");
     let e = plant_problems(&plant_with("eta_discharge = 0.9", "eta_discharge = 0.9\ncycle_cost_yuan_per_mwh = -5"));
     assert!(e.contains("storage[ph].cycle_cost_yuan_per_mwh"), "{e}");
@@ -236,7 +240,9 @@ fn bad_bids() {
             bid(r#"{"id":"neg","node":"hub","interval_start":"2026-07-14T16:00:00Z","side":"sell","quantity_mw":-5,"price":100}"#),
             bid(r#"{"id":"late","node":"hub","interval_start":"2026-07-15T16:00:00Z","side":"sell","quantity_mw":5,"price":100}"#),
             bid(r#"{"id":"odd","node":"hub","interval_start":"2026-07-14T16:30:00Z","side":"sell","quantity_mw":5,"price":100}"#),
-            bid(r#"{"id":"gbuy","node":"hub","interval_start":"2026-07-14T16:00:00Z","side":"buy","quantity_mw":5,"price":100,"green":true}"#),
+            bid(
+                r#"{"id":"gbuy","node":"hub","interval_start":"2026-07-14T16:00:00Z","side":"buy","quantity_mw":5,"price":100,"green":true}"#,
+            ),
             bid(r#"{"id":"cut","node":"site","interval_start":"2026-07-14T16:00:00Z","side":"curtail","quantity_mw":5,"price":100}"#),
             bid(r#"{"id":"where","node":"mars","interval_start":"2026-07-14T16:00:00Z","side":"sell","quantity_mw":5,"price":100}"#),
             bid(r#"{"id":"where","node":"hub","interval_start":"2026-07-14T16:00:00Z","side":"sell","quantity_mw":5,"price":100}"#),
@@ -324,7 +330,10 @@ fn infeasible_end_target_names_the_storage() {
     // The 300 MW-h of load take all 100 MW of import; nothing is left to pump.
     fc.demand_mw.insert("p".into(), vec![100.0, 100.0, 100.0]);
     let d = infeasible(&plant2, &fc, &o);
-    assert!(d.iter().any(|x| x.family == "end_energy" && x.subject == "ph" && x.message.contains("cannot end the horizon at 200.0 MWh")), "{d:?}");
+    assert!(
+        d.iter().any(|x| x.family == "end_energy" && x.subject == "ph" && x.message.contains("cannot end the horizon at 200.0 MWh")),
+        "{d:?}"
+    );
     let _ = plant;
 }
 

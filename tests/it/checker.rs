@@ -371,7 +371,8 @@ pub(crate) fn check(plant: &Plant, fc: &Forecast, asked: &Asked, s: &Schedule) -
             .map(|(p, (park, sp))| {
                 let served = sp.served_mw[t] * dt;
                 let rest = served - own[p];
-                let still = if rest > 1e-9 { ((park.min_green_share.unwrap_or(0.0) * served - own[p]).max(0.0) / rest).min(1.0) } else { 0.0 };
+                let still =
+                    if rest > 1e-9 { ((park.min_green_share.unwrap_or(0.0) * served - own[p]).max(0.0) / rest).min(1.0) } else { 0.0 };
                 (rest, still, sp.green_mwh[t] - own[p], park.name.as_str())
             })
             .filter(|(rest, ..)| *rest > 1e-9)
@@ -422,8 +423,7 @@ pub(crate) fn check(plant: &Plant, fc: &Forecast, asked: &Asked, s: &Schedule) -
                 + ps.cycle_cost_yuan_per_mwh * (st.charge_mw.iter().sum::<f64>() + st.discharge_mw.iter().sum::<f64>()) * dt
         })
         .sum();
-    let cost = import_cost - export_revenue + interruption_cost + storage_cost + thermal_cost + paid - received
-        + asked.carbon_price * co2;
+    let cost = import_cost - export_revenue + interruption_cost + storage_cost + thermal_cost + paid - received + asked.carbon_price * co2;
     let cost_scale = import_cost.abs() + export_revenue + interruption_cost + paid + received + 1.0;
     r.close(|| "total cost".into(), tt.cost_yuan, cost, cost_scale);
     r.close(|| "solver objective equals the cost".into(), s.solver.objective, cost, cost_scale);

@@ -2,8 +2,8 @@
 
 use std::process::{Command, Output};
 
-use vpp_dispatch::domain::{Forecast, Plant, Schedule};
 use vpp_dispatch::domain::sources::Source;
+use vpp_dispatch::domain::{Forecast, Plant, Schedule};
 
 use crate::checker::{assert_valid, Asked};
 use crate::repo;
@@ -29,7 +29,8 @@ fn check_reports_every_problem_and_exits_non_zero() {
     std::fs::create_dir_all(&dir).unwrap();
     let bad = dir.join("bad.toml");
     let good = std::fs::read_to_string(repo("models/xinyang.toml")).unwrap();
-    let broken = good.replacen("eta_charge = 0.8803", "eta_charge = 1.8803", 1).replacen("import_cap_mw = 2500", "import_cap_mw = -2500", 1);
+    let broken =
+        good.replacen("eta_charge = 0.8803", "eta_charge = 1.8803", 1).replacen("import_cap_mw = 2500", "import_cap_mw = -2500", 1);
     assert_ne!(broken, good, "the edits apply");
     std::fs::write(&bad, broken).unwrap();
     let out = vpp(&["check", bad.to_str().unwrap()]);
@@ -67,7 +68,8 @@ fn solve_prints_a_summary_and_writes_a_schedule_that_checks() {
 
 #[test]
 fn solve_rejects_unknown_objective_and_missing_files() {
-    let out = vpp(&["solve", "--model", "models/xinyang.toml", "--forecast", "fixtures/forecasts/spring-valley-60.json", "--objective", "cheap"]);
+    let out =
+        vpp(&["solve", "--model", "models/xinyang.toml", "--forecast", "fixtures/forecasts/spring-valley-60.json", "--objective", "cheap"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("unknown objective 'cheap'"), "{}", text(&out.stderr));
     let out = vpp(&["solve", "--model", "models/xinyang.toml", "--forecast", "fixtures/nope.json"]);
@@ -88,8 +90,15 @@ fn forecast_command_remakes_the_fixtures_exactly() {
 fn solve_writes_an_mps_file_highs_can_read() {
     let mps = std::env::temp_dir().join(format!("vpp-cli-{}.mps", std::process::id()));
     let out = vpp(&[
-        "solve", "--model", "models/xinyang.toml", "--forecast", "fixtures/forecasts/summer-peak-60.json",
-        "--objective", "cost", "--mps", mps.to_str().unwrap(),
+        "solve",
+        "--model",
+        "models/xinyang.toml",
+        "--forecast",
+        "fixtures/forecasts/summer-peak-60.json",
+        "--objective",
+        "cost",
+        "--mps",
+        mps.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let body = std::fs::read_to_string(&mps).unwrap();
@@ -104,8 +113,15 @@ fn solve_plot_writes_the_stacked_source_chart_as_svg() {
     let (svg, json) = (dir.join("stack.svg"), dir.join("schedule.json"));
     let _ = std::fs::remove_file(&svg);
     let out = vpp(&[
-        "solve", "--model", "models/xinyang.toml", "--forecast", "fixtures/forecasts/summer-peak-60.json",
-        "--json", json.to_str().unwrap(), "--plot", svg.to_str().unwrap(),
+        "solve",
+        "--model",
+        "models/xinyang.toml",
+        "--forecast",
+        "fixtures/forecasts/summer-peak-60.json",
+        "--json",
+        json.to_str().unwrap(),
+        "--plot",
+        svg.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let schedule: Schedule = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -132,8 +148,15 @@ fn solve_plot_writes_the_stacked_source_chart_as_svg() {
     // One park's chart; a park that is not there is refused before solving.
     let park_svg = dir.join("park.svg");
     let out = vpp(&[
-        "solve", "--model", "models/xinyang.toml", "--forecast", "fixtures/forecasts/summer-peak-60.json",
-        "--plot", park_svg.to_str().unwrap(), "--plot-park", "huangchuan_zero_carbon",
+        "solve",
+        "--model",
+        "models/xinyang.toml",
+        "--forecast",
+        "fixtures/forecasts/summer-peak-60.json",
+        "--plot",
+        park_svg.to_str().unwrap(),
+        "--plot-park",
+        "huangchuan_zero_carbon",
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let park = schedule.parks.iter().find(|p| p.name == "huangchuan_zero_carbon").unwrap();
@@ -141,11 +164,29 @@ fn solve_plot_writes_the_stacked_source_chart_as_svg() {
     let title = format!("xinyang · park huangchuan_zero_carbon · 2026-07-22 · green share {:.2} %", park.share_total * 100.0);
     assert!(texts.contains(&title), "{texts:?}");
     let never = dir.join("never.svg");
-    let out = vpp(&["solve", "--model", "models/xinyang.toml", "--forecast", "fixtures/forecasts/summer-peak-60.json", "--plot", never.to_str().unwrap(), "--plot-park", "gotham"]);
+    let out = vpp(&[
+        "solve",
+        "--model",
+        "models/xinyang.toml",
+        "--forecast",
+        "fixtures/forecasts/summer-peak-60.json",
+        "--plot",
+        never.to_str().unwrap(),
+        "--plot-park",
+        "gotham",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(!never.exists());
     assert!(text(&out.stderr).contains("--plot-park: no park named 'gotham'"), "{}", text(&out.stderr));
-    let out = vpp(&["solve", "--model", "models/xinyang.toml", "--forecast", "fixtures/forecasts/summer-peak-60.json", "--plot-park", "shihe_park"]);
+    let out = vpp(&[
+        "solve",
+        "--model",
+        "models/xinyang.toml",
+        "--forecast",
+        "fixtures/forecasts/summer-peak-60.json",
+        "--plot-park",
+        "shihe_park",
+    ]);
     assert_eq!(out.status.code(), Some(2), "--plot-park needs --plot");
 }
 
@@ -189,14 +230,24 @@ fn issue10_the_schedule_schema_is_current_and_written_files_match_it() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let generated: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the schema is JSON");
     let committed: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(repo("docs/schedule.schema.json")).expect("docs/schedule.schema.json")).expect("JSON");
+        serde_json::from_str(&std::fs::read_to_string(repo("docs/schedule.schema.json")).expect("docs/schedule.schema.json"))
+            .expect("JSON");
     assert_eq!(generated, committed, "docs/schedule.schema.json is stale: regenerate it with `vpp schema > docs/schedule.schema.json`");
     let dir = std::env::temp_dir().join(format!("vpp-cli-schema-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let json = dir.join("s.json");
     let out = vpp(&[
-        "solve", "--model", "models/xinyang.toml", "--forecast", "fixtures/forecasts/windy-winter-15.json", "--objective", "cost",
-        "--frontier", "3", "--json", json.to_str().unwrap(),
+        "solve",
+        "--model",
+        "models/xinyang.toml",
+        "--forecast",
+        "fixtures/forecasts/windy-winter-15.json",
+        "--objective",
+        "cost",
+        "--frontier",
+        "3",
+        "--json",
+        json.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let written: Schedule = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).expect("a schedule file");

@@ -24,9 +24,7 @@ fn fixture() -> Forecast {
 /// The problems of a refused solve, as text.
 fn refused(plant: &Plant, fc: &Forecast, options: &Options) -> String {
     match model::solve(plant, fc, options) {
-        Err(e @ (DispatchError::InvalidPlant(_) | DispatchError::InvalidForecast(_) | DispatchError::InvalidOptions(_))) => {
-            e.to_string()
-        }
+        Err(e @ (DispatchError::InvalidPlant(_) | DispatchError::InvalidForecast(_) | DispatchError::InvalidOptions(_))) => e.to_string(),
         other => panic!("expected a validation error, got {other:?}"),
     }
 }
@@ -115,7 +113,11 @@ async fn issue12_out_of_range_dates_and_long_inputs_get_named_refusals_over_grpc
         let e = m.list_bids(req(Some(BOT_A), pb::ListBidsRequest { delivery_day: text.into() })).await.expect_err("refused");
         assert_eq!(e.code(), Code::InvalidArgument, "{text}: {e:?}");
         assert!(e.message().starts_with("delivery_day: "), "{text}: {}", e.message());
-        let e = d.submit_day_ahead(req(Some(OPERATOR), pb::SubmitDayAheadRequest { delivery_day: text.into(), ..day_ahead(day, &fc, pb::SolveOptions::default()) }))
+        let e = d
+            .submit_day_ahead(req(
+                Some(OPERATOR),
+                pb::SubmitDayAheadRequest { delivery_day: text.into(), ..day_ahead(day, &fc, pb::SolveOptions::default()) },
+            ))
             .await
             .expect_err("refused");
         assert_eq!(e.code(), Code::InvalidArgument, "{text}: {e:?}");
@@ -246,7 +248,10 @@ async fn issue12_failed_calls_are_counted_logged_and_carry_a_request_id() {
     let e = m.submit_bid(bad).await.expect_err("refused");
     assert_eq!(e.code(), Code::InvalidArgument);
     assert_eq!(e.metadata().get("x-request-id").and_then(|v| v.to_str().ok()), Some("bot-a-call-42"));
-    let e = m.submit_bid(req(Some("no-such-token"), bid("b2", "shihe", h.instant(3), pb::Side::Sell, 1.0, 300.0, false))).await.expect_err("refused");
+    let e = m
+        .submit_bid(req(Some("no-such-token"), bid("b2", "shihe", h.instant(3), pb::Side::Sell, 1.0, 300.0, false)))
+        .await
+        .expect_err("refused");
     assert_eq!(e.code(), Code::Unauthenticated);
     let generated = e.metadata().get("x-request-id").and_then(|v| v.to_str().ok()).expect("an id is made").to_string();
     assert!(generated.starts_with("vpp-"), "{generated}");

@@ -35,14 +35,8 @@ async fn load_runs_store_what_they_report() {
 
     // Bids over two bots: every one acknowledged and stored once, resubmission idempotent.
     let (day, fc) = future_day(5);
-    let bids = BidLoad {
-        tokens: vec![BOT_A.to_string(), BOT_B.to_string()],
-        day,
-        tz,
-        node: "shihe".into(),
-        prefix: "it-load".into(),
-        count: 300,
-    };
+    let bids =
+        BidLoad { tokens: vec![BOT_A.to_string(), BOT_B.to_string()], day, tz, node: "shihe".into(), prefix: "it-load".into(), count: 300 };
     let r = load::bids(&driver, bids.clone()).await.unwrap();
     assert_eq!((r.calls, r.ok), (300, 300), "{r}");
     assert!(r.errors.is_empty() && r.throughput_per_s > 0.0 && r.latency_ms.p50 <= r.latency_ms.p99);
@@ -57,14 +51,7 @@ async fn load_runs_store_what_they_report() {
     assert_eq!(mine.bids.len(), 150, "bids are spread over the tokens");
 
     // Failures are counted by code, not hidden.
-    let bad = BidLoad {
-        tokens: vec![BOT_A.to_string()],
-        day,
-        tz,
-        node: "atlantis".into(),
-        prefix: "it-bad".into(),
-        count: 20,
-    };
+    let bad = BidLoad { tokens: vec![BOT_A.to_string()], day, tz, node: "atlantis".into(), prefix: "it-bad".into(), count: 20 };
     let r = load::bids(&driver, bad).await.unwrap();
     assert_eq!(r.ok, 0);
     assert_eq!(r.errors.get("InvalidArgument"), Some(&20), "{r}");
@@ -80,7 +67,10 @@ async fn load_runs_store_what_they_report() {
     assert_eq!(again.errors.get("AlreadyExists"), Some(&3), "a day cleared before is not counted as a solve: {again}");
     let mut dispatch = DispatchServiceClient::new(server.channel().await).max_decoding_message_size(64 << 20);
     let listed = dispatch
-        .list_schedules(req(Some(OPERATOR), pb::ListSchedulesRequest { from_day: from.to_string(), to_day: (from + Days::new(10)).to_string() }))
+        .list_schedules(req(
+            Some(OPERATOR),
+            pb::ListSchedulesRequest { from_day: from.to_string(), to_day: (from + Days::new(10)).to_string() },
+        ))
         .await
         .unwrap()
         .into_inner();

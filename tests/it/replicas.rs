@@ -39,10 +39,8 @@ use crate::support::replica::{free_port, submit_with_failover, vpp_command, Repl
 async fn pg_store_keeps_each_bid_exactly_once_under_concurrent_submits() {
     let db = PgDb::create("once").await;
     // Two stores on one database: two replicas.
-    let stores: Vec<Arc<dyn Store>> = vec![
-        Arc::new(PgStore::open(&db.url).await.expect("store opens")),
-        Arc::new(PgStore::open(&db.url).await.expect("store opens")),
-    ];
+    let stores: Vec<Arc<dyn Store>> =
+        vec![Arc::new(PgStore::open(&db.url).await.expect("store opens")), Arc::new(PgStore::open(&db.url).await.expect("store opens"))];
     let day = test_day(1);
 
     // 48 tasks submit one id with one payload at once, half through each store.
@@ -234,7 +232,9 @@ async fn pg_clearing_lock_excludes_other_replicas_until_released_dropped_or_kill
     b.close().await;
 }
 
-async fn next_publication(feed: &mut tokio::sync::mpsc::Receiver<vpp_dispatch::store::ScheduleRecord>) -> vpp_dispatch::store::ScheduleRecord {
+async fn next_publication(
+    feed: &mut tokio::sync::mpsc::Receiver<vpp_dispatch::store::ScheduleRecord>,
+) -> vpp_dispatch::store::ScheduleRecord {
     tokio::time::timeout(Duration::from_secs(10), feed.recv()).await.expect("a publication arrives").expect("the feed is open")
 }
 
@@ -281,10 +281,7 @@ async fn pg_refuses_a_database_that_could_lose_acknowledged_writes() {
     // synchronous_commit = off for the database: the store and the real server refuse it.
     let db = PgDb::create("unsafe").await;
     let mut admin = admin().await;
-    admin
-        .execute(sqlx::AssertSqlSafe(format!("ALTER DATABASE \"{}\" SET synchronous_commit = off", db.name)))
-        .await
-        .unwrap();
+    admin.execute(sqlx::AssertSqlSafe(format!("ALTER DATABASE \"{}\" SET synchronous_commit = off", db.name))).await.unwrap();
     let e = PgStore::open(&db.url).await.expect_err("refused");
     let msg = e.to_string();
     assert!(matches!(e, StoreError::Unsafe(_)), "{e:?}");
@@ -309,17 +306,13 @@ async fn pg_refuses_a_database_that_could_lose_acknowledged_writes() {
     let e = PgStore::open(&format!("{}?options=-c%20synchronous_commit%3Doff", db2.url)).await.expect_err("refused");
     assert!(e.to_string().contains("synchronous_commit = off (set by: client)"), "{e}");
     // `local` without synchronous standbys is `on` there: accepted (see src/store/postgres/durability.rs).
-    admin
-        .execute(sqlx::AssertSqlSafe(format!("ALTER DATABASE \"{}\" SET synchronous_commit = local", db2.name)))
-        .await
-        .unwrap();
+    admin.execute(sqlx::AssertSqlSafe(format!("ALTER DATABASE \"{}\" SET synchronous_commit = local", db2.name))).await.unwrap();
     let ok = PgStore::open(&db2.url).await.expect("synchronous_commit = local without standbys is accepted");
     ok.close().await;
     let _ = admin.close().await;
 
     // A URL that cannot be used is a configuration error naming the field, without the URL.
-    let raw: vpp_dispatch::server::RawConfig =
-        toml::from_str("database = \"postgres://vpp:s3cret@db:notaport/vpp\"").unwrap();
+    let raw: vpp_dispatch::server::RawConfig = toml::from_str("database = \"postgres://vpp:s3cret@db:notaport/vpp\"").unwrap();
     let e = raw.validate().expect_err("invalid");
     let text = e.to_string();
     assert!(text.contains("database: not a usable PostgreSQL URL"), "{text}");
@@ -336,12 +329,7 @@ async fn pg_refuses_a_database_that_could_lose_acknowledged_writes() {
 // Real replicas.
 
 /// The awards a stream yields within `wait`, after which it must stay quiet for `quiet`.
-async fn collect_awards(
-    stream: &mut tonic::Streaming<pb::Award>,
-    want: usize,
-    wait: Duration,
-    quiet: Duration,
-) -> Vec<pb::Award> {
+async fn collect_awards(stream: &mut tonic::Streaming<pb::Award>, want: usize, wait: Duration, quiet: Duration) -> Vec<pb::Award> {
     let mut got = Vec::new();
     let until = Instant::now() + wait;
     while got.len() < want {
@@ -385,13 +373,18 @@ async fn replicas_share_one_bid_book_and_clear_each_day_once() {
     // bot B reuses some of the ids (other bids); pairs of workers race for "contested-k"
     // with different prices. Replica c is killed with SIGKILL under them, then restarted.
     const IDS: usize = 240;
-    let sell = |id: &str, n: usize, price: f64| bid(id, ["shihe", "huangchuan", "pingqiao"][n % 3], h.instant(n % 24), pb::Side::Sell, 1.0, price, false);
+    let sell = |id: &str, n: usize, price: f64| {
+        bid(id, ["shihe", "huangchuan", "pingqiao"][n % 3], h.instant(n % 24), pb::Side::Sell, 1.0, price, false)
+    };
     let acks: Arc<Mutex<AckBook>> = Arc::default();
     let mut workers = Vec::new();
     for w in 0..8usize {
         let (markets, acks) = (markets.clone(), acks.clone());
         let bids: Vec<(String, pb::Bid, usize)> = if w < 6 {
-            (0..IDS).filter(|n| n % 3 == w % 3).map(|n| (format!("r-{n}"), sell(&format!("r-{n}"), n, 200.0 + (n % 7) as f64), (n + w / 3) % 3)).collect()
+            (0..IDS)
+                .filter(|n| n % 3 == w % 3)
+                .map(|n| (format!("r-{n}"), sell(&format!("r-{n}"), n, 200.0 + (n % 7) as f64), (n + w / 3) % 3))
+                .collect()
         } else {
             (0..60).map(|n| (format!("r-{n}"), sell(&format!("r-{n}"), n, 250.0), (n + 2 * (w - 6)) % 3)).collect()
         };
@@ -401,7 +394,11 @@ async fn replicas_share_one_bid_book_and_clear_each_day_once() {
             for (id, b, first) in bids {
                 let ack = submit_with_failover(&markets, first, token, &b).await.unwrap_or_else(|e| panic!("{id}: {e:?}"));
                 let at = ack.acknowledged_at.unwrap();
-                acks.lock().unwrap().entry((bot.to_string(), id)).or_default().push(Acked { revision: ack.revision, at: (at.seconds, at.nanos) });
+                acks.lock()
+                    .unwrap()
+                    .entry((bot.to_string(), id))
+                    .or_default()
+                    .push(Acked { revision: ack.revision, at: (at.seconds, at.nanos) });
             }
         }));
     }
@@ -450,10 +447,8 @@ async fn replicas_share_one_bid_book_and_clear_each_day_once() {
         .fetch_all(&mut conn)
         .await
         .unwrap();
-    let stored: HashMap<(String, String), (i32, DateTime<Utc>, f64)> = rows
-        .iter()
-        .map(|r| ((r.get("bot"), r.get("id")), (r.get("revision"), r.get("acknowledged_at"), r.get("price"))))
-        .collect();
+    let stored: HashMap<(String, String), (i32, DateTime<Utc>, f64)> =
+        rows.iter().map(|r| ((r.get("bot"), r.get("id")), (r.get("revision"), r.get("acknowledged_at"), r.get("price")))).collect();
     assert_eq!(rows.len(), stored.len());
     assert_eq!(stored.len(), IDS + 60 + 10);
     assert_eq!(doubled_bids(&mut conn).await, 0);
@@ -471,14 +466,20 @@ async fn replicas_share_one_bid_book_and_clear_each_day_once() {
     }
     // Every replica serves the same book.
     for r in &replicas {
-        let book = r.market().list_bids(req(Some(OPERATOR), pb::ListBidsRequest { delivery_day: day.to_string() })).await.unwrap().into_inner();
+        let book =
+            r.market().list_bids(req(Some(OPERATOR), pb::ListBidsRequest { delivery_day: day.to_string() })).await.unwrap().into_inner();
         assert_eq!(book.bids.len(), stored.len(), "replica {}", r.name);
     }
 
     // Bot A listens for awards on every replica; the operator for schedules on replica b.
     let mut award_streams = Vec::new();
     for r in &replicas {
-        let s = r.market().stream_awards(req(Some(BOT_A), pb::StreamAwardsRequest { delivery_day: day.to_string() })).await.unwrap().into_inner();
+        let s = r
+            .market()
+            .stream_awards(req(Some(BOT_A), pb::StreamAwardsRequest { delivery_day: day.to_string() }))
+            .await
+            .unwrap()
+            .into_inner();
         award_streams.push(s);
     }
     let mut schedules_b = replicas[1]
@@ -523,10 +524,23 @@ async fn replicas_share_one_bid_book_and_clear_each_day_once() {
     assert_eq!(solves, 1, "one solve across the replicas");
     // Every replica serves it, with the same inputs.
     for r in &replicas {
-        let got = r.dispatch().get_schedule(req(Some(OPERATOR), pb::GetScheduleRequest { delivery_day: day.to_string(), version: 0 })).await.unwrap().into_inner();
+        let got = r
+            .dispatch()
+            .get_schedule(req(Some(OPERATOR), pb::GetScheduleRequest { delivery_day: day.to_string(), version: 0 }))
+            .await
+            .unwrap()
+            .into_inner();
         assert_eq!(got.info, schedule.info, "replica {}", r.name);
-        let inputs = r.dispatch().get_schedule_inputs(req(Some(OPERATOR), pb::GetScheduleRequest { delivery_day: day.to_string(), version: 1 })).await.unwrap().into_inner();
-        assert_eq!(inputs.info.unwrap().inputs_sha256, vpp_dispatch::store::inputs_sha256(&inputs.plant_toml, &inputs.forecast_json, &inputs.options_json));
+        let inputs = r
+            .dispatch()
+            .get_schedule_inputs(req(Some(OPERATOR), pb::GetScheduleRequest { delivery_day: day.to_string(), version: 1 }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            inputs.info.unwrap().inputs_sha256,
+            vpp_dispatch::store::inputs_sha256(&inputs.plant_toml, &inputs.forecast_json, &inputs.options_json)
+        );
     }
     // Bot A's awards reach it on every replica, each once.
     let mine: Vec<pb::Award> = schedule.awards.iter().filter(|a| a.bot == "bot-a").cloned().collect();
@@ -558,9 +572,18 @@ async fn replicas_share_one_bid_book_and_clear_each_day_once() {
     let (day2, fc2) = future_day(12);
     let h2 = fc2.horizon(plant().tz());
     for (k, hour) in [5usize, 12, 19].into_iter().enumerate() {
-        replicas[0].market().submit_bid(req(Some(BOT_A), bid(&format!("d2-{k}"), "shihe", h2.instant(hour), pb::Side::Sell, 2.0, 150.0, false))).await.unwrap();
+        replicas[0]
+            .market()
+            .submit_bid(req(Some(BOT_A), bid(&format!("d2-{k}"), "shihe", h2.instant(hour), pb::Side::Sell, 2.0, 150.0, false)))
+            .await
+            .unwrap();
     }
-    let mut on_b = replicas[1].market().stream_awards(req(Some(BOT_A), pb::StreamAwardsRequest { delivery_day: day2.to_string() })).await.unwrap().into_inner();
+    let mut on_b = replicas[1]
+        .market()
+        .stream_awards(req(Some(BOT_A), pb::StreamAwardsRequest { delivery_day: day2.to_string() }))
+        .await
+        .unwrap()
+        .into_inner();
     let r = replicas[0].dispatch().submit_day_ahead(req(Some(OPERATOR), day_ahead(day2, &fc2, Default::default()))).await.unwrap();
     assert_eq!(r.metadata().get(CLEARING_HEADER).unwrap(), "new");
     let cleared = r.into_inner();
@@ -613,7 +636,8 @@ async fn a_replica_killed_while_clearing_leaves_the_day_to_another() {
     let s = r.into_inner();
     assert_eq!(s.info.as_ref().unwrap().version, 1);
     assert_eq!(s.awards.len(), 1);
-    let options: String = sqlx::query_scalar("SELECT options_json FROM schedules WHERE day = $1").bind(day).fetch_one(&mut conn).await.unwrap();
+    let options: String =
+        sqlx::query_scalar("SELECT options_json FROM schedules WHERE day = $1").bind(day).fetch_one(&mut conn).await.unwrap();
     let options: vpp_dispatch::model::Options = serde_json::from_str(&options).unwrap();
     assert!(options.frontier_points == 0 && !options.milp, "y's clearing, not x's");
     let published: i64 = sqlx::query_scalar("SELECT count(*) FROM schedules").fetch_one(&mut conn).await.unwrap();

@@ -197,11 +197,8 @@ async fn a_full_day() {
         market_b.submit_bid(req(Some(BOT_B), b.clone())).await.unwrap();
     }
     // Bot A listens for its awards before the clearing.
-    let mut awards_a = market_a
-        .stream_awards(req(Some(BOT_A), pb::StreamAwardsRequest { delivery_day: day.to_string() }))
-        .await
-        .unwrap()
-        .into_inner();
+    let mut awards_a =
+        market_a.stream_awards(req(Some(BOT_A), pb::StreamAwardsRequest { delivery_day: day.to_string() })).await.unwrap().into_inner();
 
     // The operator publishes the day-ahead schedule.
     let options = pb::SolveOptions { objective: pb::Objective::GreenShare as i32, ..Default::default() };
@@ -255,7 +252,10 @@ async fn a_full_day() {
 
     // The park manager reads the park's share: it is the schedule's, hour by hour.
     let report = green
-        .get_park_share(req(Some(SHIHE), pb::ParkShareRequest { park: "shihe_park".into(), from_day: day.to_string(), to_day: String::new() }))
+        .get_park_share(req(
+            Some(SHIHE),
+            pb::ParkShareRequest { park: "shihe_park".into(), from_day: day.to_string(), to_day: String::new() },
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -280,7 +280,10 @@ async fn a_full_day() {
     // The day is cleared once: asking again (even with other options) returns the same
     // day-ahead schedule, without a new version or new awards.
     let again = dispatch
-        .submit_day_ahead(req(Some(OPERATOR), day_ahead(day, &fc, pb::SolveOptions { objective: pb::Objective::Cost as i32, ..Default::default() })))
+        .submit_day_ahead(req(
+            Some(OPERATOR),
+            day_ahead(day, &fc, pb::SolveOptions { objective: pb::Objective::Cost as i32, ..Default::default() }),
+        ))
         .await
         .unwrap();
     assert_eq!(again.metadata().get(vpp_dispatch::api::CLEARING_HEADER).unwrap(), "existing");
@@ -326,7 +329,11 @@ async fn a_full_day() {
         let again = v2.awards.iter().find(|x| x.bid_id == a.bid_id).expect("listed");
         assert!(near(again.accepted_mw, a.accepted_mw, 1e-9) && near(again.settlement_yuan, a.settlement_yuan, 1e-9), "{a:?} vs {again:?}");
     }
-    let v1 = dispatch.get_schedule(req(Some(OPERATOR), pb::GetScheduleRequest { delivery_day: day.to_string(), version: 1 })).await.unwrap().into_inner();
+    let v1 = dispatch
+        .get_schedule(req(Some(OPERATOR), pb::GetScheduleRequest { delivery_day: day.to_string(), version: 1 }))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(v1.info.unwrap().version, 1);
     assert!(near(v1.totals.unwrap().green_share, totals.green_share, 1e-12));
     let listed = dispatch
@@ -337,7 +344,10 @@ async fn a_full_day() {
     assert_eq!(listed.schedules.iter().map(|i| i.version).collect::<Vec<_>>(), [1, 2]);
     // The latest is what the park manager now sees.
     let latest = green
-        .get_park_share(req(Some(SHIHE), pb::ParkShareRequest { park: "shihe_park".into(), from_day: day.to_string(), to_day: String::new() }))
+        .get_park_share(req(
+            Some(SHIHE),
+            pb::ParkShareRequest { park: "shihe_park".into(), from_day: day.to_string(), to_day: String::new() },
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -390,10 +400,18 @@ async fn bids_are_idempotent_and_close_at_the_gate() {
     let all = m.list_bids(req(Some(OPERATOR), pb::ListBidsRequest { delivery_day: day.to_string() })).await.unwrap().into_inner();
     assert_eq!(all.bids.len(), 2);
     // Amend and cancel.
-    let amended = m.amend_bid(req(Some(BOT_A), pb::AmendBidRequest { bid_id: "same".into(), quantity_mw: Some(12.0), price: Some(310.0) })).await.unwrap().into_inner();
+    let amended = m
+        .amend_bid(req(Some(BOT_A), pb::AmendBidRequest { bid_id: "same".into(), quantity_mw: Some(12.0), price: Some(310.0) }))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(amended.revision, 2);
     // Issue 11 (5): a price-only amendment keeps the quantity; an empty one is refused.
-    let price_only = m.amend_bid(req(Some(BOT_A), pb::AmendBidRequest { bid_id: "same".into(), quantity_mw: None, price: Some(320.0) })).await.unwrap().into_inner();
+    let price_only = m
+        .amend_bid(req(Some(BOT_A), pb::AmendBidRequest { bid_id: "same".into(), quantity_mw: None, price: Some(320.0) }))
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(price_only.revision, 3);
     let mine = m.list_bids(req(Some(BOT_A), pb::ListBidsRequest { delivery_day: day.to_string() })).await.unwrap().into_inner();
     let b = mine.bids[0].bid.as_ref().unwrap();
@@ -402,7 +420,10 @@ async fn bids_are_idempotent_and_close_at_the_gate() {
     assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
     let cancelled = m.cancel_bid(req(Some(BOT_A), pb::CancelBidRequest { bid_id: "same".into() })).await.unwrap().into_inner();
     assert_eq!(cancelled.state, pb::BidState::Cancelled as i32);
-    let e = m.amend_bid(req(Some(BOT_A), pb::AmendBidRequest { bid_id: "same".into(), quantity_mw: Some(1.0), price: Some(310.0) })).await.unwrap_err();
+    let e = m
+        .amend_bid(req(Some(BOT_A), pb::AmendBidRequest { bid_id: "same".into(), quantity_mw: Some(1.0), price: Some(310.0) }))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition);
     let e = m.cancel_bid(req(Some(BOT_A), pb::CancelBidRequest { bid_id: "nope".into() })).await.unwrap_err();
     assert_eq!(e.code(), Code::NotFound);
@@ -439,7 +460,11 @@ async fn malformed_input_gets_the_documented_code() {
         ("no side", pb::Bid { side: 0, ..base.clone() }, "side: must be"),
         ("bad id", pb::Bid { bid_id: "a/b".into(), ..base.clone() }, "bid_id: must be"),
         ("green buy", pb::Bid { side: pb::Side::Buy as i32, green: true, ..base.clone() }, "green: only sell bids can be green"),
-        ("curtail without a park", pb::Bid { side: pb::Side::Curtail as i32, node: "xinyang_500kv".into(), ..base.clone() }, "park: a curtail bid needs a park"),
+        (
+            "curtail without a park",
+            pb::Bid { side: pb::Side::Curtail as i32, node: "xinyang_500kv".into(), ..base.clone() },
+            "park: a curtail bid needs a park",
+        ),
     ];
     for (what, b, want) in cases {
         let e = m.submit_bid(req(Some(BOT_A), b)).await.unwrap_err();
@@ -447,18 +472,27 @@ async fn malformed_input_gets_the_documented_code() {
         assert!(e.message().contains(want), "{what}: {}", e.message());
     }
     let e = g
-        .get_park_share(req(Some(OPERATOR), pb::ParkShareRequest { park: "gotham".into(), from_day: day.to_string(), to_day: String::new() }))
+        .get_park_share(req(
+            Some(OPERATOR),
+            pb::ParkShareRequest { park: "gotham".into(), from_day: day.to_string(), to_day: String::new() },
+        ))
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
     assert!(e.message().contains("park: no park named 'gotham'"));
     let e = g
-        .get_park_share(req(Some(OPERATOR), pb::ParkShareRequest { park: "shihe_park".into(), from_day: "2026-13-01".into(), to_day: String::new() }))
+        .get_park_share(req(
+            Some(OPERATOR),
+            pb::ParkShareRequest { park: "shihe_park".into(), from_day: "2026-13-01".into(), to_day: String::new() },
+        ))
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
     let e = g
-        .get_park_share(req(Some(OPERATOR), pb::ParkShareRequest { park: "shihe_park".into(), from_day: day.to_string(), to_day: String::new() }))
+        .get_park_share(req(
+            Some(OPERATOR),
+            pb::ParkShareRequest { park: "shihe_park".into(), from_day: day.to_string(), to_day: String::new() },
+        ))
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::NotFound, "nothing published yet");
@@ -484,7 +518,10 @@ async fn malformed_input_gets_the_documented_code() {
     assert!(e.message().contains("min_share: must lie in [0, 1]"), "{}", e.message());
     // An infeasible request is FAILED_PRECONDITION with the diagnosis.
     let e = d
-        .submit_day_ahead(req(Some(OPERATOR), day_ahead(day, &fc, pb::SolveOptions { objective: pb::Objective::Cost as i32, min_share: Some(0.99), ..Default::default() })))
+        .submit_day_ahead(req(
+            Some(OPERATOR),
+            day_ahead(day, &fc, pb::SolveOptions { objective: pb::Objective::Cost as i32, min_share: Some(0.99), ..Default::default() }),
+        ))
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition);

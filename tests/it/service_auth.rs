@@ -4,8 +4,8 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use tonic::{Code, Status};
 use tokio_stream::StreamExt;
+use tonic::{Code, Status};
 use vpp_dispatch::api::pb;
 use vpp_dispatch::api::pb::dispatch_service_client::DispatchServiceClient;
 use vpp_dispatch::api::pb::green_share_service_client::GreenShareServiceClient;
@@ -61,7 +61,10 @@ async fn every_rpc_checks_every_role() {
         .unwrap();
     let forecast = Some(vpp_dispatch::api::forecast_to_pb(&fc));
     DispatchServiceClient::new(ch.clone())
-        .submit_day_ahead(req(Some(OPERATOR), pb::SubmitDayAheadRequest { delivery_day: day.to_string(), forecast: forecast.clone(), options: None }))
+        .submit_day_ahead(req(
+            Some(OPERATOR),
+            pb::SubmitDayAheadRequest { delivery_day: day.to_string(), forecast: forecast.clone(), options: None },
+        ))
         .await
         .unwrap();
     let d = day.to_string();
@@ -89,25 +92,55 @@ async fn every_rpc_checks_every_role() {
             let mut gc = GreenShareServiceClient::new(ch.clone());
             let mut mc = MarketServiceClient::new(ch.clone());
             let r = match rpc {
-                "SubmitDayAhead" => code(dc.submit_day_ahead(req(t, pb::SubmitDayAheadRequest { delivery_day: d.clone(), forecast: forecast.clone(), options: None })).await),
-                "Replan" => code(dc.replan(req(t, pb::ReplanRequest { delivery_day: d.clone(), from: fc_from(&h), ..Default::default() })).await),
+                "SubmitDayAhead" => code(
+                    dc.submit_day_ahead(req(
+                        t,
+                        pb::SubmitDayAheadRequest { delivery_day: d.clone(), forecast: forecast.clone(), options: None },
+                    ))
+                    .await,
+                ),
+                "Replan" => {
+                    code(dc.replan(req(t, pb::ReplanRequest { delivery_day: d.clone(), from: fc_from(&h), ..Default::default() })).await)
+                }
                 "GetSchedule" => code(dc.get_schedule(req(t, pb::GetScheduleRequest { delivery_day: d.clone(), version: 1 })).await),
-                "GetScheduleInputs" => code(dc.get_schedule_inputs(req(t, pb::GetScheduleRequest { delivery_day: d.clone(), version: 1 })).await),
-                "ListSchedules" => code(dc.list_schedules(req(t, pb::ListSchedulesRequest { from_day: d.clone(), to_day: String::new() })).await),
-                "StreamSchedules" => match dc.stream_schedules(req(t, pb::StreamSchedulesRequest { from_day: d.clone(), to_day: String::new() })).await {
-                    Ok(s) => {
-                        let mut s = s.into_inner();
-                        let first = tokio::time::timeout(Duration::from_secs(10), s.next()).await.unwrap().unwrap().unwrap();
-                        assert_eq!(first.delivery_day, d);
-                        Ok(())
+                "GetScheduleInputs" => {
+                    code(dc.get_schedule_inputs(req(t, pb::GetScheduleRequest { delivery_day: d.clone(), version: 1 })).await)
+                }
+                "ListSchedules" => {
+                    code(dc.list_schedules(req(t, pb::ListSchedulesRequest { from_day: d.clone(), to_day: String::new() })).await)
+                }
+                "StreamSchedules" => {
+                    match dc.stream_schedules(req(t, pb::StreamSchedulesRequest { from_day: d.clone(), to_day: String::new() })).await {
+                        Ok(s) => {
+                            let mut s = s.into_inner();
+                            let first = tokio::time::timeout(Duration::from_secs(10), s.next()).await.unwrap().unwrap().unwrap();
+                            assert_eq!(first.delivery_day, d);
+                            Ok(())
+                        }
+                        Err(e) => Err((e.code(), e.message().to_string())),
                     }
-                    Err(e) => Err((e.code(), e.message().to_string())),
-                },
-                "GetParkShare(own)" => code(gc.get_park_share(req(t, pb::ParkShareRequest { park: "shihe_park".into(), from_day: d.clone(), to_day: String::new() })).await),
-                "GetParkShare(other)" => code(gc.get_park_share(req(t, pb::ParkShareRequest { park: "pingqiao_park".into(), from_day: d.clone(), to_day: String::new() })).await),
-                "GetPlantShare" => code(gc.get_plant_share(req(t, pb::PlantShareRequest { from_day: d.clone(), to_day: String::new() })).await),
+                }
+                "GetParkShare(own)" => code(
+                    gc.get_park_share(req(
+                        t,
+                        pb::ParkShareRequest { park: "shihe_park".into(), from_day: d.clone(), to_day: String::new() },
+                    ))
+                    .await,
+                ),
+                "GetParkShare(other)" => code(
+                    gc.get_park_share(req(
+                        t,
+                        pb::ParkShareRequest { park: "pingqiao_park".into(), from_day: d.clone(), to_day: String::new() },
+                    ))
+                    .await,
+                ),
+                "GetPlantShare" => {
+                    code(gc.get_plant_share(req(t, pb::PlantShareRequest { from_day: d.clone(), to_day: String::new() })).await)
+                }
                 "SubmitBid" => code(mc.submit_bid(req(t, bid("a-1", "shihe", h.instant(9), pb::Side::Sell, 5.0, 300.0, false))).await),
-                "AmendBid" => code(mc.amend_bid(req(t, pb::AmendBidRequest { bid_id: "a-1".into(), quantity_mw: Some(6.0), price: Some(300.0) })).await),
+                "AmendBid" => code(
+                    mc.amend_bid(req(t, pb::AmendBidRequest { bid_id: "a-1".into(), quantity_mw: Some(6.0), price: Some(300.0) })).await,
+                ),
                 "CancelBid" => code(mc.cancel_bid(req(t, pb::CancelBidRequest { bid_id: "a-1".into() })).await),
                 "ListBids" => code(mc.list_bids(req(t, pb::ListBidsRequest { delivery_day: d.clone() })).await),
                 "StreamAwards" => match mc.stream_awards(req(t, pb::StreamAwardsRequest { delivery_day: d.clone() })).await {
@@ -132,10 +165,17 @@ async fn every_rpc_checks_every_role() {
         }
     }
     // A bot sees only its own bids, even when asking for the day's whole book.
-    let mine = MarketServiceClient::new(ch.clone()).list_bids(req(Some(BOT_A), pb::ListBidsRequest { delivery_day: d.clone() })).await.unwrap().into_inner();
+    let mine = MarketServiceClient::new(ch.clone())
+        .list_bids(req(Some(BOT_A), pb::ListBidsRequest { delivery_day: d.clone() }))
+        .await
+        .unwrap()
+        .into_inner();
     assert!(mine.bids.iter().all(|b| b.ack.as_ref().unwrap().bot == "bot-a"), "{mine:?}");
     // A bot cannot amend or cancel another bot's bid: for it, that bid does not exist.
-    let e = MarketServiceClient::new(ch.clone()).cancel_bid(req(Some(BOT_A), pb::CancelBidRequest { bid_id: "b-secret".into() })).await.unwrap_err();
+    let e = MarketServiceClient::new(ch.clone())
+        .cancel_bid(req(Some(BOT_A), pb::CancelBidRequest { bid_id: "b-secret".into() }))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::NotFound);
     let _ = HUANGCHUAN;
     server.stop().await;
@@ -156,7 +196,9 @@ async fn health_and_reflection_need_no_files() {
         assert_eq!(r.status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32, "{svc}");
     }
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1::{server_reflection_request::MessageRequest, server_reflection_response::MessageResponse, ServerReflectionRequest};
+    use tonic_reflection::pb::v1::{
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse, ServerReflectionRequest,
+    };
     let mut r = ServerReflectionClient::new(ch);
     let ask = ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
     let mut replies = r.server_reflection_info(tokio_stream::iter(vec![ask])).await.unwrap().into_inner();
@@ -168,7 +210,10 @@ async fn health_and_reflection_need_no_files() {
     }
     // Issue 12: v1alpha too (Python's grpcio-reflection, older grpcurl, Postman).
     use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient as AlphaClient;
-    use tonic_reflection::pb::v1alpha::{server_reflection_request::MessageRequest as AlphaRequest, server_reflection_response::MessageResponse as AlphaResponse, ServerReflectionRequest as AlphaAsk};
+    use tonic_reflection::pb::v1alpha::{
+        server_reflection_request::MessageRequest as AlphaRequest, server_reflection_response::MessageResponse as AlphaResponse,
+        ServerReflectionRequest as AlphaAsk,
+    };
     let mut r = AlphaClient::new(server.channel().await);
     let ask = AlphaAsk { host: String::new(), message_request: Some(AlphaRequest::ListServices(String::new())) };
     let mut replies = r.server_reflection_info(tokio_stream::iter(vec![ask])).await.expect("v1alpha answers").into_inner();
@@ -192,13 +237,22 @@ async fn overload_is_refused_not_queued_and_bids_keep_flowing() {
     for k in 0..4 {
         let (day, fc) = future_day(20 + k);
         let mut dc = DispatchServiceClient::new(ch.clone()).max_decoding_message_size(64 << 20);
-        let r = req(Some(OPERATOR), pb::SubmitDayAheadRequest { delivery_day: day.to_string(), forecast: Some(vpp_dispatch::api::forecast_to_pb(&fc)), options: Some(slow) });
+        let r = req(
+            Some(OPERATOR),
+            pb::SubmitDayAheadRequest {
+                delivery_day: day.to_string(),
+                forecast: Some(vpp_dispatch::api::forecast_to_pb(&fc)),
+                options: Some(slow),
+            },
+        );
         calls.push(tokio::spawn(async move { dc.submit_day_ahead(r).await.map(|_| ()).map_err(|e| e.code()) }));
     }
     // While the solver is busy, bids are still acknowledged.
     let mut mc = MarketServiceClient::new(ch.clone());
     for k in 0..20 {
-        mc.submit_bid(req(Some(BOT_A), bid(&format!("busy-{k}"), "shihe", h.instant(k % 24), pb::Side::Sell, 1.0, 300.0, false))).await.unwrap();
+        mc.submit_bid(req(Some(BOT_A), bid(&format!("busy-{k}"), "shihe", h.instant(k % 24), pb::Side::Sell, 1.0, 300.0, false)))
+            .await
+            .unwrap();
     }
     let mut ok = 0;
     let mut refused = 0;
@@ -213,7 +267,14 @@ async fn overload_is_refused_not_queued_and_bids_keep_flowing() {
     // A deadline the solve cannot meet is DEADLINE_EXCEEDED, not a hang (a day not yet cleared).
     let (day, fc) = future_day(24);
     let mut dc = DispatchServiceClient::new(ch.clone()).max_decoding_message_size(64 << 20);
-    let mut r = req(Some(OPERATOR), pb::SubmitDayAheadRequest { delivery_day: day.to_string(), forecast: Some(vpp_dispatch::api::forecast_to_pb(&fc)), options: Some(pb::SolveOptions { frontier_points: 200, ..Default::default() }) });
+    let mut r = req(
+        Some(OPERATOR),
+        pb::SubmitDayAheadRequest {
+            delivery_day: day.to_string(),
+            forecast: Some(vpp_dispatch::api::forecast_to_pb(&fc)),
+            options: Some(pb::SolveOptions { frontier_points: 200, ..Default::default() }),
+        },
+    );
     r.set_timeout(Duration::from_millis(50));
     let e = dc.submit_day_ahead(r).await.unwrap_err();
     // Issue 12: always DEADLINE_EXCEEDED, never the transport's CANCELLED "Timeout expired".
@@ -230,7 +291,8 @@ async fn shutdown_ends_streams_and_keeps_the_data() {
     let h = fc.horizon(vpp_dispatch::domain::Plant::load(repo("models/xinyang.toml")).unwrap().tz());
     let mut mc = MarketServiceClient::new(ch.clone());
     mc.submit_bid(req(Some(BOT_A), bid("kept", "shihe", h.instant(5), pb::Side::Sell, 3.0, 300.0, false))).await.unwrap();
-    let mut stream = mc.stream_awards(req(Some(BOT_A), pb::StreamAwardsRequest { delivery_day: day.to_string() })).await.unwrap().into_inner();
+    let mut stream =
+        mc.stream_awards(req(Some(BOT_A), pb::StreamAwardsRequest { delivery_day: day.to_string() })).await.unwrap().into_inner();
     server.stop().await;
     let end = tokio::time::timeout(Duration::from_secs(10), stream.next()).await.expect("the stream ends");
     // Issue 12: a bot tells shutdown from the end of a day: UNAVAILABLE, not OK.

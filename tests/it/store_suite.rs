@@ -335,14 +335,9 @@ async fn amendments_and_cancellations_follow_the_rules(store: Arc<dyn Store>) {
 async fn bids_for_day_selects_by_day_and_bot(store: Arc<dyn Store>) {
     let day = test_day(5);
     let next = day + Days::new(1);
-    for (bot, id, d) in [
-        ("bot-b", "z", day),
-        ("bot-a", "b", day),
-        ("bot-a", "A", day),
-        ("Bot-C", "x", day),
-        ("bot-a", "a", next),
-        ("bot-b", "y", next),
-    ] {
+    for (bot, id, d) in
+        [("bot-b", "z", day), ("bot-a", "b", day), ("bot-a", "A", day), ("Bot-C", "x", day), ("bot-a", "a", next), ("bot-b", "y", next)]
+    {
         store.submit_bid(record(bot, id, d, 12, 300.0)).await.expect("submit");
     }
     store.cancel_bid("bot-b", "z", Utc::now()).await.expect("cancel").expect("cancelled");
@@ -502,11 +497,8 @@ async fn the_clearing_lock_excludes_other_callers_until_released_or_dropped(stor
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!waiter.is_finished(), "the waiter waits while the lock is held");
     held.release().await;
-    let next = tokio::time::timeout(Duration::from_secs(5), waiter)
-        .await
-        .expect("taken after release")
-        .expect("task")
-        .expect("lock_clearing");
+    let next =
+        tokio::time::timeout(Duration::from_secs(5), waiter).await.expect("taken after release").expect("task").expect("lock_clearing");
     assert!(lock_within(&store, day, Duration::from_millis(300)).await.is_none(), "held by the waiter now");
     drop(next);
     let again = lock_within(&store, day, Duration::from_secs(5)).await.expect("taken after a drop");

@@ -54,12 +54,18 @@ async fn grpc_over_tls_with_the_configured_certificate() {
     // transport or auth failure); a wrong park is still PERMISSION_DENIED.
     let mut green = GreenShareServiceClient::new(channel);
     let e = green
-        .get_park_share(req(Some(SHIHE), pb::ParkShareRequest { park: "shihe_park".into(), from_day: "2030-01-01".into(), to_day: String::new() }))
+        .get_park_share(req(
+            Some(SHIHE),
+            pb::ParkShareRequest { park: "shihe_park".into(), from_day: "2030-01-01".into(), to_day: String::new() },
+        ))
         .await
         .unwrap_err();
     assert_eq!(e.code(), tonic::Code::NotFound, "{e:?}");
     let e = green
-        .get_park_share(req(Some(SHIHE), pb::ParkShareRequest { park: "pingqiao_park".into(), from_day: "2030-01-01".into(), to_day: String::new() }))
+        .get_park_share(req(
+            Some(SHIHE),
+            pb::ParkShareRequest { park: "pingqiao_park".into(), from_day: "2030-01-01".into(), to_day: String::new() },
+        ))
         .await
         .unwrap_err();
     assert_eq!(e.code(), tonic::Code::PermissionDenied);

@@ -295,7 +295,10 @@ async fn api_gives_the_grpc_numbers_to_whom_grpc_would() {
         let grpc = park_share(&ch, token, park, day).await;
         let (status, view) = get(&http, &park_url(park), Some(token)).await;
         assert_eq!(status, StatusCode::OK);
-        assert_eq!((view["day"].as_str(), view["version"].as_u64(), view["park"].as_str()), (Some(day.to_string().as_str()), Some(1), Some(park)));
+        assert_eq!(
+            (view["day"].as_str(), view["version"].as_u64(), view["park"].as_str()),
+            (Some(day.to_string().as_str()), Some(1), Some(park))
+        );
         assert_same_share(&view["share"], &grpc, park);
         assert_stack_adds_up(&view["sources"], &grpc, dt, park);
         let p = schedule.parks.iter().find(|p| p.name == park).unwrap();
@@ -376,7 +379,9 @@ async fn api_gives_the_grpc_numbers_to_whom_grpc_would() {
     assert_stack_adds_up(&view["sources"], &grpc, dt, "shihe_park v2");
 
     // The page itself is embedded, with a policy that allows nothing from elsewhere.
-    for (path, kind) in [("/", "text/html"), ("/app.js", "text/javascript"), ("/app.css", "text/css"), ("/vendor/chart.umd.min.js", "text/javascript")] {
+    for (path, kind) in
+        [("/", "text/html"), ("/app.js", "text/javascript"), ("/app.css", "text/css"), ("/vendor/chart.umd.min.js", "text/javascript")]
+    {
         let (status, headers, body) = try_get(&http, &server.url(path), None).await.unwrap();
         assert_eq!(status, StatusCode::OK, "{path}");
         assert!(headers["content-type"].to_str().unwrap().starts_with(kind), "{path}");
@@ -462,10 +467,7 @@ async fn assert_fits(c: &Client, name: &str) {
     for (w, h) in [(390u32, 844u32), (1400, 900)] {
         c.set_window_size(w, h).await.unwrap();
         tokio::time::sleep(Duration::from_millis(400)).await;
-        let sizes = c
-            .execute("return [document.documentElement.scrollWidth, window.innerWidth];", vec![])
-            .await
-            .unwrap();
+        let sizes = c.execute("return [document.documentElement.scrollWidth, window.innerWidth];", vec![]).await.unwrap();
         let (scroll, inner) = (sizes[0].as_u64().unwrap_or(u64::MAX), sizes[1].as_u64().unwrap_or(0));
         assert!(scroll <= inner, "{name} at {w}×{h}: the page is {scroll} px wide in a {inner} px window");
         let png = c.screenshot().await.expect("a screenshot");
@@ -487,7 +489,8 @@ async fn screenshot(c: &Client, name: &str) {
 
 /// The number at the start of a shown text: "1,234.5 MWh" → 1234.5, "41.23 %" → 41.23.
 fn shown_number(text: &str) -> f64 {
-    let digits: String = text.trim().chars().take_while(|c| c.is_ascii_digit() || matches!(c, '.' | ',' | '-')).filter(|c| *c != ',').collect();
+    let digits: String =
+        text.trim().chars().take_while(|c| c.is_ascii_digit() || matches!(c, '.' | ',' | '-')).filter(|c| *c != ',').collect();
     digits.parse().unwrap_or_else(|_| panic!("no number in {text:?}"))
 }
 
@@ -681,7 +684,7 @@ fn source_stack_shares_each_pool_in_proportion_and_adds_up() {
         green,
         park: None,
         firm: false,
-            award_price: None,
+        award_price: None,
     };
     fc.bids = vec![bid("green-noon", "huangchuan", 12, 30.0, 60.0, true), bid("grey-evening", "shihe", 19, 50.0, 60.0, false)];
     let s = vpp_dispatch::model::solve(&plant, &fc, &vpp_dispatch::model::Options::default()).unwrap();
@@ -712,8 +715,10 @@ fn source_stack_shares_each_pool_in_proportion_and_adds_up() {
         }
         // Proportional sharing: each green source's part of the green to loads is its part
         // of the green supply.
-        let wind: f64 = s.renewables.iter().filter(|r| r.kind == vpp_dispatch::domain::plant::RenewableKind::Wind).map(|r| r.output_mw[t]).sum();
-        let pv: f64 = s.renewables.iter().filter(|r| r.kind == vpp_dispatch::domain::plant::RenewableKind::Pv).map(|r| r.output_mw[t]).sum();
+        let wind: f64 =
+            s.renewables.iter().filter(|r| r.kind == vpp_dispatch::domain::plant::RenewableKind::Wind).map(|r| r.output_mw[t]).sum();
+        let pv: f64 =
+            s.renewables.iter().filter(|r| r.kind == vpp_dispatch::domain::plant::RenewableKind::Pv).map(|r| r.output_mw[t]).sum();
         let to_load = g.to_load_mwh / dt;
         if g.supply_mwh > 1e-6 {
             assert!(near(whole.layer(Source::Wind)[t], to_load * wind * dt / g.supply_mwh, 1e-9), "wind at {t}");
@@ -756,7 +761,11 @@ fn web_listen_is_off_unless_configured() {
     assert_eq!(load(None, Some("127.0.0.1:8080")).unwrap().web_listen, Some("127.0.0.1:8080".parse().unwrap()));
     let file = "web_listen = \"0.0.0.0:8443\"\n";
     assert_eq!(load(Some(file), None).unwrap().web_listen, Some("0.0.0.0:8443".parse().unwrap()));
-    assert_eq!(load(Some(file), Some("127.0.0.1:9000")).unwrap().web_listen, Some("127.0.0.1:9000".parse().unwrap()), "the environment wins");
+    assert_eq!(
+        load(Some(file), Some("127.0.0.1:9000")).unwrap().web_listen,
+        Some("127.0.0.1:9000".parse().unwrap()),
+        "the environment wins"
+    );
     let e = load(None, Some("localhost")).unwrap_err().to_string();
     assert!(e.contains("web_listen: 'localhost' is not an address host:port"), "{e}");
     let dev = RawConfig::load(Some(&repo("config/dev.toml")), |_| None).unwrap().validate().unwrap();

@@ -42,9 +42,7 @@ pub(super) async fn durability_problem(conn: &mut PgConnection, db: &str, user: 
              (SELECT pg_reload_conf())."
         )));
     }
-    let row = sqlx::query("SELECT setting, source FROM pg_settings WHERE name = 'synchronous_commit'")
-        .fetch_one(&mut *conn)
-        .await?;
+    let row = sqlx::query("SELECT setting, source FROM pg_settings WHERE name = 'synchronous_commit'").fetch_one(&mut *conn).await?;
     let sync: String = row.try_get("setting")?;
     let source: String = row.try_get("source")?;
     let standbys: String = sqlx::query_scalar("SHOW synchronous_standby_names").fetch_one(&mut *conn).await?;

@@ -15,12 +15,7 @@ pub(super) fn unique_violation(e: &sqlx::Error) -> Option<String> {
 }
 
 pub(super) fn connect_error(e: sqlx::Error, options: &PgConnectOptions) -> StoreError {
-    let target = format!(
-        "{}:{}/{}",
-        options.get_host(),
-        options.get_port(),
-        options.get_database().unwrap_or(options.get_username())
-    );
+    let target = format!("{}:{}/{}", options.get_host(), options.get_port(), options.get_database().unwrap_or(options.get_username()));
     match e {
         sqlx::Error::Database(db) => {
             let code = db.code().map(|c| c.into_owned()).unwrap_or_default();

@@ -23,19 +23,9 @@ use crate::store::{ScheduleRecord, StoreError};
 const FEED_RETRY: Duration = Duration::from_secs(1);
 
 /// Announces a publication to the other replicas when `tx` commits.
-pub(super) async fn announce(
-    tx: &mut sqlx::Transaction<'_, Postgres>,
-    day: NaiveDate,
-    version: u32,
-    seq: i64,
-) -> Result<(), StoreError> {
+pub(super) async fn announce(tx: &mut sqlx::Transaction<'_, Postgres>, day: NaiveDate, version: u32, seq: i64) -> Result<(), StoreError> {
     let payload = serde_json::json!({ "day": day.to_string(), "version": version, "seq": seq }).to_string();
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(CHANNEL)
-        .bind(payload)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
+    sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(payload).execute(&mut **tx).await.map_err(db_error)?;
     Ok(())
 }
 
@@ -56,12 +46,7 @@ pub(super) async fn start(
 
 /// A LISTEN session on a one-connection pool of its own (the pool reconnects it).
 async fn listen(options: &PgConnectOptions) -> Result<(PgListener, PgPool), sqlx::Error> {
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .max_lifetime(None)
-        .idle_timeout(None)
-        .connect_with(options.clone())
-        .await?;
+    let pool = PgPoolOptions::new().max_connections(1).max_lifetime(None).idle_timeout(None).connect_with(options.clone()).await?;
     let mut listener = PgListener::connect_with(&pool).await?;
     listener.listen(CHANNEL).await?;
     Ok((listener, pool))

@@ -20,11 +20,7 @@ const LOCK_POLL: Duration = Duration::from_millis(100);
 /// Waits until this caller alone clears `day`: first among the callers of this process
 /// (`local`), then among every process using the database, with `pg_try_advisory_lock`
 /// polled on a new connection (so a caller that gives up leaves no waiting backend).
-pub(super) async fn lock_clearing(
-    local: &LocalDayLocks,
-    options: &PgConnectOptions,
-    day: NaiveDate,
-) -> Result<ClearingLock, StoreError> {
+pub(super) async fn lock_clearing(local: &LocalDayLocks, options: &PgConnectOptions, day: NaiveDate) -> Result<ClearingLock, StoreError> {
     // Callers of this process queue here, so the process holds at most one session per day.
     let local = local.lock(day).await;
     let key = day.num_days_from_ce();
@@ -54,11 +50,7 @@ pub(super) async fn lock_clearing(
 /// Takes the publication lock for the rest of `tx`: publications, one at a time across
 /// every replica, so versions follow each other and `seq` values commit in increasing order.
 pub(super) async fn serialize_publications(tx: &mut sqlx::Transaction<'_, Postgres>) -> Result<(), StoreError> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1, 0)")
-        .bind(PUBLISH_LOCK_CLASS)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1, 0)").bind(PUBLISH_LOCK_CLASS).execute(&mut **tx).await.map_err(db_error)?;
     Ok(())
 }
 

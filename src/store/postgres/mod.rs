@@ -75,8 +75,7 @@ use self::queries::*;
 use super::rows::{bid_record, get, schedule_info, schedule_record, CommonValues, StoredRow};
 use super::sql::{corrupt, migrate_error, payload_sha256, side_text};
 use super::{
-    inputs_sha256, BidRecord, ClearingLock, LocalDayLocks, NewSchedule, ScheduleInfo, ScheduleRecord, Store,
-    StoreError, SubmitOutcome,
+    inputs_sha256, BidRecord, ClearingLock, LocalDayLocks, NewSchedule, ScheduleInfo, ScheduleRecord, Store, StoreError, SubmitOutcome,
 };
 
 /// Pooled connections per replica (clearing locks and the publication listener use
@@ -204,12 +203,7 @@ impl Store for PgStore {
             tx.commit().await.map_err(db_error)?;
             return Ok(SubmitOutcome::Created(record));
         }
-        let row = sqlx::query(SELECT_BID_AND_DIGEST)
-            .bind(&b.bot)
-            .bind(&b.id)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_error)?;
+        let row = sqlx::query(SELECT_BID_AND_DIGEST).bind(&b.bot).bind(&b.id).fetch_one(&mut *tx).await.map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
         let stored = bid_record(&row)?;
         let stored_digest = row.bytes("submitted_sha256")?;
@@ -245,13 +239,7 @@ impl Store for PgStore {
     }
 
     async fn cancel_bid(&self, bot: &str, id: &str, at: DateTime<Utc>) -> Result<Option<BidRecord>, StoreError> {
-        let row = sqlx::query(CANCEL_BID)
-            .bind(micros(at))
-            .bind(bot)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error)?;
+        let row = sqlx::query(CANCEL_BID).bind(micros(at)).bind(bot).bind(id).fetch_optional(&self.pool).await.map_err(db_error)?;
         match row {
             Some(row) => bid_record(&row).map(Some),
             None => Self::select_bid(&self.pool, bot, id).await,

@@ -12,8 +12,7 @@ pub(super) const INSERT_BID: &str = concat!(
 pub(super) const SELECT_BID: &str = concat!("SELECT ", bid_columns!(), " FROM bids WHERE bot = $1 AND id = $2");
 pub(super) const SELECT_BID_AND_DIGEST: &str =
     concat!("SELECT ", bid_columns!(), ", submitted_sha256 FROM bids WHERE bot = $1 AND id = $2");
-pub(super) const SELECT_BIDS_OF_DAY: &str =
-    concat!("SELECT ", bid_columns!(), " FROM bids WHERE delivery_day = $1 ORDER BY bot, id");
+pub(super) const SELECT_BIDS_OF_DAY: &str = concat!("SELECT ", bid_columns!(), " FROM bids WHERE delivery_day = $1 ORDER BY bot, id");
 pub(super) const SELECT_BIDS_OF_DAY_AND_BOT: &str =
     concat!("SELECT ", bid_columns!(), " FROM bids WHERE delivery_day = $1 AND bot = $2 ORDER BY bot, id");
 pub(super) const AMEND_BID: &str = concat!(
@@ -34,21 +33,13 @@ pub(super) const INSERT_SCHEDULE: &str = concat!(
     schedule_columns!(),
     ", origin) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING seq"
 );
-pub(super) const SELECT_SCHEDULE: &str =
-    concat!("SELECT ", schedule_columns!(), " FROM schedules WHERE day = $1 AND version = $2");
+pub(super) const SELECT_SCHEDULE: &str = concat!("SELECT ", schedule_columns!(), " FROM schedules WHERE day = $1 AND version = $2");
 pub(super) const SELECT_LATEST_SCHEDULE: &str =
     concat!("SELECT ", schedule_columns!(), " FROM schedules WHERE day = $1 ORDER BY version DESC LIMIT 1");
-pub(super) const SELECT_DAY_AHEAD: &str = concat!(
-    "SELECT ",
-    schedule_columns!(),
-    " FROM schedules WHERE day = $1 AND replans_version = 0 ORDER BY version DESC LIMIT 1"
-);
-pub(super) const LIST_SCHEDULES: &str = concat!(
-    "SELECT ",
-    schedule_info_columns!(),
-    " FROM schedules WHERE day >= $1 AND day <= $2 ORDER BY day, version"
-);
-pub(super) const SELECT_PUBLISHED_AFTER: &str =
-    "SELECT seq, origin, day, version FROM schedules WHERE seq > $1 ORDER BY seq LIMIT 256";
+pub(super) const SELECT_DAY_AHEAD: &str =
+    concat!("SELECT ", schedule_columns!(), " FROM schedules WHERE day = $1 AND replans_version = 0 ORDER BY version DESC LIMIT 1");
+pub(super) const LIST_SCHEDULES: &str =
+    concat!("SELECT ", schedule_info_columns!(), " FROM schedules WHERE day >= $1 AND day <= $2 ORDER BY day, version");
+pub(super) const SELECT_PUBLISHED_AFTER: &str = "SELECT seq, origin, day, version FROM schedules WHERE seq > $1 ORDER BY seq LIMIT 256";
 /// Where the table of publications ends.
 pub(super) const LAST_PUBLISHED: &str = "SELECT COALESCE(MAX(seq), 0) FROM schedules";

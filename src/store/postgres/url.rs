@@ -44,7 +44,10 @@ mod tests {
     #[test]
     fn passwords_are_masked() {
         assert_eq!(redact("postgres://vpp:s3cret@db:5432/vpp"), "postgres://vpp:***@db:5432/vpp");
-        assert_eq!(redact("postgresql://vpp@db/vpp?password=s3cret&sslmode=disable"), "postgresql://vpp@db/vpp?password=***&sslmode=disable");
+        assert_eq!(
+            redact("postgresql://vpp@db/vpp?password=s3cret&sslmode=disable"),
+            "postgresql://vpp@db/vpp?password=***&sslmode=disable"
+        );
         assert_eq!(redact("postgres://db"), "postgres://db");
         assert!(!redact("postgres://a:b:c@h/d").contains("b:c"));
     }

@@ -36,8 +36,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::Connection;
 use tokio::sync::{mpsc, oneshot};
@@ -76,11 +75,8 @@ impl SqliteStore {
     /// Opens (creating if missing) the database at `path`, applies pending migrations and
     /// starts the writer task. Must be called within a tokio runtime.
     pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        let base = SqliteConnectOptions::new()
-            .filename(path)
-            .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true)
-            .synchronous(SqliteSynchronous::Full);
+        let base =
+            SqliteConnectOptions::new().filename(path).busy_timeout(BUSY_TIMEOUT).foreign_keys(true).synchronous(SqliteSynchronous::Full);
 
         // The writer's connection sets WAL (a persistent property of the file) and migrates.
         let write_options = base.clone().create_if_missing(true).journal_mode(SqliteJournalMode::Wal);
@@ -154,12 +150,7 @@ impl Store for SqliteStore {
     }
 
     async fn bid(&self, bot: &str, id: &str) -> Result<Option<BidRecord>, StoreError> {
-        let row = sqlx::query(SELECT_BID)
-            .bind(bot)
-            .bind(id)
-            .fetch_optional(&self.readers)
-            .await
-            .map_err(db_error)?;
+        let row = sqlx::query(SELECT_BID).bind(bot).bind(id).fetch_optional(&self.readers).await.map_err(db_error)?;
         row.as_ref().map(bid_record).transpose()
     }
 
@@ -191,11 +182,7 @@ impl Store for SqliteStore {
     }
 
     async fn day_ahead(&self, day: NaiveDate) -> Result<Option<ScheduleRecord>, StoreError> {
-        let row = sqlx::query(SELECT_DAY_AHEAD)
-            .bind(day_text(day))
-            .fetch_optional(&self.readers)
-            .await
-            .map_err(db_error)?;
+        let row = sqlx::query(SELECT_DAY_AHEAD).bind(day_text(day)).fetch_optional(&self.readers).await.map_err(db_error)?;
         row.as_ref().map(schedule_record).transpose()
     }
 
@@ -208,12 +195,7 @@ impl Store for SqliteStore {
     }
 
     async fn list_schedules(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<ScheduleInfo>, StoreError> {
-        let rows = sqlx::query(LIST_SCHEDULES)
-            .bind(day_text(from))
-            .bind(day_text(to))
-            .fetch_all(&self.readers)
-            .await
-            .map_err(db_error)?;
+        let rows = sqlx::query(LIST_SCHEDULES).bind(day_text(from)).bind(day_text(to)).fetch_all(&self.readers).await.map_err(db_error)?;
         rows.iter().map(schedule_info).collect()
     }
 }
@@ -246,9 +228,7 @@ fn timestamp_text(t: &DateTime<Utc>) -> String {
 }
 
 fn parse_timestamp(s: &str) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| corrupt("a stored timestamp is malformed"))
+    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|_| corrupt("a stored timestamp is malformed"))
 }
 
 fn day_text(day: NaiveDate) -> String {
@@ -287,4 +267,3 @@ fn db_error(e: sqlx::Error) -> StoreError {
         other => sqlx_error(other),
     }
 }
-

@@ -9,28 +9,18 @@ pub(super) const INSERT_BID: &str = concat!(
     ", submitted_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (bot, id) DO NOTHING"
 );
 pub(super) const SELECT_BID: &str = concat!("SELECT ", bid_columns!(), " FROM bids WHERE bot = ? AND id = ?");
-pub(super) const SELECT_BID_AND_DIGEST: &str =
-    concat!("SELECT ", bid_columns!(), ", submitted_sha256 FROM bids WHERE bot = ? AND id = ?");
-pub(super) const SELECT_BIDS_OF_DAY: &str =
-    concat!("SELECT ", bid_columns!(), " FROM bids WHERE delivery_day = ? ORDER BY bot, id");
+pub(super) const SELECT_BID_AND_DIGEST: &str = concat!("SELECT ", bid_columns!(), ", submitted_sha256 FROM bids WHERE bot = ? AND id = ?");
+pub(super) const SELECT_BIDS_OF_DAY: &str = concat!("SELECT ", bid_columns!(), " FROM bids WHERE delivery_day = ? ORDER BY bot, id");
 pub(super) const SELECT_BIDS_OF_DAY_AND_BOT: &str =
     concat!("SELECT ", bid_columns!(), " FROM bids WHERE delivery_day = ? AND bot = ? ORDER BY bot, id");
 pub(super) const AMEND_BID: &str = "UPDATE bids SET quantity_mw = ?, price = ?, revision = revision + 1, acknowledged_at = ? \
                          WHERE bot = ? AND id = ? AND state = 'active'";
-pub(super) const CANCEL_BID: &str =
-    "UPDATE bids SET state = 'cancelled', cancelled_at = ? WHERE bot = ? AND id = ? AND state = 'active'";
+pub(super) const CANCEL_BID: &str = "UPDATE bids SET state = 'cancelled', cancelled_at = ? WHERE bot = ? AND id = ? AND state = 'active'";
 
 pub(super) const NEXT_VERSION: &str = "SELECT COALESCE(MAX(version), 0) + 1 FROM schedules WHERE day = ?";
-pub(super) const INSERT_SCHEDULE: &str = concat!(
-    "INSERT INTO schedules (",
-    schedule_columns!(),
-    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-);
-pub(super) const SELECT_SCHEDULE: &str = concat!(
-    "SELECT ",
-    schedule_columns!(),
-    " FROM schedules WHERE day = ? AND version = ?"
-);
+pub(super) const INSERT_SCHEDULE: &str =
+    concat!("INSERT INTO schedules (", schedule_columns!(), ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+pub(super) const SELECT_SCHEDULE: &str = concat!("SELECT ", schedule_columns!(), " FROM schedules WHERE day = ? AND version = ?");
 pub(super) const SELECT_LATEST_SCHEDULE: &str = concat!(
     "SELECT ",
     schedule_columns!(),
@@ -45,8 +35,5 @@ pub(super) const SELECT_DAY_AHEAD: &str = concat!(
 );
 pub(super) const SELECT_DAY_AHEAD_VERSION: &str =
     "SELECT version FROM schedules WHERE day = ? AND replans_version = 0 ORDER BY version DESC LIMIT 1";
-pub(super) const LIST_SCHEDULES: &str = concat!(
-    "SELECT ",
-    schedule_info_columns!(),
-    " FROM schedules WHERE day >= ? AND day <= ? ORDER BY day, version"
-);
+pub(super) const LIST_SCHEDULES: &str =
+    concat!("SELECT ", schedule_info_columns!(), " FROM schedules WHERE day >= ? AND day <= ? ORDER BY day, version");

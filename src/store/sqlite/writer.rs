@@ -142,13 +142,7 @@ async fn apply_one(conn: &mut SqliteConnection, op: &Op) -> Result<Done, StoreEr
             select_bid(conn, bot, id).await.map(Done::Bid)
         }
         Op::Cancel { bot, id, at } => {
-            sqlx::query(CANCEL_BID)
-                .bind(timestamp_text(at))
-                .bind(bot)
-                .bind(id)
-                .execute(&mut *conn)
-                .await
-                .map_err(db_error)?;
+            sqlx::query(CANCEL_BID).bind(timestamp_text(at)).bind(bot).bind(id).execute(&mut *conn).await.map_err(db_error)?;
             select_bid(conn, bot, id).await.map(Done::Bid)
         }
         Op::Publish(schedule) => publish(conn, schedule).await.map(Done::Published),
@@ -178,12 +172,7 @@ async fn submit(conn: &mut SqliteConnection, record: &BidRecord, digest: &[u8; 3
     if inserted.rows_affected() == 1 {
         return Ok(SubmitOutcome::Created(record.clone()));
     }
-    let row = sqlx::query(SELECT_BID_AND_DIGEST)
-        .bind(&b.bot)
-        .bind(&b.id)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db_error)?;
+    let row = sqlx::query(SELECT_BID_AND_DIGEST).bind(&b.bot).bind(&b.id).fetch_one(&mut *conn).await.map_err(db_error)?;
     let stored = bid_record(&row)?;
     let stored_digest = row.bytes("submitted_sha256")?;
     if stored_digest.as_slice() == digest.as_slice() {
@@ -194,12 +183,7 @@ async fn submit(conn: &mut SqliteConnection, record: &BidRecord, digest: &[u8; 3
 }
 
 async fn select_bid(conn: &mut SqliteConnection, bot: &str, id: &str) -> Result<Option<BidRecord>, StoreError> {
-    let row = sqlx::query(SELECT_BID)
-        .bind(bot)
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_error)?;
+    let row = sqlx::query(SELECT_BID).bind(bot).bind(id).fetch_optional(&mut *conn).await.map_err(db_error)?;
     row.as_ref().map(bid_record).transpose()
 }
 
@@ -212,12 +196,7 @@ async fn publish(conn: &mut SqliteConnection, s: &NewSchedule) -> Result<Schedul
             return Err(StoreError::DayAheadExists { day: s.day, version: u32::try_from(version).unwrap_or(0) });
         }
     }
-    let next: i64 = sqlx::query(NEXT_VERSION)
-        .bind(&day)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db_error)
-        .and_then(|row| get(&row, 0))?;
+    let next: i64 = sqlx::query(NEXT_VERSION).bind(&day).fetch_one(&mut *conn).await.map_err(db_error).and_then(|row| get(&row, 0))?;
     let version = u32::try_from(next).map_err(|_| corrupt("a schedule version is out of range"))?;
     let digest = inputs_sha256(&s.plant_toml, &s.forecast_json, &s.options_json);
     sqlx::query(INSERT_SCHEDULE)

@@ -50,7 +50,8 @@ impl Replica {
         let config = dir.join(format!("{name}.toml"));
         std::fs::write(&config, config_for(database, &format!("listen = \"127.0.0.1:{port}\"\n{extra}"))).unwrap();
         let channel = Channel::from_shared(format!("http://127.0.0.1:{port}")).unwrap().connect_lazy();
-        let mut r = Replica { name: name.into(), config, metrics_port: free_port(), log: dir.join(format!("{name}.log")), child: None, channel };
+        let mut r =
+            Replica { name: name.into(), config, metrics_port: free_port(), log: dir.join(format!("{name}.log")), child: None, channel };
         r.spawn().await;
         r
     }
@@ -95,10 +96,7 @@ impl Replica {
         s.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n").await.unwrap();
         let mut text = String::new();
         s.read_to_string(&mut text).await.unwrap();
-        text.lines()
-            .filter(|l| l.starts_with("vpp_solves_total{"))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-            .sum()
+        text.lines().filter(|l| l.starts_with("vpp_solves_total{")).filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok()).sum()
     }
 
     /// What the process logged so far.
@@ -126,7 +124,12 @@ impl Drop for Replica {
 /// Submits `b` as `token` through replica `first`, failing over to the next replicas (as a
 /// load balancer would) while calls fail for want of a replica. The ack, or the error that
 /// is an answer (not a failure to reach a replica).
-pub(crate) async fn submit_with_failover(markets: &[MarketServiceClient<Channel>], first: usize, token: &str, b: &pb::Bid) -> Result<pb::BidAck, tonic::Status> {
+pub(crate) async fn submit_with_failover(
+    markets: &[MarketServiceClient<Channel>],
+    first: usize,
+    token: &str,
+    b: &pb::Bid,
+) -> Result<pb::BidAck, tonic::Status> {
     let mut last = None;
     for attempt in 0..60 {
         let mut m = markets[(first + attempt) % markets.len()].clone();
