@@ -412,7 +412,7 @@ mod tests {
     use chrono::TimeZone;
 
     fn xinyang() -> Plant {
-        Plant::load(concat!(env!("CARGO_MANIFEST_DIR"), "/models/xinyang.toml")).expect("models/xinyang.toml loads")
+        Plant::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/xinyang.toml")).expect("models/xinyang.toml loads")
     }
 
     fn local_hour_mid(f: &Forecast, tz: chrono_tz::Tz, t: usize) -> f64 {
