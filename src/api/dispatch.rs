@@ -41,7 +41,7 @@ impl DispatchApi {
 
     /// Reads a stored schedule back.
     fn decode(record: &ScheduleRecord) -> Result<Schedule, Status> {
-        super::green::decode_schedule(&record.schedule_json)
+        super::shares::decode_schedule(&record.schedule_json)
     }
 
     /// The active bids of `day`, split onto the forecast's intervals.

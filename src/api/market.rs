@@ -176,7 +176,7 @@ impl MarketService for MarketApi {
         let mut existing = Vec::new();
         let mut seen = 0;
         if let Some(r) = self.state.store.schedule(day, None).await.map_err(from_store)? {
-            let s = super::green::decode_schedule(&r.schedule_json)?;
+            let s = super::shares::decode_schedule(&r.schedule_json)?;
             seen = r.info.version;
             existing.extend(convert::awards(&s, &r.info, hours).into_iter().filter(&mine));
         }

@@ -9,9 +9,9 @@ pub mod auth;
 mod convert;
 mod dispatch;
 pub mod fuzz;
-mod green;
 mod market;
 pub mod metrics;
+mod shares;
 mod state;
 pub mod status;
 
@@ -27,7 +27,8 @@ pub mod pb {
 pub use convert::forecast_to_pb;
 pub(crate) use convert::{day, day_range};
 pub use dispatch::{DispatchApi, CLEARING_HEADER};
-pub use green::GreenApi;
-pub(crate) use green::{day_versions, park_day, plant_day, DayVersions};
 pub use market::MarketApi;
+pub use shares::GreenApi;
+pub(crate) use shares::{day_versions, park_day, plant_day, DayVersions};
+pub(crate) use state::parse_grpc_timeout;
 pub use state::{forward_remote_publications, AppState, MarketRules, SolverLimits};

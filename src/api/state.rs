@@ -288,7 +288,11 @@ pub async fn forward_remote_publications(state: Arc<AppState>, mut feed: tokio::
 
 /// The caller's deadline, from the `grpc-timeout` header.
 pub(crate) fn deadline<T>(request: &tonic::Request<T>) -> Option<Duration> {
-    let v = request.metadata().get("grpc-timeout")?.to_str().ok()?;
+    parse_grpc_timeout(request.metadata().get("grpc-timeout")?.to_str().ok()?)
+}
+
+/// A `grpc-timeout` value (digits and a unit: H, M, S, m, u, n) as a duration.
+pub(crate) fn parse_grpc_timeout(v: &str) -> Option<Duration> {
     let (digits, unit) = v.split_at(v.len().checked_sub(1)?);
     let n: u64 = digits.parse().ok()?;
     Some(match unit {

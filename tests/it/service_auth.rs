@@ -282,6 +282,38 @@ async fn overload_is_refused_not_queued_and_bids_keep_flowing() {
     server.stop().await;
 }
 
+/// Issue 12: a call still waiting when its deadline comes (here for the day's clearing lock,
+/// which a slow solve of the same day holds) ends DEADLINE_EXCEEDED from the call layer,
+/// never as the transport's CANCELLED "Timeout expired", however loaded the machine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_still_waiting_at_its_deadline_is_deadline_exceeded() {
+    let db = temp_db("waiting-deadline");
+    let server = Running::start(&db, "").await;
+    let ch = server.channel().await;
+    let (day, fc) = future_day(30);
+    let day_ahead = |options: Option<pb::SolveOptions>| {
+        req(
+            Some(OPERATOR),
+            pb::SubmitDayAheadRequest { delivery_day: day.to_string(), forecast: Some(vpp_dispatch::api::forecast_to_pb(&fc)), options },
+        )
+    };
+    // A frontier of 200 MILP points holds the day's lock for many seconds.
+    let mut first = DispatchServiceClient::new(ch.clone()).max_decoding_message_size(64 << 20);
+    let slow = day_ahead(Some(pb::SolveOptions { frontier_points: 200, milp: true, ..Default::default() }));
+    let holder = tokio::spawn(async move { first.submit_day_ahead(slow).await.map(|_| ()) });
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let mut second = DispatchServiceClient::new(ch.clone()).max_decoding_message_size(64 << 20);
+    let mut waiting = day_ahead(None);
+    waiting.set_timeout(Duration::from_millis(400));
+    let started = std::time::Instant::now();
+    let e = second.submit_day_ahead(waiting).await.unwrap_err();
+    assert_eq!(e.code(), Code::DeadlineExceeded, "{e:?}");
+    assert_eq!(e.message(), "the call's deadline passed before it finished", "{e:?}");
+    assert!(started.elapsed() < Duration::from_secs(5), "answered after {:?}", started.elapsed());
+    holder.abort();
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_ends_streams_and_keeps_the_data() {
     let db = temp_db("shutdown");
