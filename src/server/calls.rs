@@ -123,15 +123,11 @@ where
 fn deadline_exceeded<B>(request_id: Option<HeaderValue>, mut finish: Finish) -> Response<Observed<B>> {
     const MESSAGE: &str = "the call's deadline passed before it finished";
     finish.record(tonic::Code::DeadlineExceeded, MESSAGE.into());
-    let mut response = Response::new(Observed { inner: None, finish });
-    let headers = response.headers_mut();
-    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-    headers.insert("grpc-status", HeaderValue::from_static("4"));
-    headers.insert("grpc-message", HeaderValue::from_static("the%20call's%20deadline%20passed%20before%20it%20finished"));
+    let (mut parts, ()) = tonic::Status::deadline_exceeded(MESSAGE).into_http::<()>().into_parts();
     if let Some(h) = request_id {
-        headers.insert(REQUEST_ID, h);
+        parts.headers.insert(REQUEST_ID, h);
     }
-    response
+    Response::from_parts(parts, Observed { inner: None, finish })
 }
 
 /// The gRPC code a `grpc-status` value names (absent: OK).

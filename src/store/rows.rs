@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use super::sql::{corrupt, parse_side, parse_state, sqlx_error};
-use super::{BidRecord, ScheduleInfo, ScheduleRecord, StoreError};
+use super::{BidRecord, ScheduleInfo, ScheduleRecord, StoreError, SubmitOutcome};
 use crate::domain::Bid;
 
 /// The columns [`bid_record`] reads, in the order both backends select and insert them.
@@ -132,6 +132,17 @@ pub(crate) fn bid_record(row: &impl StoredRow) -> Result<BidRecord, StoreError> 
 }
 
 /// A schedule's identity (the [`schedule_info_columns!`]).
+/// What a submit found already stored under its key: the same payload (its digest matches)
+/// is the earlier submit again, a different one a conflict.
+pub(crate) fn existing_or_conflict(row: &impl StoredRow, digest: &[u8; 32]) -> Result<SubmitOutcome, StoreError> {
+    let stored = bid_record(row)?;
+    if row.bytes("submitted_sha256")?.as_slice() == digest.as_slice() {
+        Ok(SubmitOutcome::Existing(stored))
+    } else {
+        Ok(SubmitOutcome::Conflict(stored))
+    }
+}
+
 pub(crate) fn schedule_info(row: &impl StoredRow) -> Result<ScheduleInfo, StoreError> {
     let version = row.integer("version")?;
     let replans = row.integer("replans_version")?;

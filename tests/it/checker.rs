@@ -72,7 +72,7 @@ pub(crate) fn check(plant: &Plant, fc: &Forecast, asked: &Asked, s: &Schedule) -
             add(n, t, g);
             green_supply[t] += g * dt;
             if let Some(park) = &rp.park {
-                let p = plant.parks.iter().position(|x| &x.name == park).expect("a known park");
+                let p = plant.park_index(park).expect("a known park");
                 own_produced[p][t] += g * dt;
             }
         }
@@ -152,7 +152,7 @@ pub(crate) fn check(plant: &Plant, fc: &Forecast, asked: &Asked, s: &Schedule) -
             green_supply[t] += dg * dt;
             green_to_storage[t] += cg * dt;
             if let Some(park) = &plant.storage[k].park {
-                let p = plant.parks.iter().position(|x| &x.name == park).expect("a known park");
+                let p = plant.park_index(park).expect("a known park");
                 own_produced[p][t] += dg * dt;
             }
             grey_supply[t] += (d - dg) * dt;

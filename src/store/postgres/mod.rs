@@ -72,7 +72,7 @@ use tokio::sync::mpsc;
 use self::durability::{check_server, durability_problem};
 use self::error::{connect_error, db_error, unique_violation};
 use self::queries::*;
-use super::rows::{bid_record, get, schedule_info, schedule_record, CommonValues, StoredRow};
+use super::rows::{bid_record, existing_or_conflict, get, schedule_info, schedule_record, CommonValues, StoredRow};
 use super::sql::{corrupt, migrate_error, payload_sha256, side_text};
 use super::{
     inputs_sha256, BidRecord, ClearingLock, LocalDayLocks, NewSchedule, ScheduleInfo, ScheduleRecord, Store, StoreError, SubmitOutcome,
@@ -205,13 +205,7 @@ impl Store for PgStore {
         }
         let row = sqlx::query(SELECT_BID_AND_DIGEST).bind(&b.bot).bind(&b.id).fetch_one(&mut *tx).await.map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
-        let stored = bid_record(&row)?;
-        let stored_digest = row.bytes("submitted_sha256")?;
-        if stored_digest.as_slice() == digest.as_slice() {
-            Ok(SubmitOutcome::Existing(stored))
-        } else {
-            Ok(SubmitOutcome::Conflict(stored))
-        }
+        existing_or_conflict(&row, &digest)
     }
 
     async fn amend_bid(

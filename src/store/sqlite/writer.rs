@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::queries::*;
 use super::{closed, day_text, db_error, timestamp_text, MAX_BATCH};
-use crate::store::rows::{bid_record, get, CommonValues};
+use crate::store::rows::{bid_record, existing_or_conflict, get};
 use crate::store::sql::{corrupt, side_text};
 use crate::store::{inputs_sha256, BidRecord, NewSchedule, ScheduleInfo, StoreError, SubmitOutcome};
 
@@ -173,13 +173,7 @@ async fn submit(conn: &mut SqliteConnection, record: &BidRecord, digest: &[u8; 3
         return Ok(SubmitOutcome::Created(record.clone()));
     }
     let row = sqlx::query(SELECT_BID_AND_DIGEST).bind(&b.bot).bind(&b.id).fetch_one(&mut *conn).await.map_err(db_error)?;
-    let stored = bid_record(&row)?;
-    let stored_digest = row.bytes("submitted_sha256")?;
-    if stored_digest.as_slice() == digest.as_slice() {
-        Ok(SubmitOutcome::Existing(stored))
-    } else {
-        Ok(SubmitOutcome::Conflict(stored))
-    }
+    existing_or_conflict(&row, digest)
 }
 
 async fn select_bid(conn: &mut SqliteConnection, bot: &str, id: &str) -> Result<Option<BidRecord>, StoreError> {

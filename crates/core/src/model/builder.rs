@@ -56,6 +56,12 @@ pub(crate) struct Index {
 }
 
 impl Index {
+    /// Park p's own green at t in the point `x`, MWh (0 for a park with nothing behind its
+    /// meter).
+    pub(crate) fn own_green_at(&self, p: usize, t: usize, x: &[f64]) -> f64 {
+        self.own_green.get(p).and_then(|o| o[t]).map_or(0.0, |o| x[o.idx()])
+    }
+
     /// Marks the variables that only say what colour energy is (green parts of charge,
     /// discharge, stored energy, exports and buys; green to load): fixing every other
     /// variable fixes the physical dispatch.

@@ -165,7 +165,7 @@ fn park_shortfalls(plant: &Plant, forecast: &Forecast, b: &Built, x: &[f64], t: 
     }
     let alpha: Vec<f64> = plant.parks.iter().map(|p| p.min_green_share.unwrap_or(0.0)).collect();
     let green = x[b.ix.green_to_load[t].idx()];
-    let own: Vec<f64> = (0..plant.parks.len()).map(|p| b.ix.own_green.get(p).and_then(|o| o[t]).map_or(0.0, |o| x[o.idx()])).collect();
+    let own: Vec<f64> = (0..plant.parks.len()).map(|p| b.ix.own_green_at(p, t, x)).collect();
     let got = super::green::allocate(&served, &alpha, &own, green);
     plant
         .parks

@@ -191,8 +191,7 @@ pub(crate) fn read_green(
 
     let n = plant.parks.len();
     let alpha: Vec<f64> = plant.parks.iter().map(|p| p.min_green_share.unwrap_or(0.0)).collect();
-    let own: Vec<Vec<f64>> =
-        (0..n).map(|p| (0..h.len).map(|t| b.ix.own_green.get(p).and_then(|o| o[t]).map_or(0.0, |o| v.get(o))).collect()).collect();
+    let own: Vec<Vec<f64>> = (0..n).map(|p| (0..h.len).map(|t| clean(b.ix.own_green_at(p, t, v.0))).collect()).collect();
     let mut alloc = vec![vec![0.0; h.len]; n];
     for (t, g) in green.iter().enumerate() {
         let served: Vec<f64> = (0..n).map(|p| served_mw[p][t] * dt).collect();
