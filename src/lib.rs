@@ -2,16 +2,20 @@
 //! its industrial parks use as possible is green.
 //!
 //! The pure core (`domain`, `model`, `synth`, `cli`, `plot`) is the `vpp-core` crate in
-//! `crates/core`, re-exported here. Layers, in the one direction of dependency: [`domain`] (plant, forecasts, bids,
-//! schedules, validation) ← [`model`] (the LP core: pure, synchronous) and [`store`]
-//! (durable bids and schedules) ← [`api`] (gRPC) ← [`server`] (wiring) ← the `vpp`
-//! binary; [`cli`] formats summaries; [`load`] drives a running server (`vpp load`).
-//! [`web`] serves the page for park managers and operators beside [`api`], with the same
-//! reads and rules; [`plot`] draws `vpp solve --plot`. See ARCHITECTURE.md.
+//! `crates/core`, re-exported here. Layers, in the one direction of dependency: [`domain`]
+//! (plant, forecasts, bids, schedules, validation) ← [`model`] (the LP core: pure,
+//! synchronous) and [`store`] (durable bids and schedules) ← [`service`] (what the product
+//! does: clearing, re-plans, shares, the bid book, the solver pool, authorization by
+//! construction, one error type) ← the edges [`api`] (gRPC) and [`web`] (the page and its
+//! JSON API), thin adapters ← [`server`] (wiring) ← the `vpp` binary. [`cli`] formats
+//! summaries; [`plot`] draws `vpp solve --plot`; [`loadgen`] drives a running server
+//! (`vpp load`); [`metrics`] is Prometheus. See ARCHITECTURE.md.
 
 pub mod api;
-pub mod load;
+pub mod loadgen;
+pub mod metrics;
 pub mod server;
+pub mod service;
 pub mod store;
 pub mod web;
 

@@ -532,7 +532,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn load(addr: String, concurrency: usize, connections: usize, json: Option<PathBuf>, kind: LoadKind) -> anyhow::Result<()> {
-    use vpp_dispatch::load::{self, BidLoad, Driver, ShareLoad, SolveLoad};
+    use vpp_dispatch::loadgen::{self as load, BidLoad, Driver, ShareLoad, SolveLoad};
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let report = runtime.block_on(async move {
         let driver = Driver::connect(&addr, connections, concurrency).await?;

@@ -1,15 +1,16 @@
 //! Conversions between the wire types (`pb`) and the domain, validating what comes in.
 //! Proto types stop here.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use tonic::Status;
 
 use crate::domain::schedule::BidStatus;
 use crate::domain::{limits, Bid, BidSide, Forecast, Schedule};
 use crate::model::{Objective, Options, StorageLevel};
-use crate::store::{BidRecord, BidState, ScheduleInfo};
+use crate::service::{Acknowledged, Award, DayShare, ShareReport};
+use crate::store::{BidState, ScheduleInfo};
 
 use super::pb;
 use super::status::invalid;
@@ -27,33 +28,6 @@ pub(crate) fn instant(t: Option<&prost_types::Timestamp>, field: &str) -> Result
         return Err(invalid(field, format!("{} {}", at.to_rfc3339(), limits::day_range_text())));
     }
     Ok(at)
-}
-
-/// A delivery day: exactly `YYYY-MM-DD` (no spaces, no sign), within the accepted days.
-pub(crate) fn day(text: &str, field: &str) -> Result<NaiveDate, Status> {
-    if text.is_empty() {
-        return Err(invalid(field, "is required (YYYY-MM-DD)"));
-    }
-    let shaped = text.len() == 10 && text.bytes().enumerate().all(|(k, b)| if k == 4 || k == 7 { b == b'-' } else { b.is_ascii_digit() });
-    let parsed = shaped.then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()).flatten();
-    let day = parsed.ok_or_else(|| invalid(field, format!("{} is not a date YYYY-MM-DD", limits::quote(text))))?;
-    if !limits::day_in_range(day) {
-        return Err(invalid(field, format!("{day} {}", limits::day_range_text())));
-    }
-    Ok(day)
-}
-
-/// A day range; `to` empty means `from`. At most 366 days.
-pub(crate) fn day_range(from: &str, to: &str) -> Result<(NaiveDate, NaiveDate), Status> {
-    let a = day(from, "from_day")?;
-    let b = if to.is_empty() { a } else { day(to, "to_day")? };
-    if b < a {
-        return Err(invalid("to_day", "is before from_day"));
-    }
-    if (b - a).num_days() > 366 {
-        return Err(invalid("to_day", "a range covers at most 366 days"));
-    }
-    Ok((a, b))
 }
 
 fn series(list: Vec<pb::Series>, field: &str) -> Result<BTreeMap<String, Vec<f64>>, Status> {
@@ -177,7 +151,8 @@ pub(crate) fn bid_to_pb(b: &Bid) -> pb::Bid {
     }
 }
 
-pub(crate) fn ack(r: &BidRecord, gate_closure: DateTime<Utc>) -> pb::BidAck {
+pub(crate) fn ack(a: &Acknowledged) -> pb::BidAck {
+    let r = &a.record;
     pb::BidAck {
         bid_id: r.bid.id.clone(),
         bot: r.bid.bot.clone(),
@@ -188,8 +163,26 @@ pub(crate) fn ack(r: &BidRecord, gate_closure: DateTime<Utc>) -> pb::BidAck {
             BidState::Cancelled => pb::BidState::Cancelled as i32,
         },
         acknowledged_at: Some(timestamp(r.acknowledged_at)),
-        gate_closure: Some(timestamp(gate_closure)),
+        gate_closure: Some(timestamp(a.gate_closure)),
     }
+}
+
+/// A bid from the wire, its fields converted (the service checks it against the plant and
+/// the market rules); its bot is the caller's, set by the service.
+pub(crate) fn bid(b: pb::Bid) -> Result<Bid, Status> {
+    Ok(Bid {
+        interval_start: instant(b.interval_start.as_ref(), "interval_start")?,
+        side: side(b.side)?,
+        id: b.bid_id,
+        bot: String::new(),
+        node: b.node,
+        quantity_mw: b.quantity_mw,
+        price: b.price,
+        green: b.green,
+        park: (!b.park.is_empty()).then_some(b.park),
+        firm: false,
+        award_price: None,
+    })
 }
 
 pub(crate) fn info(i: &ScheduleInfo, s: &Schedule) -> pb::ScheduleInfo {
@@ -208,69 +201,70 @@ pub(crate) fn info(i: &ScheduleInfo, s: &Schedule) -> pb::ScheduleInfo {
     }
 }
 
-/// The id a bid carries inside the LP: `bot/id#k` for the k-th solver interval of its
-/// market interval. Bot names and bid ids contain neither `/` nor `#`.
-pub(crate) fn lp_bid_id(bot: &str, id: &str, k: usize) -> String {
-    format!("{bot}/{id}#{k}")
-}
-
-fn split_lp_bid_id(s: &str) -> Option<(&str, &str)> {
-    let (head, _) = s.rsplit_once('#')?;
-    head.split_once('/')
-}
-
-/// Awards per market bid, aggregated over the solver intervals its market interval spans:
-/// accepted MW and clearing price are time-weighted means, settlement the sum.
-pub(crate) fn awards(s: &Schedule, info: &ScheduleInfo, market_hours: f64) -> Vec<pb::Award> {
-    let dt = s.dt_hours;
-    let mut order: Vec<(String, String)> = Vec::new();
-    let mut groups: HashMap<(String, String), Vec<&crate::domain::schedule::BidAward>> = HashMap::new();
-    for a in &s.bids {
-        let Some((bot, id)) = split_lp_bid_id(&a.id) else { continue };
-        let key = (bot.to_string(), id.to_string());
-        if !groups.contains_key(&key) {
-            order.push(key.clone());
-        }
-        groups.entry(key).or_default().push(a);
+/// An award on the wire.
+pub(crate) fn award(a: &Award) -> pb::Award {
+    pb::Award {
+        bid_id: a.bid_id.clone(),
+        bot: a.bot.clone(),
+        delivery_day: a.day.to_string(),
+        schedule_version: a.version,
+        interval_start: a.interval_start.map(timestamp),
+        side: side_to_pb(a.side),
+        node: a.node.clone(),
+        quantity_mw: a.quantity_mw,
+        price: a.price,
+        accepted_mw: a.accepted_mw,
+        status: match a.status {
+            BidStatus::InTheMoney => pb::AwardStatus::InTheMoney as i32,
+            BidStatus::Marginal => pb::AwardStatus::Marginal as i32,
+            BidStatus::OutOfTheMoney => pb::AwardStatus::OutOfTheMoney as i32,
+        },
+        clearing_price: a.clearing_price,
+        settlement_yuan: a.settlement_yuan,
+        firm: a.firm,
     }
-    order
-        .into_iter()
-        .map(|key| {
-            let parts = &groups[&key];
-            let first = parts[0];
-            let hours = (parts.len() as f64 * dt).max(dt).min(market_hours.max(dt));
-            let accepted = parts.iter().map(|a| a.accepted_mw * dt).sum::<f64>() / hours;
-            let price = parts.iter().map(|a| a.clearing_price * dt).sum::<f64>() / hours;
-            let settlement = parts.iter().map(|a| a.settlement_yuan).sum();
-            let status = if accepted <= 1e-6 {
-                BidStatus::OutOfTheMoney
-            } else if accepted >= first.quantity_mw - 1e-6 {
-                BidStatus::InTheMoney
-            } else {
-                BidStatus::Marginal
-            };
-            pb::Award {
-                bid_id: key.1.clone(),
-                bot: key.0.clone(),
-                delivery_day: info.day.to_string(),
-                schedule_version: info.version,
-                interval_start: first.interval_start.or_else(|| s.intervals.get(first.interval).copied()).map(timestamp),
-                side: side_to_pb(first.side),
-                node: first.node.clone(),
-                quantity_mw: first.quantity_mw,
-                price: first.price,
-                accepted_mw: accepted,
-                status: match status {
-                    BidStatus::InTheMoney => pb::AwardStatus::InTheMoney as i32,
-                    BidStatus::Marginal => pb::AwardStatus::Marginal as i32,
-                    BidStatus::OutOfTheMoney => pb::AwardStatus::OutOfTheMoney as i32,
-                },
-                clearing_price: price,
-                settlement_yuan: settlement,
-                firm: first.firm,
-            }
-        })
-        .collect()
+}
+
+/// A share report on the wire.
+pub(crate) fn share_report(r: ShareReport) -> pb::ShareReport {
+    pb::ShareReport {
+        subject: r.subject,
+        served_mwh: r.served_mwh,
+        green_mwh: r.green_mwh,
+        share: r.share,
+        certificates: r.certificates,
+        demand_mwh: r.demand_mwh,
+        interrupted_mwh: r.interrupted_mwh,
+        days: r.days.into_iter().map(day_share).collect(),
+    }
+}
+
+fn day_share(d: DayShare) -> pb::DayShare {
+    pb::DayShare {
+        day: d.day.to_string(),
+        version: d.version,
+        served_mwh: d.served_mwh,
+        green_mwh: d.green_mwh,
+        share: d.share,
+        certificates: d.certificates,
+        min_share: d.min_share,
+        intervals: d
+            .intervals
+            .into_iter()
+            .map(|i| pb::ShareInterval {
+                start: Some(timestamp(i.start)),
+                served_mwh: i.served_mwh,
+                green_mwh: i.green_mwh,
+                share: i.share,
+                version: i.version,
+                demand_mwh: i.demand_mwh,
+                interrupted_mwh: i.interrupted_mwh,
+            })
+            .collect(),
+        demand_mwh: d.demand_mwh,
+        interrupted_mwh: d.interrupted_mwh,
+        versions: d.versions,
+    }
 }
 
 pub(crate) fn schedule(i: &ScheduleInfo, s: &Schedule, market_hours: f64) -> pb::Schedule {
@@ -366,7 +360,7 @@ pub(crate) fn schedule(i: &ScheduleInfo, s: &Schedule, market_hours: f64) -> pb:
             })
             .collect(),
         nodes: s.nodes.iter().map(|n| pb::NodeSchedule { name: n.name.clone(), price: n.price.clone() }).collect(),
-        awards: awards(s, i, market_hours),
+        awards: crate::service::awards(s, i, market_hours).iter().map(award).collect(),
         green: s
             .green
             .iter()

@@ -11,9 +11,10 @@ use prost::Message;
 use crate::domain::{Forecast, Plant};
 use crate::model::{self, Options};
 
+use crate::service::{self, MarketRules};
+
+use super::convert;
 use super::pb;
-use super::state::MarketRules;
-use super::{convert, market};
 
 /// The Xinyang plant, the plant the service runs (embedded, so fuzzing needs no files).
 fn xinyang() -> Option<&'static Plant> {
@@ -40,7 +41,7 @@ pub fn wire(data: &[u8]) {
     match kind % 5 {
         0 => {
             let Ok(r) = pb::SubmitDayAheadRequest::decode(body) else { return };
-            let _ = convert::day(&r.delivery_day, "delivery_day");
+            let _ = service::day(&r.delivery_day, "delivery_day");
             let options = convert::options(r.options);
             if let (Some(f), Ok(options)) = (r.forecast, options) {
                 if let Ok(forecast) = convert::forecast(f) {
@@ -50,13 +51,14 @@ pub fn wire(data: &[u8]) {
         }
         1 => {
             let Ok(b) = pb::Bid::decode(body) else { return };
-            if let Ok(bid) = market::bid_from_wire(plant, &MarketRules::default(), "fuzz", b) {
+            let checked = convert::bid(b).ok().and_then(|b| service::check_bid(plant, &MarketRules::default(), b).ok());
+            if let Some(bid) = checked {
                 let _ = (bid.interval_start.with_timezone(&plant.tz()), bid.quantity_mw * bid.price);
             }
         }
         2 => {
             let Ok(r) = pb::ReplanRequest::decode(body) else { return };
-            let _ = convert::day(&r.delivery_day, "delivery_day");
+            let _ = service::day(&r.delivery_day, "delivery_day");
             let _ = convert::instant(r.from.as_ref(), "from");
             let initial = convert::levels(r.levels);
             let options = convert::options(r.options);
@@ -66,11 +68,11 @@ pub fn wire(data: &[u8]) {
         }
         3 => {
             let Ok(r) = pb::ListSchedulesRequest::decode(body) else { return };
-            let _ = convert::day_range(&r.from_day, &r.to_day);
+            let _ = service::day_range(&r.from_day, &r.to_day);
         }
         _ => {
             let Ok(r) = pb::ParkShareRequest::decode(body) else { return };
-            let _ = convert::day_range(&r.from_day, &r.to_day);
+            let _ = service::day_range(&r.from_day, &r.to_day);
         }
     }
 }

@@ -1,19 +1,20 @@
-//! The gRPC edge: the only module that sees tonic and prost types. Requests are
-//! authenticated by an interceptor, converted to domain types in `convert`, served from the
-//! store and the dispatch core, and every error is mapped to a status code in `status`.
+//! The gRPC edge, a thin adapter over [`crate::service`]: requests are authenticated by an
+//! interceptor (`auth`), converted to domain types in `convert`, answered by a view of the
+//! service the caller's principal admits, and the service's errors become status codes in
+//! `status`. Only this module (and the clients) sees tonic and prost types.
 //!
 //! Services: `DispatchService` (operators), `GreenShareService` (park managers and
-//! operators), `MarketService` (bots). Who may call what is decided in `auth`.
+//! operators), `MarketService` (bots).
 
 pub mod auth;
 mod convert;
 mod dispatch;
 pub mod fuzz;
 mod market;
-pub mod metrics;
 mod shares;
-mod state;
 pub mod status;
+
+use std::time::Duration;
 
 /// Code generated from `proto/vpp/v1/*.proto`.
 #[allow(missing_docs, unreachable_pub, clippy::all, clippy::pedantic)]
@@ -24,11 +25,28 @@ pub mod pb {
     pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/vpp_descriptor.bin"));
 }
 
+pub use auth::GrpcAuth;
 pub use convert::forecast_to_pb;
-pub(crate) use convert::{day, day_range};
 pub use dispatch::{DispatchApi, CLEARING_HEADER};
 pub use market::MarketApi;
 pub use shares::GreenApi;
-pub(crate) use shares::{day_versions, park_day, plant_day, DayVersions};
-pub(crate) use state::parse_grpc_timeout;
-pub use state::{forward_remote_publications, AppState, MarketRules, SolverLimits};
+
+/// The caller's deadline, from the `grpc-timeout` header.
+pub(crate) fn deadline<T>(request: &tonic::Request<T>) -> Option<Duration> {
+    parse_grpc_timeout(request.metadata().get("grpc-timeout")?.to_str().ok()?)
+}
+
+/// A `grpc-timeout` value (digits and a unit: H, M, S, m, u, n) as a duration.
+pub(crate) fn parse_grpc_timeout(v: &str) -> Option<Duration> {
+    let (digits, unit) = v.split_at(v.len().checked_sub(1)?);
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.saturating_mul(3600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}

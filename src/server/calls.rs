@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 use http::{HeaderMap, HeaderValue, Request, Response};
 use tracing::Instrument;
 
-use crate::api::metrics::Metrics;
 use crate::api::parse_grpc_timeout;
+use crate::metrics::Metrics;
 
 /// The metadata key of the request id.
 pub const REQUEST_ID: &str = "x-request-id";

@@ -23,10 +23,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::api::auth::Principal;
-use crate::api::{MarketRules, SolverLimits};
 use crate::domain::validation::Collector;
 use crate::domain::ValidationErrors;
+use crate::service::{MarketRules, Principal, SolverLimits};
 use crate::store::Database;
 
 /// The configuration as written.

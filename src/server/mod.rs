@@ -14,12 +14,13 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 
-use crate::api::metrics::Metrics;
 use crate::api::pb::dispatch_service_server::DispatchServiceServer;
 use crate::api::pb::green_share_service_server::GreenShareServiceServer;
 use crate::api::pb::market_service_server::MarketServiceServer;
-use crate::api::{auth::Authenticator, pb, AppState, DispatchApi, GreenApi, MarketApi};
+use crate::api::{pb, DispatchApi, GreenApi, GrpcAuth, MarketApi};
 use crate::domain::Plant;
+use crate::metrics::Metrics;
+use crate::service::{Authenticator, Service};
 use crate::store::Store;
 
 pub use config::{Config, RawConfig};
@@ -77,7 +78,7 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: impl Future<Out
     let store = crate::store::open(&config.database).await?;
     let metrics = Metrics::new();
     let cancel = CancellationToken::new();
-    let state = Arc::new(AppState::new(
+    let svc = Arc::new(Service::new(
         plant,
         plant_toml,
         store.clone() as Arc<dyn Store>,
@@ -88,7 +89,7 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: impl Future<Out
     ));
     // Schedules other replicas publish reach this one's streams (PostgreSQL only).
     if let Some(feed) = store.remote_publications().await? {
-        tokio::spawn(crate::api::forward_remote_publications(state.clone(), feed));
+        tokio::spawn(svc.clone().forward_remote_publications(feed));
     }
     let auth = Authenticator::new(config.tokens.iter().map(|(t, p)| (t.as_str(), p.clone())));
 
@@ -108,10 +109,9 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: impl Future<Out
 
     let max = config.max_message_bytes;
     let dispatch =
-        DispatchServiceServer::new(DispatchApi::new(state.clone())).max_decoding_message_size(max).max_encoding_message_size(64 << 20);
-    let green =
-        GreenShareServiceServer::new(GreenApi::new(state.clone())).max_decoding_message_size(max).max_encoding_message_size(64 << 20);
-    let market = MarketServiceServer::new(MarketApi::new(state.clone())).max_decoding_message_size(max);
+        DispatchServiceServer::new(DispatchApi::new(svc.clone())).max_decoding_message_size(max).max_encoding_message_size(64 << 20);
+    let green = GreenShareServiceServer::new(GreenApi::new(svc.clone())).max_decoding_message_size(max).max_encoding_message_size(64 << 20);
+    let market = MarketServiceServer::new(MarketApi::new(svc.clone())).max_decoding_message_size(max);
 
     let metrics_task = listeners.metrics.map(|l| {
         let m = metrics.clone();
@@ -136,15 +136,15 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: impl Future<Out
         builder = builder.tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))?;
     }
     let web_task = listeners.web.map(|l| {
-        let (state, auth, stop) = (state.clone(), auth.clone(), cancel.clone());
+        let (svc, auth, stop) = (svc.clone(), auth.clone(), cancel.clone());
         tokio::spawn(async move {
-            if let Err(e) = crate::web::serve(l, state, auth, stop).await {
+            if let Err(e) = crate::web::serve(l, svc, auth, stop).await {
                 tracing::error!(error = %e, "the web page stopped");
             }
         })
     });
 
-    tracing::info!(addr = ?listeners.grpc.local_addr().ok(), plant = %state.plant.name, database = %config.database, "serving");
+    tracing::info!(addr = ?listeners.grpc.local_addr().ok(), plant = %svc.plant().name, database = %config.database, "serving");
     let on_signal = {
         let cancel = cancel.clone();
         let health = health.clone();
@@ -161,9 +161,9 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: impl Future<Out
         .add_service(health_service)
         .add_service(reflection)
         .add_service(reflection_alpha)
-        .add_service(tonic::service::interceptor::InterceptedService::new(dispatch, auth.clone()))
-        .add_service(tonic::service::interceptor::InterceptedService::new(green, auth.clone()))
-        .add_service(tonic::service::interceptor::InterceptedService::new(market, auth))
+        .add_service(tonic::service::interceptor::InterceptedService::new(dispatch, GrpcAuth(auth.clone())))
+        .add_service(tonic::service::interceptor::InterceptedService::new(green, GrpcAuth(auth.clone())))
+        .add_service(tonic::service::interceptor::InterceptedService::new(market, GrpcAuth(auth)))
         .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(listeners.grpc).with_nodelay(Some(true)), on_signal)
         .await;
     cancel.cancel();

@@ -1,7 +1,8 @@
-//! The JSON read API under `/api/v1`, for the page (and scripts). It reads what the gRPC
-//! API reads — the latest published schedule of a day from the store — through the same
-//! code (`api::latest_schedule`, `api::park_day`, `api::plant_day`), and decides who may
-//! read what with the same `Authenticator` and the same rules (`auth::may_read_park`).
+//! The JSON read API under `/api/v1`, for the page (and scripts): a thin adapter over the
+//! service, like the gRPC API. It authenticates with the same `Authenticator`, reaches the
+//! service only through the views the caller's principal admits (`service::auth`), and
+//! shows the figures the gRPC share service answers with (`service::park_day`,
+//! `service::plant_day`).
 //!
 //! | path | operator | park manager | bot | no or unknown token |
 //! | --- | --- | --- | --- | --- |
@@ -10,12 +11,17 @@
 //! | `GET /api/v1/days/{day}/parks/{park}` | 200 | own park 200, other 403 | 403 | 401 |
 //! | `GET /api/v1/days/{day}/plant` | 200 | 403 | 403 | 401 |
 //!
-//! Errors are `{"error": "<message>", "status": <code>}` with the HTTP status mapped from the
-//! gRPC code the shared code returns (UNAUTHENTICATED 401, PERMISSION_DENIED 403,
-//! INVALID_ARGUMENT 400, NOT_FOUND 404, UNAVAILABLE 503, others 500).
+//! Errors are `{"error": "<message>", "status": <code>}` with the HTTP status of the
+//! service's error (one exhaustive match in `http_status`: 401, 403, 400, 404, 409, 412,
+//! 429, 504, 503, 500).
 
 use std::sync::Arc;
 
+use crate::domain::limits::quote;
+use crate::domain::sources::{interval_labels as labels, park_stack, plant_stack, point_labels, SourceStack};
+use crate::domain::stitch::Stitched;
+use crate::domain::Schedule;
+use crate::service::{self, Authenticator, DayShare, Error, Principal, Service};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -23,29 +29,37 @@ use axum::Json;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
-use tonic::{Code, Status};
-
-use crate::api::auth::{may_read_park, require_operator, Authenticator, Principal};
-use crate::api::{self as grpc, pb, AppState};
-use crate::domain::sources::{interval_labels as labels, park_stack, plant_stack, point_labels, SourceStack};
-use crate::domain::stitch::Stitched;
-use crate::domain::Schedule;
-use crate::store::ScheduleInfo;
 
 /// What the handlers share.
 #[derive(Clone)]
 pub(crate) struct Web {
-    pub(crate) state: Arc<AppState>,
+    pub(crate) svc: Arc<Service>,
     pub(crate) auth: Authenticator,
 }
 
-/// A refusal or failure, carried as the gRPC status the shared code produced.
+/// A refusal or failure: the service's error.
 #[derive(Debug)]
-pub(crate) struct ApiError(Status);
+pub(crate) struct ApiError(Error);
 
-impl From<Status> for ApiError {
-    fn from(s: Status) -> Self {
-        ApiError(s)
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        ApiError(e)
+    }
+}
+
+/// The HTTP status of each kind of service error.
+fn http_status(e: &Error) -> StatusCode {
+    match e {
+        Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        Error::PermissionDenied(_) => StatusCode::FORBIDDEN,
+        Error::Invalid(_) => StatusCode::BAD_REQUEST,
+        Error::NotFound(_) => StatusCode::NOT_FOUND,
+        Error::AlreadyExists(_) => StatusCode::CONFLICT,
+        Error::FailedPrecondition(_) => StatusCode::PRECONDITION_FAILED,
+        Error::Busy(_) => StatusCode::TOO_MANY_REQUESTS,
+        Error::DeadlineExceeded(_) => StatusCode::GATEWAY_TIMEOUT,
+        Error::Cancelled(_) | Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -57,16 +71,7 @@ struct ErrorBody<'a> {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let code = match self.0.code() {
-            Code::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Code::PermissionDenied => StatusCode::FORBIDDEN,
-            Code::InvalidArgument | Code::OutOfRange => StatusCode::BAD_REQUEST,
-            Code::NotFound => StatusCode::NOT_FOUND,
-            Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Code::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
-            Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
+        let code = http_status(&self.0);
         if code.is_server_error() {
             tracing::warn!(status = code.as_u16(), error = %self.0.message(), "web api call failed");
         } else {
@@ -88,7 +93,7 @@ fn caller(web: &Web, headers: &HeaderMap) -> Result<Principal, ApiError> {
     let header = headers.get(header::AUTHORIZATION).map(|v| v.to_str().map_err(|_| ()));
     let who = web.auth.authenticate(header)?;
     if let Principal::Bot { .. } = who {
-        return Err(Status::permission_denied("market bots have no access to the green-power page").into());
+        return Err(Error::PermissionDenied("market bots have no access to the green-power page".into()).into());
     }
     Ok(who)
 }
@@ -138,14 +143,13 @@ struct Piece {
     to: String,
 }
 
-/// The gRPC `DayShare` as JSON, with the target judged.
-fn day_share(d: &pb::DayShare, tz: Tz) -> DayShareView {
+/// A day's share as JSON, with the target judged.
+fn day_share(d: &DayShare, tz: Tz) -> DayShareView {
     let intervals = d
         .intervals
         .iter()
         .map(|i| {
-            let start =
-                i.start.as_ref().and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0))).unwrap_or_default();
+            let start = i.start;
             IntervalShare {
                 start: start.to_rfc3339(),
                 label: local_label(start, tz),
@@ -243,17 +247,17 @@ pub(crate) struct Me {
 
 pub(crate) async fn me(State(web): State<Web>, headers: HeaderMap) -> ApiResult<Me> {
     let who = caller(&web, &headers)?;
-    let plant = &web.state.plant;
+    let plant = web.svc.plant();
     let parks = plant
         .parks
         .iter()
-        .filter(|p| may_read_park(&who, &p.name).is_ok())
+        .filter(|p| who.may_read_park(&p.name))
         .map(|p| ParkRef { name: p.name.clone(), node: p.node.clone(), min_share: p.min_green_share })
         .collect();
     let (role, name, park) = match &who {
         Principal::Operator { name } => ("operator", Some(name.clone()).filter(|n| !n.is_empty()), None),
         Principal::ParkManager { park } => ("park_manager", None, Some(park.clone())),
-        Principal::Bot { .. } => return Err(Status::permission_denied("market bots have no access").into()),
+        Principal::Bot { .. } => return Err(Error::PermissionDenied("market bots have no access".into()).into()),
     };
     Ok(Json(Me {
         role,
@@ -262,7 +266,7 @@ pub(crate) async fn me(State(web): State<Web>, headers: HeaderMap) -> ApiResult<
         plant: plant.name.clone(),
         timezone: plant.timezone.clone(),
         parks,
-        plant_view: require_operator(&who).is_ok(),
+        plant_view: web.svc.operator(&who, "see the whole plant").is_ok(),
     }))
 }
 
@@ -289,30 +293,22 @@ pub(crate) struct DayList {
 }
 
 /// Days listed when the query names none: a year up to a month ahead of today.
-fn default_range(state: &AppState) -> (NaiveDate, NaiveDate) {
-    let today = state.delivery_day(Utc::now());
+fn default_range(svc: &Service) -> (NaiveDate, NaiveDate) {
+    let today = svc.delivery_day(Utc::now());
     let to = today.checked_add_days(Days::new(31)).unwrap_or(today);
     let from = to.checked_sub_days(Days::new(365)).unwrap_or(to);
     (from, to)
 }
 
 pub(crate) async fn days(State(web): State<Web>, headers: HeaderMap, Query(q): Query<DaysQuery>) -> ApiResult<DayList> {
-    caller(&web, &headers)?;
+    let who = caller(&web, &headers)?;
+    let reader = web.svc.reader(&who)?;
     let (from, to) = match (q.from_day, q.to_day) {
-        (None, None) => default_range(&web.state),
-        (Some(from), to) => grpc::day_range(&from, to.as_deref().unwrap_or(""))?,
-        (None, Some(_)) => return Err(Status::invalid_argument("from_day: is required when to_day is given").into()),
+        (None, None) => default_range(&web.svc),
+        (Some(from), to) => service::day_range(&from, to.as_deref().unwrap_or(""))?,
+        (None, Some(_)) => return Err(Error::invalid("from_day", "is required when to_day is given").into()),
     };
-    let infos = web.state.store.list_schedules(from, to).await.map_err(crate::api::status::from_store)?;
-    let mut latest: Vec<ScheduleInfo> = Vec::new();
-    for i in infos {
-        match latest.iter_mut().find(|l| l.day == i.day) {
-            Some(l) if l.version < i.version => *l = i,
-            Some(_) => {}
-            None => latest.push(i),
-        }
-    }
-    latest.sort_by_key(|i| std::cmp::Reverse(i.day));
+    let latest = reader.latest_versions(from, to).await?;
     Ok(Json(DayList {
         from_day: from.to_string(),
         to_day: to.to_string(),
@@ -326,17 +322,6 @@ pub(crate) async fn days(State(web): State<Web>, headers: HeaderMap, Query(q): Q
             })
             .collect(),
     }))
-}
-
-/// The whole day, stitched from every version (after a re-plan: the firm past of the
-/// earlier version and the re-planned rest), with the latest version's record and the
-/// version of each interval, or 404.
-async fn schedule_of(web: &Web, day: &str) -> Result<(NaiveDate, ScheduleInfo, Stitched), ApiError> {
-    let day = grpc::day(day, "day")?;
-    let versions = grpc::day_versions(&web.state, day).await?;
-    let d = grpc::DayVersions { day, versions };
-    let info = d.latest().map(|l| l.0.clone()).ok_or_else(|| Status::not_found(format!("no schedule published for {day}")))?;
-    Ok((day, info, d.whole(&web.state.plant)?))
 }
 
 #[derive(Serialize)]
@@ -378,18 +363,12 @@ fn sum_points(s: &Schedule, f: impl Fn(&crate::domain::schedule::StorageSchedule
 
 pub(crate) async fn park(State(web): State<Web>, headers: HeaderMap, Path((day, park)): Path<(String, String)>) -> ApiResult<ParkDay> {
     let who = caller(&web, &headers)?;
-    may_read_park(&who, &park)?;
-    let plant = &web.state.plant;
-    let Some(plant_park) = plant.parks.iter().find(|p| p.name == park) else {
-        return Err(Status::not_found(format!("no park named {} in plant {}", crate::domain::limits::quote(&park), plant.name)).into());
-    };
-    let (day, info, stitched) = schedule_of(&web, &day).await?;
+    let (info, stitched, share) = web.svc.reader(&who)?.park_whole_day(&day, &park).await?;
+    let plant = web.svc.plant();
+    let day = share.day;
     let s = &stitched.schedule;
-    let share = grpc::park_day(day, info.version, &stitched, &park)
-        .ok_or_else(|| Status::not_found(format!("the {day} schedule has no park {}", crate::domain::limits::quote(&park))))?;
-    let stack = park_stack(s, &park)
-        .ok_or_else(|| Status::not_found(format!("the {day} schedule has no park {}", crate::domain::limits::quote(&park))))?;
-    let node = s.parks.iter().find(|p| p.name == park).map_or_else(|| plant_park.node.clone(), |p| p.node.clone());
+    let stack = park_stack(s, &park).ok_or_else(|| Error::NotFound(format!("the {day} schedule has no park {}", quote(&park))))?;
+    let node = s.parks.iter().find(|p| p.name == park).map(|p| p.node.clone()).unwrap_or_default();
     let price = s.nodes.iter().find(|n| n.name == node).map(|n| n.price.clone()).unwrap_or_default();
     let tz = plant.tz();
     tracing::debug!(%day, %park, version = info.version, who = ?who, "web: park day");
@@ -499,16 +478,15 @@ pub(crate) struct PlantDay {
 
 pub(crate) async fn plant(State(web): State<Web>, headers: HeaderMap, Path(day): Path<String>) -> ApiResult<PlantDay> {
     let who = caller(&web, &headers)?;
-    require_operator(&who).map_err(|_| Status::permission_denied("only grid operators may see the whole plant"))?;
-    let (day, info, stitched) = schedule_of(&web, &day).await?;
+    let (day, info, stitched) = web.svc.operator(&who, "see the whole plant")?.whole_day(&day).await?;
     let s = &stitched.schedule;
-    let tz = web.state.plant.tz();
+    let tz = web.svc.plant().tz();
     let dt = s.dt_hours;
-    let share = grpc::plant_day(day, info.version, &stitched);
+    let share = service::plant_day(day, info.version, &stitched);
     let parks = s
         .parks
         .iter()
-        .filter_map(|p| grpc::park_day(day, info.version, &stitched, &p.name).map(|d| (p, d)))
+        .filter_map(|p| service::park_day(day, info.version, &stitched, &p.name).map(|d| (p, d)))
         .map(|(p, d)| ParkSummary {
             name: p.name.clone(),
             node: p.node.clone(),
@@ -531,7 +509,7 @@ pub(crate) async fn plant(State(web): State<Web>, headers: HeaderMap, Path(day):
         published_at: info.published_at.to_rfc3339(),
         objective: info.objective.clone(),
         plant: s.plant.clone(),
-        timezone: web.state.plant.timezone.clone(),
+        timezone: web.svc.plant().timezone.clone(),
         interval_minutes: (dt * 60.0).round() as u32,
         labels: labels(s, tz),
         share: day_share(&share, tz),
@@ -594,7 +572,9 @@ pub(crate) async fn plant(State(web): State<Web>, headers: HeaderMap, Path(day):
 
 /// Anything else under `/api/`.
 pub(crate) async fn not_found() -> ApiError {
-    ApiError(Status::not_found("no such API path; see /api/v1/me, /api/v1/days, /api/v1/days/{day}/parks/{park}, /api/v1/days/{day}/plant"))
+    ApiError(Error::NotFound(
+        "no such API path; see /api/v1/me, /api/v1/days, /api/v1/days/{day}/parks/{park}, /api/v1/days/{day}/plant".into(),
+    ))
 }
 
 /// The set-points of the whole day (stitched after a re-plan) as CSV, one row per interval,
@@ -603,9 +583,8 @@ pub(crate) async fn not_found() -> ApiError {
 /// Columns: `start_utc,start_local,version,kind,asset,node,quantity,unit,value`.
 pub(crate) async fn setpoints_csv(State(web): State<Web>, headers: HeaderMap, Path(day): Path<String>) -> Result<Response, ApiError> {
     let who = caller(&web, &headers)?;
-    require_operator(&who).map_err(|_| Status::permission_denied("only grid operators may download set-points"))?;
-    let (day, _info, Stitched { schedule: s, versions }) = schedule_of(&web, &day).await?;
-    let tz = web.state.plant.tz();
+    let (day, _info, Stitched { schedule: s, versions }) = web.svc.operator(&who, "download set-points")?.whole_day(&day).await?;
+    let tz = web.svc.plant().tz();
     let mut out = String::from("start_utc,start_local,version,kind,asset,node,quantity,unit,value\n");
     for (t, at) in s.intervals.iter().enumerate() {
         let local = at.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();

@@ -18,8 +18,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::auth::Authenticator;
-use crate::api::AppState;
+use crate::service::{Authenticator, Service};
 
 /// The embedded files: path, content type, bytes.
 const ASSETS: &[(&str, &str, &[u8])] = &[
@@ -54,7 +53,7 @@ async fn secure(mut response: Response) -> Response {
 }
 
 /// The page and its API over the shared state and the same authenticator as gRPC.
-pub fn router(state: Arc<AppState>, auth: Authenticator) -> Router {
+pub fn router(svc: Arc<Service>, auth: Authenticator) -> Router {
     let mut app = Router::new()
         .route("/api/v1/me", get(api::me))
         .route("/api/v1/days", get(api::days))
@@ -65,11 +64,11 @@ pub fn router(state: Arc<AppState>, auth: Authenticator) -> Router {
     for &(path, content_type, body) in ASSETS {
         app = app.route(path, get(move || async move { asset(content_type, body) }));
     }
-    app.with_state(api::Web { state, auth }).layer(axum::middleware::map_response(secure))
+    app.with_state(api::Web { svc, auth }).layer(axum::middleware::map_response(secure))
 }
 
 /// Serves the page on `listener` until `stop` is cancelled.
-pub async fn serve(listener: TcpListener, state: Arc<AppState>, auth: Authenticator, stop: CancellationToken) -> std::io::Result<()> {
+pub async fn serve(listener: TcpListener, svc: Arc<Service>, auth: Authenticator, stop: CancellationToken) -> std::io::Result<()> {
     tracing::info!(addr = ?listener.local_addr().ok(), "web page listening");
-    axum::serve(listener, router(state, auth)).with_graceful_shutdown(async move { stop.cancelled().await }).await
+    axum::serve(listener, router(svc, auth)).with_graceful_shutdown(async move { stop.cancelled().await }).await
 }

@@ -8,7 +8,7 @@ mod checker;
 mod cli;
 mod fuzz_corpus;
 mod hardening;
-mod load;
+mod loadgen;
 mod properties;
 mod readme;
 mod replicas;

@@ -377,6 +377,64 @@ async fn a_full_day() {
     server.stop().await;
 }
 
+/// A bid is (bot, id) all the way through the LP: two bots may use the same id in the same
+/// hour, and on a 15-minute day each hourly bid is cleared as four LP bids that keep that
+/// identity (no `bot/id#k` string), grouped back into one award per bot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bids_keep_their_identity_through_the_lp() {
+    let db = temp_db("identity");
+    let server = Running::start(&db, "").await;
+    let ch = server.channel().await;
+    let plant = plant();
+    let tz = plant.tz();
+    let day = Utc::now().with_timezone(&tz).date_naive() + Days::new(3);
+    let mut fc = Forecast::load(repo("fixtures/forecasts/summer-peak-15.json")).unwrap();
+    fc.start = tz.from_local_datetime(&day.and_hms_opt(0, 0, 0).unwrap()).unwrap().with_timezone(&Utc);
+    let h = fc.horizon(tz);
+    assert_eq!(h.len, 96);
+    let mut market = MarketServiceClient::new(ch.clone());
+    let evening = h.instant(19 * 4);
+    market.submit_bid(req(Some(BOT_A), bid("same", "shihe", evening, pb::Side::Sell, 50.0, 100.0, false))).await.unwrap();
+    market.submit_bid(req(Some(BOT_B), bid("same", "shihe", evening, pb::Side::Sell, 30.0, 1200.0, false))).await.unwrap();
+
+    let mut dispatch = DispatchServiceClient::new(ch.clone()).max_decoding_message_size(64 << 20);
+    let options = pb::SolveOptions { objective: pb::Objective::GreenShare as i32, ..Default::default() };
+    let s = dispatch.submit_day_ahead(req(Some(OPERATOR), day_ahead(day, &fc, options))).await.unwrap().into_inner();
+
+    // The LP saw each bot's bid as four quarter-hour parts under its own (bot, id).
+    let inputs = dispatch
+        .get_schedule_inputs(req(Some(OPERATOR), pb::GetScheduleRequest { delivery_day: day.to_string(), version: 1 }))
+        .await
+        .unwrap()
+        .into_inner();
+    let stored: Forecast = serde_json::from_str(&inputs.forecast_json).unwrap();
+    let mut parts: Vec<(String, String, i64)> =
+        stored.bids.iter().map(|b| (b.bot.clone(), b.id.clone(), (b.interval_start - evening).num_minutes())).collect();
+    parts.sort();
+    let expected: Vec<(String, String, i64)> =
+        ["bot-a", "bot-b"].iter().flat_map(|bot| [0, 15, 30, 45].map(|m| (bot.to_string(), "same".to_string(), m))).collect();
+    assert_eq!(parts, expected);
+
+    // One award per bot, each with the bot's id and its own figures: bot A's cheap offer
+    // taken in full, bot B's at the price cap not at all.
+    let mut awards = s.awards.clone();
+    awards.sort_by(|x, y| x.bot.cmp(&y.bot));
+    assert_eq!(awards.iter().map(|a| (a.bot.as_str(), a.bid_id.as_str())).collect::<Vec<_>>(), [("bot-a", "same"), ("bot-b", "same")]);
+    assert!(near(awards[0].accepted_mw, 50.0, 1e-9) && near(awards[0].quantity_mw, 50.0, 0.0), "{:?}", awards[0]);
+    assert!(awards[1].accepted_mw < 1e-6 && near(awards[1].quantity_mw, 30.0, 0.0), "{:?}", awards[1]);
+    assert_eq!(awards[0].interval_start.as_ref().map(|t| t.seconds), Some(evening.timestamp()));
+
+    // Each bot's award stream carries only its own.
+    for (token, bot) in [(BOT_A, "bot-a"), (BOT_B, "bot-b")] {
+        let mut stream =
+            market.stream_awards(req(Some(token), pb::StreamAwardsRequest { delivery_day: day.to_string() })).await.unwrap().into_inner();
+        let a = tokio::time::timeout(Duration::from_secs(30), stream.next()).await.expect("award arrives").unwrap().unwrap();
+        assert_eq!((a.bot.as_str(), a.bid_id.as_str()), (bot, "same"));
+        assert_eq!(&a, awards.iter().find(|x| x.bot == bot).unwrap());
+    }
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bids_are_idempotent_and_close_at_the_gate() {
     let db = temp_db("bids");

@@ -49,3 +49,14 @@ pub struct Bid {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub award_price: Option<f64>,
 }
+
+impl Bid {
+    /// How rows, reports and messages name the bid: `bot/id`, or `id` without a bot.
+    pub fn label(&self) -> String {
+        if self.bot.is_empty() {
+            self.id.clone()
+        } else {
+            format!("{}/{}", self.bot, self.id)
+        }
+    }
+}

@@ -140,13 +140,15 @@ impl Forecast {
 
     fn validate_bids(&self, plant: &Plant, c: &mut Collector) {
         let horizon = self.horizon(plant.tz());
+        // A bid is (bot, id); split onto shorter intervals, its parts share that identity and
+        // differ by interval.
         let mut ids = std::collections::HashSet::new();
         for (k, b) in self.bids.iter().enumerate() {
-            let p = if b.id.is_empty() { format!("bids[{k}]") } else { format!("bids[{}]", limits::short(&b.id)) };
+            let p = if b.id.is_empty() { format!("bids[{k}]") } else { format!("bids[{}]", limits::short(&b.label())) };
             if b.id.trim().is_empty() {
                 c.push(format!("{p}.id"), "must not be empty");
-            } else if !ids.insert(b.id.as_str()) {
-                c.push(format!("{p}.id"), "duplicate bid id");
+            } else if !ids.insert((b.bot.as_str(), b.id.as_str(), b.interval_start)) {
+                c.push(format!("{p}.id"), "duplicate bid id (the same bot, id and interval twice)");
             }
             if plant.node_index(&b.node).is_none() {
                 c.push(format!("{p}.node"), format!("unknown node '{}'", b.node));

@@ -34,7 +34,7 @@ impl Builder<'_> {
                 BidSide::Buy => {
                     self.inject[node][t].push((x, -dt));
                     self.cost.bids_received.add(x, b.price * dt);
-                    let subject = self.lp.subject(&b.id);
+                    let subject = self.lp.subject(&b.label());
                     let g = self.lp.var(0.0, b.quantity_mw);
                     self.lp.row(Family::BuySplit, subject, Some(t), [(g, 1.0), (x, -1.0)], Sense::Le, 0.0);
                     self.green_use[t].push((g, dt));

@@ -9,7 +9,7 @@ use vpp_dispatch::api::pb;
 use vpp_dispatch::api::pb::dispatch_service_client::DispatchServiceClient;
 use vpp_dispatch::api::pb::market_service_client::MarketServiceClient;
 use vpp_dispatch::domain::Plant;
-use vpp_dispatch::load::{self, BidLoad, Driver, LoadError, Percentiles, ShareLoad, SolveLoad};
+use vpp_dispatch::loadgen::{self as load, BidLoad, Driver, LoadError, Percentiles, ShareLoad, SolveLoad};
 
 use crate::repo;
 use crate::service::{future_day, req, temp_db, Running, BOT_A, BOT_B, OPERATOR, SHIHE};

@@ -1,0 +1,223 @@
+//! The service: everything the product does, between the edges (gRPC in `api`, the page
+//! in `web`) and the store. It owns the plant, the store, the market rules, the bounded
+//! solver pool and the announcement of published schedules, and answers in plain types
+//! (domain types and the records and reports defined here) with one error type, [`Error`].
+//! No tonic, prost or axum type appears here.
+//!
+//! Operations are methods of views, and a view is had only from a [`Principal`] that the
+//! view's rule admits (`auth.rs` has the table):
+//! - [`Operator`] (`dispatch.rs`): clearing a day-ahead with the day's bids, re-plans,
+//!   schedules, their inputs, the whole day for the page;
+//! - [`Reader`] (`shares.rs`): green shares of a park or the plant, whole days stitched
+//!   across versions;
+//! - [`Trader`] and [`BidReader`] (`market.rs`): the bid book and awards.
+//!
+//! `pool.rs` is the bounded solver pool; `input.rs` the request fields every edge parses
+//! the same way (days, ranges).
+
+pub mod auth;
+mod dispatch;
+mod error;
+mod input;
+mod market;
+mod pool;
+mod shares;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::{Plant, Schedule};
+use crate::metrics::Metrics;
+use crate::store::{ScheduleInfo, ScheduleRecord, Store};
+
+pub use auth::{Authenticator, Principal};
+pub use dispatch::{Cleared, Operator, Replan, ScheduleInputs};
+pub use error::Error;
+pub use input::{day, day_range};
+pub use market::{awards, check_bid, Acknowledged, Award, BidReader, MarketRules, Trader};
+pub use pool::SolverLimits;
+pub use shares::{park_day, plant_day, DayShare, DayVersions, Reader, ShareInterval, ShareReport};
+
+/// A schedule just published.
+#[derive(Debug, Clone)]
+pub struct Published {
+    /// Its identity.
+    pub info: ScheduleInfo,
+    /// The schedule.
+    pub schedule: Arc<Schedule>,
+}
+
+/// The service over one plant and one store.
+pub struct Service {
+    plant: Arc<Plant>,
+    plant_toml: String,
+    store: Arc<dyn Store>,
+    market: MarketRules,
+    metrics: Metrics,
+    published: broadcast::Sender<Published>,
+    shutdown: CancellationToken,
+    pool: pool::Pool,
+}
+
+impl Service {
+    /// The service for a plant (and its file text, stored with every schedule) and a store.
+    pub fn new(
+        plant: Plant,
+        plant_toml: String,
+        store: Arc<dyn Store>,
+        market: MarketRules,
+        limits: SolverLimits,
+        metrics: Metrics,
+        shutdown: CancellationToken,
+    ) -> Service {
+        let (published, _) = broadcast::channel(256);
+        Service { plant: Arc::new(plant), plant_toml, store, market, pool: pool::Pool::new(limits), metrics, published, shutdown }
+    }
+
+    /// The plant (its names and figures are configuration, readable by anyone signed in).
+    pub fn plant(&self) -> &Plant {
+        &self.plant
+    }
+
+    /// The bid book's rules.
+    pub fn market(&self) -> &MarketRules {
+        &self.market
+    }
+
+    /// Cancelled at shutdown: streams end, new solves are refused.
+    pub fn shutdown(&self) -> &CancellationToken {
+        &self.shutdown
+    }
+
+    /// An operator's view, or PERMISSION_DENIED.
+    pub fn operator(&self, who: &Principal, what: &str) -> Result<Operator<'_>, Error> {
+        auth::require_operator(who, what)?;
+        Ok(Operator { svc: self })
+    }
+
+    /// A share reader's view (operators and park managers), or PERMISSION_DENIED.
+    pub fn reader<'a>(&'a self, who: &'a Principal) -> Result<Reader<'a>, Error> {
+        auth::require_reader(who)?;
+        Ok(Reader { svc: self, who })
+    }
+
+    /// A bot's view of its own bids, or PERMISSION_DENIED.
+    pub fn trader<'a>(&'a self, who: &'a Principal) -> Result<Trader<'a>, Error> {
+        let bot = auth::require_bot(who)?;
+        Ok(Trader { svc: self, bot })
+    }
+
+    /// A view of the bids and awards the caller may read (operators all, a bot its own),
+    /// or PERMISSION_DENIED naming `what`.
+    pub fn bid_reader<'a>(&'a self, who: &'a Principal, what: &str) -> Result<BidReader<'a>, Error> {
+        let bot = auth::bid_scope(who, what)?;
+        Ok(BidReader { svc: self, bot })
+    }
+
+    /// Local midnight starting `day`, as a UTC instant.
+    pub fn day_start(&self, day: NaiveDate) -> DateTime<Utc> {
+        crate::domain::local_midnight(self.plant.tz(), day)
+    }
+
+    /// The local delivery day of an instant.
+    pub fn delivery_day(&self, at: DateTime<Utc>) -> NaiveDate {
+        at.with_timezone(&self.plant.tz()).date_naive()
+    }
+
+    /// When bids for `day` close.
+    pub fn gate_closure(&self, day: NaiveDate) -> DateTime<Utc> {
+        self.day_start(day) - self.market.gate_closure_before
+    }
+
+    /// Announces on this replica's streams the schedules other replicas publish (see
+    /// [`crate::store::Store::remote_publications`]). Runs until the feed ends or the
+    /// server shuts down.
+    pub async fn forward_remote_publications(self: Arc<Self>, mut feed: tokio::sync::mpsc::Receiver<ScheduleRecord>) {
+        loop {
+            let record = tokio::select! {
+                () = self.shutdown.cancelled() => return,
+                record = feed.recv() => record,
+            };
+            let Some(record) = record else { return };
+            match serde_json::from_str::<Schedule>(&record.schedule_json) {
+                Ok(schedule) => {
+                    let _ = self.published.send(Published { info: record.info, schedule: Arc::new(schedule) });
+                }
+                Err(e) => tracing::error!(
+                    day = %record.info.day,
+                    version = record.info.version,
+                    error = %e,
+                    "a schedule published by another replica could not be read; its streams miss it"
+                ),
+            }
+        }
+    }
+
+    /// The latest published schedule of a day, decoded.
+    async fn latest(&self, day: NaiveDate) -> Result<Option<(ScheduleInfo, Schedule)>, Error> {
+        let Some(r) = self.store.schedule(day, None).await? else { return Ok(None) };
+        let s = decode_schedule(&r.schedule_json)?;
+        Ok(Some((r.info, s)))
+    }
+
+    /// A stream: `existing` items first, then those `live` makes of each schedule
+    /// announced (subscribed to before `existing` was read by the caller of
+    /// [`Service::subscribe`], so nothing published in between is missed; `live` skips
+    /// what `existing` already holds); it ends with UNAVAILABLE at shutdown, and when the
+    /// receiver goes away.
+    fn stream<T: Send + 'static>(
+        &self,
+        mut events: broadcast::Receiver<Published>,
+        existing: Vec<T>,
+        mut live: impl FnMut(&Published) -> Vec<T> + Send + 'static,
+    ) -> Stream<T> {
+        let shutdown = self.shutdown.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        tokio::spawn(async move {
+            for item in existing {
+                if tx.send(Ok(item)).await.is_err() {
+                    return;
+                }
+            }
+            loop {
+                let event = tokio::select! {
+                    () = shutdown.cancelled() => {
+                        // A bot must tell shutdown from the end of a day: the stream ends
+                        // with UNAVAILABLE (retry on another replica, or later), not OK.
+                        let _ = tx.send(Err(Error::Unavailable("the server is shutting down; reconnect".into()))).await;
+                        return;
+                    }
+                    () = tx.closed() => return,
+                    event = events.recv() => event,
+                };
+                match event {
+                    Ok(p) => {
+                        for item in live(&p) {
+                            if tx.send(Ok(item)).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(n)) => tracing::warn!(missed = n, "a stream lagged"),
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+        tokio_stream::wrappers::ReceiverStream::new(rx)
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Published> {
+        self.published.subscribe()
+    }
+}
+
+/// A stream of items or the error that ended it.
+pub type Stream<T> = tokio_stream::wrappers::ReceiverStream<Result<T, Error>>;
+
+/// A stored schedule read back (INTERNAL, without its text, if it cannot be).
+fn decode_schedule(json: &str) -> Result<Schedule, Error> {
+    serde_json::from_str(json).map_err(|_| Error::Internal("a stored schedule could not be read".into()))
+}

@@ -1,0 +1,137 @@
+//! The bounded solver pool: `max_concurrent` solves at once on the blocking pool,
+//! `max_queued` waiting, RESOURCE_EXHAUSTED beyond; each solve within the caller's
+//! deadline (its remaining time is the HiGHS time limit), abandoned when its caller goes
+//! away or the server shuts down.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+
+use crate::domain::{Forecast, Schedule};
+use crate::model::{self, Options};
+
+use super::{Error, Service};
+
+/// Bounds on solving.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SolverLimits {
+    /// Solves running at once (the blocking pool's size for solves).
+    pub max_concurrent: usize,
+    /// Solves waiting for a slot before new ones are refused with RESOURCE_EXHAUSTED.
+    pub max_queued: usize,
+    /// Time limit per solve when the caller sets no deadline.
+    pub default_time_limit: Duration,
+}
+
+impl Default for SolverLimits {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        SolverLimits { max_concurrent: cores, max_queued: 4 * cores, default_time_limit: Duration::from_secs(120) }
+    }
+}
+
+pub(super) struct Pool {
+    limits: SolverLimits,
+    slots: Arc<Semaphore>,
+    in_line: AtomicUsize,
+}
+
+struct InLine<'a>(&'a AtomicUsize);
+
+impl Drop for InLine<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Sets a solve's cancellation flag when dropped: a handler future dropped because its
+/// caller went away abandons its solve.
+struct Abandon(model::Cancel);
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
+impl Pool {
+    pub(super) fn new(limits: SolverLimits) -> Pool {
+        Pool { slots: Arc::new(Semaphore::new(limits.max_concurrent.max(1))), in_line: AtomicUsize::new(0), limits }
+    }
+}
+
+impl Service {
+    /// Solves on the bounded pool, within the caller's deadline. Refuses with
+    /// RESOURCE_EXHAUSTED when the queue is full, DEADLINE_EXCEEDED when no slot frees in
+    /// time, UNAVAILABLE when shutting down.
+    pub(super) async fn solve(&self, forecast: Forecast, mut options: Options, deadline: Option<Duration>) -> Result<Schedule, Error> {
+        if self.shutdown.is_cancelled() {
+            return Err(Error::Unavailable("the server is shutting down".into()));
+        }
+        let pool = &self.pool;
+        let capacity = pool.limits.max_concurrent + pool.limits.max_queued;
+        if pool.in_line.fetch_add(1, Ordering::SeqCst) >= capacity {
+            pool.in_line.fetch_sub(1, Ordering::SeqCst);
+            return Err(Error::Busy(format!("the solver is busy ({capacity} solves running or queued); retry later")));
+        }
+        let _in_line = InLine(&pool.in_line);
+        let started = Instant::now();
+        // Everything must end before the caller's deadline does, so the answer is ours
+        // (DEADLINE_EXCEEDED) and not the transport's: we work to the deadline less a
+        // margin of a tenth of it, at most 100 ms.
+        let deadline = deadline.map(|d| d.saturating_sub((d / 10).min(Duration::from_millis(100))));
+        let slot = pool.slots.clone().acquire_owned();
+        let permit = match deadline {
+            Some(d) => tokio::time::timeout(d, slot)
+                .await
+                .map_err(|_| Error::DeadlineExceeded("no solver slot freed before the deadline".into()))?,
+            None => slot.await,
+        }
+        .map_err(|_| Error::Unavailable("the solver pool is closed".into()))?;
+        let budget = match deadline {
+            Some(d) => d.saturating_sub(started.elapsed()).min(pool.limits.default_time_limit),
+            None => pool.limits.default_time_limit,
+        };
+        if budget.is_zero() {
+            return Err(Error::DeadlineExceeded("the deadline passed while waiting for a solver slot".into()));
+        }
+        options.time_limit_s = Some(budget.as_secs_f64());
+        // Abandoned when this call is dropped (the caller went away) or at shutdown: the
+        // solve stops at its next LP and the slot frees.
+        let cancel = options.cancel.clone();
+        let _abandon = Abandon(cancel.clone());
+        let plant = self.plant.clone();
+        let objective = options.objective.name();
+        let timer = self.metrics.solve_seconds.with_label_values(&[objective]).start_timer();
+        let solving = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            model::solve(&plant, &forecast, &options)
+        });
+        let shutdown = self.shutdown.clone();
+        let watch = cancel.clone();
+        let stopper = tokio::spawn(async move {
+            shutdown.cancelled().await;
+            watch.cancel();
+        });
+        let result = solving.await.map_err(|_| Error::Internal("the solve panicked".into()));
+        stopper.abort();
+        let result = result?;
+        timer.observe_duration();
+        let outcome = match &result {
+            Ok(_) => "optimal",
+            Err(model::DispatchError::Infeasible(_)) => "infeasible",
+            Err(model::DispatchError::TimeLimit(_)) => "time_limit",
+            Err(model::DispatchError::Cancelled) => "cancelled",
+            Err(_) => "error",
+        };
+        self.metrics.solves.with_label_values(&[objective, outcome]).inc();
+        match result {
+            Err(model::DispatchError::Cancelled) if self.shutdown.is_cancelled() => {
+                Err(Error::Unavailable("the server is shutting down; the solve was abandoned".into()))
+            }
+            other => other.map_err(Error::from),
+        }
+    }
+}
