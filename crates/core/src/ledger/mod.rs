@@ -98,6 +98,7 @@
 //! as a day closes with the storage state of the previous build and no later day's readings
 //! changed: a correction touches only the days it affects.
 
+pub mod build;
 pub mod readings;
 
 use std::collections::BTreeMap;
@@ -107,6 +108,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::Plant;
 
+pub use build::{Ledger, Rebuilt};
 pub use readings::{mwh_to_wh, EnergyError, GridReading, Readings, StorageReading};
 
 /// Wh per MWh.
