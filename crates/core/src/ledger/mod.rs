@@ -100,6 +100,7 @@
 
 pub mod build;
 pub mod readings;
+pub mod statement;
 
 use std::collections::BTreeMap;
 
@@ -110,6 +111,7 @@ use crate::domain::Plant;
 
 pub use build::{Ledger, Rebuilt};
 pub use readings::{mwh_to_wh, EnergyError, GridReading, Readings, StorageReading};
+pub use statement::{DayShare, MonthStatement, ParkStatement, StatementOptions, CENTRAL_CHINA_GRID_T_PER_MWH};
 
 /// Wh per MWh.
 pub const WH_PER_MWH: u64 = 1_000_000;
