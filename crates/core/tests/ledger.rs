@@ -447,6 +447,8 @@ fn a_corrected_consumption_moves_certificate_wh_between_parks_and_only_that_day_
     let mut corrected = r.clone();
     consume(&mut corrected, "a", 10, MWH);
     let day1 = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+    let err = ledger.clone().rebuild_from(&plant, corrected.clone(), day1.succ_opt().unwrap()).expect_err("a correction before `from`");
+    assert_eq!(err.problems[0].field, "from", "{err}");
     let rebuilt = ledger.rebuild_from(&plant, corrected.clone(), day1).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(rebuilt.recomputed, vec![day1]);
     assert_eq!(rebuilt.changed, vec![day1]);

@@ -66,7 +66,7 @@ impl Ledger {
     }
 
     /// Takes corrected `readings` (on the same grid) and recomputes from the local day
-    /// `from` forward. A later day is computed again only where its opening state or its
+    /// `from` forward (refused when readings of an earlier day changed too). A later day is computed again only where its opening state or its
     /// own readings differ from the previous build's; so the rebuild stops as soon as a day
     /// closes with the previous build's storage state and no later readings changed.
     pub fn rebuild_from(&mut self, plant: &Plant, readings: Readings, from: NaiveDate) -> Result<Rebuilt, ValidationErrors> {
@@ -98,6 +98,11 @@ impl Ledger {
         let old = self.readings.metered(plant);
         let days = readings.horizon(plant).days();
         let corrected: Vec<bool> = days.iter().map(|(_, ts)| ts.iter().any(|&t| m.differs_at(&old, t))).collect();
+        if let Some(i) = corrected[..first].iter().position(|&x| x) {
+            let mut c = Collector::default();
+            c.push("from", format!("the readings of {} changed too, before {from}: rebuild from there", days[i].0));
+            c.finish()?;
+        }
         let mut out = Rebuilt::default();
         let mut opening = self.days[first].opening.clone();
         for (i, (day, ts)) in days.iter().enumerate().skip(first) {
