@@ -4,12 +4,15 @@
 //!
 //! Layers, in the one direction of dependency: [`domain`] (plant, forecasts, bids,
 //! schedules, validation, stitching, the source stack) ← [`model`] (the LP core) and
-//! [`synth`] (the forecast generator); [`cli`] formats summaries and [`plot`] draws SVG,
-//! both from a [`domain::Schedule`]. The service crate (`vpp-dispatch`: store, gRPC, web,
-//! server, the `vpp` binary) builds on this one. See ARCHITECTURE.md.
+//! [`synth`] (the forecast generator) and [`ledger`] (meter readings → granular green
+//! certificates cancelled per park, by the schedule's allocation rule); [`cli`] formats
+//! summaries and [`plot`] draws SVG, both from a [`domain::Schedule`]. The service crate
+//! (`vpp-dispatch`: store, gRPC, web, server, the `vpp` binary) builds on this one. See
+//! ARCHITECTURE.md.
 
 pub mod cli;
 pub mod domain;
+pub mod ledger;
 pub mod model;
 pub mod plot;
 pub mod synth;

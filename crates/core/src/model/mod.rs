@@ -13,7 +13,7 @@
 mod bids;
 mod builder;
 mod diagnose;
-mod green;
+pub(crate) mod green;
 mod grid;
 mod load;
 pub(crate) mod lp;
