@@ -115,6 +115,36 @@ enum Command {
         #[command(subcommand)]
         kind: LoadKind,
     },
+    /// Meter readings (CSV, see README "Measured green power").
+    Meter {
+        #[command(subcommand)]
+        action: MeterCommand,
+    },
+    /// The measured green-power ledger of a readings file: granular certificates, and each
+    /// park's monthly statement (hourly-matched share, whole GECs, Scope 2).
+    Ledger {
+        /// Plant file (TOML).
+        #[arg(long)]
+        model: PathBuf,
+        /// Readings file (CSV: interval_start,meter,quantity,value_mwh).
+        #[arg(long)]
+        readings: PathBuf,
+        /// Interval length, minutes (default: the shortest gap between the readings' starts).
+        #[arg(long)]
+        interval: Option<u32>,
+        /// Print only this park's statement.
+        #[arg(long)]
+        park: Option<String>,
+        /// Write every certificate and where its energy went (CSV) here.
+        #[arg(long)]
+        certificates: Option<PathBuf>,
+        /// Write the parks' monthly statements (CSV) here.
+        #[arg(long)]
+        statement: Option<PathBuf>,
+        /// Grid emission factor for Scope 2, t CO2/MWh (Central China grid, DATA.md).
+        #[arg(long, default_value_t = vpp_dispatch::ledger::CENTRAL_CHINA_GRID_T_PER_MWH)]
+        grid_factor: f64,
+    },
     /// Generate a representative forecast for a plant (solar geometry, wind profiles, load shape).
     Forecast {
         /// Plant file (TOML).
@@ -392,6 +422,32 @@ enum LoadKind {
     },
 }
 
+#[derive(Subcommand)]
+enum MeterCommand {
+    /// Play a schedule (`vpp solve --json`) back as the readings its meters would give, with
+    /// noise on renewable output and park consumption and some readings dropped.
+    Simulate {
+        /// Plant file (TOML).
+        #[arg(long)]
+        model: PathBuf,
+        /// Schedule file (JSON, from `vpp solve --json`).
+        #[arg(long)]
+        schedule: PathBuf,
+        /// Seed of the noise and of which readings are dropped.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Relative error bound on renewable output and park consumption (0.05 = ±5 %).
+        #[arg(long, default_value_t = 0.05)]
+        noise: f64,
+        /// Park consumption readings left missing.
+        #[arg(long, default_value_t = 1)]
+        drop: usize,
+        /// Write the readings (CSV) here.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if !matches!(cli.command, Command::Serve { .. }) {
@@ -506,6 +562,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Meter { action: MeterCommand::Simulate { model: plant_path, schedule, seed, noise, drop, out } } => {
+            let plant = Plant::load(&plant_path)?;
+            let text = std::fs::read_to_string(&schedule).with_context(|| format!("cannot read schedule {}", schedule.display()))?;
+            let s: vpp_dispatch::domain::Schedule = serde_json::from_str(&text)
+                .with_context(|| format!("schedule {} is not a schedule (vpp solve --json)", schedule.display()))?;
+            let sim = vpp_dispatch::ledger::Simulation { seed, noise, dropped: drop };
+            let readings =
+                vpp_dispatch::ledger::simulate(&plant, &s, &sim).map_err(|e| anyhow::anyhow!("schedule {}: {e}", schedule.display()))?;
+            std::fs::write(&out, vpp_dispatch::ledger::readings_to_csv(&readings))
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            println!(
+                "{}: {} intervals of {} min from {}",
+                out.display(),
+                readings.intervals,
+                readings.interval_minutes,
+                readings.start.to_rfc3339()
+            );
+            Ok(())
+        }
+        Command::Ledger { model: plant_path, readings, interval, park, certificates, statement, grid_factor } => {
+            ledger(plant_path, readings, interval, park, certificates, statement, grid_factor)
+        }
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&schemars::schema_for!(vpp_dispatch::domain::Schedule))?);
             Ok(())
@@ -589,3 +667,77 @@ fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
 }
 
 mod client;
+
+/// `vpp ledger`: readings → certificates → statements, printed and written.
+fn ledger(
+    plant_path: PathBuf,
+    readings: PathBuf,
+    interval: Option<u32>,
+    park: Option<String>,
+    certificates: Option<PathBuf>,
+    statement: Option<PathBuf>,
+    grid_factor: f64,
+) -> anyhow::Result<()> {
+    use vpp_dispatch::ledger::{self, Destination, Ledger, StatementOptions, StorageState};
+    let plant = Plant::load(&plant_path)?;
+    anyhow::ensure!(
+        grid_factor.is_finite() && (0.0..=5.0).contains(&grid_factor),
+        "--grid-factor must lie in [0, 5] t/MWh, got {grid_factor}"
+    );
+    if let Some(p) = &park {
+        anyhow::ensure!(plant.parks.iter().any(|x| &x.name == p), "--park: no park named '{p}' in plant {}", plant.name);
+    }
+    let text = std::fs::read_to_string(&readings).with_context(|| format!("cannot read readings {}", readings.display()))?;
+    let name = readings.display().to_string();
+    let r = ledger::readings_from_csv(&plant, &name, &text, interval).map_err(|e| anyhow::anyhow!("readings {name} are refused:\n{e}"))?;
+    let built = Ledger::build(&plant, r, StorageState::unread(&plant))
+        .map_err(|e| anyhow::anyhow!("readings {name} do not fit plant {}:\n{e}", plant.name))?;
+    let statements = built.statement(&plant, &StatementOptions { grid_factor_t_per_mwh: grid_factor });
+    let (mut issued, mut count, mut exported, mut unallocated) = (0u64, 0usize, 0u64, 0u64);
+    for c in built.certificates() {
+        issued += c.wh;
+        count += 1;
+        for p in &c.placements {
+            match p.to {
+                Destination::Exported { .. } => exported += p.wh,
+                Destination::Unallocated => unallocated += p.wh,
+                _ => {}
+            }
+        }
+    }
+    let mwh = |wh: u64| wh as f64 / ledger::WH_PER_MWH as f64;
+    println!(
+        "{}: {count} certificates, {:.3} MWh green issued; {:.3} MWh exported, {:.3} MWh unallocated",
+        plant.name,
+        mwh(issued),
+        mwh(exported),
+        mwh(unallocated)
+    );
+    for s in statements.iter().filter(|s| park.as_ref().is_none_or(|p| *p == s.park)) {
+        println!("{}", s.park);
+        for m in &s.months {
+            let share = m.share.map_or_else(|| "-".to_string(), |x| format!("{:.2} %", 100.0 * x));
+            println!(
+                "  {:04}-{:02}: consumed {:.3} MWh, green {:.3} MWh (own {:.3}, pool {:.3}), hourly-matched {share}, {} GEC (carried {:.3} MWh), Scope 2 {:.2} t location / {:.2} t market, {} missing intervals",
+                m.year,
+                m.month,
+                mwh(m.consumption_wh),
+                mwh(m.cancelled_wh()),
+                mwh(m.own_wh),
+                mwh(m.pool_wh),
+                m.gec_issued,
+                mwh(m.carried_wh),
+                m.location_based_t,
+                m.market_based_t,
+                m.missing_intervals
+            );
+        }
+    }
+    if let Some(path) = certificates {
+        std::fs::write(&path, ledger::certificates_csv(&built)).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(path) = statement {
+        std::fs::write(&path, ledger::statement_csv(&statements)).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}

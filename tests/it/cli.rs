@@ -260,3 +260,107 @@ fn issue10_the_schedule_schema_is_current_and_written_files_match_it() {
     broken["totals"]["green_share"] = serde_json::Value::String("42 %".into());
     assert!(!validator.is_valid(&broken));
 }
+
+/// Issue 14's loop on the command line: a schedule played back as meter readings (noise, a
+/// dropped reading), then the ledger: every certificate's energy placed once, each park's
+/// cancelled green within its measured consumption, the statement's figures recounted from
+/// the certificates file, the dropped reading reported missing; bad readings refused by line.
+#[test]
+fn issue14_readings_from_a_schedule_make_a_ledger_the_files_agree_with() {
+    let dir = std::env::temp_dir().join(format!("vpp-cli-ledger-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (schedule, readings, certs, statement) =
+        (dir.join("s.json"), dir.join("readings.csv"), dir.join("certificates.csv"), dir.join("statement.csv"));
+    let p = |x: &std::path::PathBuf| x.to_str().unwrap().to_string();
+    let out =
+        vpp(&["solve", "--model", "models/xinyang.toml", "--forecast", "fixtures/forecasts/summer-peak-15.json", "--json", &p(&schedule)]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let args = ["meter", "simulate", "--model", "models/xinyang.toml", "--schedule", &p(&schedule), "--seed", "7", "--drop", "2", "--out"];
+    let out = vpp(&[&args[..], &[p(&readings).as_str()]].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = vpp(&[
+        "ledger",
+        "--model",
+        "models/xinyang.toml",
+        "--readings",
+        &p(&readings),
+        "--certificates",
+        &p(&certs),
+        "--statement",
+        &p(&statement),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(printed.contains("huangchuan_zero_carbon") && printed.contains("hourly-matched"), "{printed}");
+
+    // Readings per (meter, quantity) summed, MWh.
+    let plant = Plant::load(repo("models/xinyang.toml")).unwrap();
+    let mut consumed: std::collections::BTreeMap<String, f64> = Default::default();
+    let mut produced: std::collections::BTreeMap<String, f64> = Default::default();
+    for line in std::fs::read_to_string(&readings).unwrap().lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let v: f64 = f[3].parse().unwrap();
+        match f[2] {
+            "consumption" => *consumed.entry(f[1].to_string()).or_default() += v,
+            "output" => *produced.entry(f[1].to_string()).or_default() += v,
+            _ => {}
+        }
+    }
+    let missing =
+        plant.parks.len() * 96 - std::fs::read_to_string(&readings).unwrap().lines().filter(|l| l.contains(",consumption,")).count();
+    assert_eq!(missing, 2, "two consumption readings dropped");
+
+    // Certificates: each id issued once, for one asset and interval; the direct ones add up
+    // to the measured output of their asset.
+    let mut by_id: std::collections::BTreeMap<String, (String, String)> = Default::default();
+    let mut direct: std::collections::BTreeMap<String, f64> = Default::default();
+    let mut cancelled: std::collections::BTreeMap<String, f64> = Default::default();
+    for line in std::fs::read_to_string(&certs).unwrap().lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let (id, asset, start, origin, destination, to, mwh) = (f[0], f[1], f[2], f[3], f[5], f[6], f[8].parse::<f64>().unwrap());
+        let seen = by_id.entry(id.to_string()).or_insert_with(|| (asset.to_string(), start.to_string()));
+        assert_eq!(seen, &(asset.to_string(), start.to_string()), "certificate {id} names one asset and interval");
+        if origin == "direct" {
+            *direct.entry(asset.to_string()).or_default() += mwh;
+        }
+        if destination == "cancelled" {
+            *cancelled.entry(to.to_string()).or_default() += mwh;
+        }
+    }
+    for (asset, mwh) in &produced {
+        assert!(
+            (direct.get(asset).copied().unwrap_or(0.0) - mwh).abs() < 1e-6,
+            "{asset}: issued {:?} vs measured {mwh}",
+            direct.get(asset)
+        );
+    }
+    // The statement agrees with the certificates, and no park is cancelled more green than
+    // it consumed; GECs are the floor of the cancelled MWh (one month here).
+    let rows: Vec<Vec<String>> =
+        std::fs::read_to_string(&statement).unwrap().lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).collect();
+    assert_eq!(rows.len(), plant.parks.len());
+    let mut missing_reported = 0;
+    for r in &rows {
+        let (park, consumption, green, gec): (&str, f64, f64, u64) =
+            (&r[0], r[2].parse().unwrap(), r[5].parse().unwrap(), r[8].parse().unwrap());
+        assert!(green <= consumption + 1e-9, "{park}: green {green} > consumed {consumption}");
+        assert!(
+            (green - cancelled.get(park).copied().unwrap_or(0.0)).abs() < 1e-6,
+            "{park}: statement {green} vs certificates {:?}",
+            cancelled.get(park)
+        );
+        assert_eq!(gec, green.floor() as u64, "{park}");
+        missing_reported += r[7].parse::<usize>().unwrap();
+        // Consumption counted only where it was read: at most what the file holds.
+        assert!(consumption <= consumed.get(park).copied().unwrap_or(0.0) + 1e-6, "{park}");
+    }
+    assert_eq!(missing_reported, 2, "the dropped readings are reported missing");
+
+    // A bad readings file: refused by line and column, exit 1.
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, "interval_start,meter,quantity,value_mwh\n2026-07-14T00:00:00Z,shihe_park,consumption,-3\n2026-07-14T00:15:00Z,nobody,consumption,1\n").unwrap();
+    let out = vpp(&["ledger", "--model", "models/xinyang.toml", "--readings", &p(&bad)]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("bad.csv:3.meter: no park named 'nobody'"), "{err}");
+}

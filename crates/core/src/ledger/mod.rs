@@ -99,7 +99,9 @@
 //! changed: a correction touches only the days it affects.
 
 pub mod build;
+pub mod csv;
 pub mod readings;
+pub mod simulate;
 pub mod statement;
 
 use std::collections::BTreeMap;
@@ -110,7 +112,9 @@ use serde::{Deserialize, Serialize};
 use crate::domain::Plant;
 
 pub use build::{Ledger, Rebuilt};
+pub use csv::{certificates_csv, readings_from_csv, readings_to_csv, statement_csv, READINGS_HEADER};
 pub use readings::{mwh_to_wh, EnergyError, GridReading, Readings, StorageReading};
+pub use simulate::{simulate, Simulation};
 pub use statement::{DayShare, MonthStatement, ParkStatement, StatementOptions, CENTRAL_CHINA_GRID_T_PER_MWH};
 
 /// Wh per MWh.
