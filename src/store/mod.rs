@@ -1,5 +1,6 @@
-//! The durable store behind the service: bids (exactly once per bot and bid id) and
-//! published schedules (versioned, with the exact inputs they were solved from).
+//! The durable store behind the service: bids (exactly once per bot and bid id),
+//! published schedules (versioned, with the exact inputs they were solved from) and meter
+//! readings (exactly once per meter, quantity and interval; corrections as revisions).
 //!
 //! One trait, [`Store`], two implementations chosen by the `database` setting
 //! ([`Database`], [`open`]):
@@ -23,6 +24,7 @@
 //! types and JSON/TOML text.
 
 pub mod postgres;
+mod readings;
 mod rows;
 mod sql;
 pub mod sqlite;
@@ -147,6 +149,53 @@ pub struct ScheduleRecord {
     pub schedule_json: String,
 }
 
+/// A meter reading to store: the energy `meter` read for `quantity` in the interval of
+/// `interval_minutes` starting at `interval_start` (whole seconds). The key is (meter,
+/// quantity, interval_start).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewReading {
+    /// The meter (a renewable, storage, park or grid exchange of the plant).
+    pub meter: String,
+    /// What it reads (`output`, `charge`, …; `ledger::Quantity::name`).
+    pub quantity: String,
+    /// Start of the interval (whole seconds).
+    pub interval_start: DateTime<Utc>,
+    /// Length of the interval.
+    pub interval_minutes: u32,
+    /// The energy, Wh (at least 0).
+    pub value_wh: i64,
+    /// Why a different value for a key already read replaces it (a correction); `None` for
+    /// a first reading or a redelivery.
+    pub reason: Option<String>,
+    /// How it came in: `grpc`, `mqtt`, `csv`.
+    pub source: String,
+    /// When the service received it (microseconds kept).
+    pub received_at: DateTime<Utc>,
+}
+
+/// A stored reading: one revision of a key. Revision 1 is the first reading; each
+/// correction adds the next; nothing is ever overwritten.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadingRecord {
+    /// The reading as stored.
+    pub reading: NewReading,
+    /// 1, 2, … per key.
+    pub revision: u32,
+}
+
+/// What storing a reading did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadingOutcome {
+    /// A first reading of its key: revision 1.
+    Created(ReadingRecord),
+    /// The same value as a revision already stored (a redelivery): that revision.
+    Existing(ReadingRecord),
+    /// A different value with a reason: stored as the next revision.
+    Corrected(ReadingRecord),
+    /// A different value without a reason: refused; the latest revision, unchanged.
+    Conflict(ReadingRecord),
+}
+
 /// Why a store call failed. The text never carries SQL or row data.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -218,6 +267,16 @@ pub trait Store: Send + Sync + 'static {
     /// Should a day hold several (a SQLite file written before the rule of one clearing
     /// per day), the latest.
     async fn day_ahead(&self, day: NaiveDate) -> Result<Option<ScheduleRecord>, StoreError>;
+    /// Stores a batch of readings, each keyed by (meter, quantity, interval_start), in one
+    /// transaction: new keys as revision 1, redeliveries answered with what is there,
+    /// corrections (a different value with a reason) as the next revision, a different
+    /// value without a reason refused. One outcome per reading, in order.
+    async fn put_readings(&self, batch: Vec<NewReading>) -> Result<Vec<ReadingOutcome>, StoreError>;
+    /// The latest revision of every reading whose interval starts in `[from, to)`, by
+    /// start, meter and quantity.
+    async fn readings(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<ReadingRecord>, StoreError>;
+    /// Every revision of one key, oldest first: the audit trail of its corrections.
+    async fn reading_revisions(&self, meter: &str, quantity: &str, start: DateTime<Utc>) -> Result<Vec<ReadingRecord>, StoreError>;
     /// Schedules published from now on by *other* processes sharing this database, each
     /// once, in commit order. `None` when no other process can publish (SQLite). Call at
     /// most once: the first call starts the feed; later calls return `None`.

@@ -16,7 +16,7 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use vpp_dispatch::domain::BidSide;
 use vpp_dispatch::store::postgres::PgStore;
 use vpp_dispatch::store::sqlite::SqliteStore;
-use vpp_dispatch::store::{inputs_sha256, BidState, ClearingLock, Store, StoreError, SubmitOutcome};
+use vpp_dispatch::store::{inputs_sha256, BidState, ClearingLock, NewReading, ReadingOutcome, Store, StoreError, SubmitOutcome};
 
 use crate::service::temp_db;
 use crate::support::pg::PgDb;
@@ -90,6 +90,8 @@ store_suite!(
     the_clearing_lock_excludes_other_callers_until_released_or_dropped,
     remote_publications_start_once_and_skip_this_stores_own,
     a_closed_store_refuses_calls,
+    readings_are_exactly_once_and_corrections_are_revisions,
+    concurrent_readings_of_one_key_store_it_once,
 );
 
 /// A time with nanoseconds: PostgreSQL keeps microseconds, SQLite every digit; either way
@@ -534,4 +536,75 @@ async fn a_closed_store_refuses_calls(store: Arc<dyn Store>) {
     unavailable("publish", store.publish_schedule(new_schedule(day, 0, "after")).await.map(drop));
     unavailable("schedule", store.schedule(day, None).await.map(drop));
     store.close().await;
+}
+
+fn reading(meter: &str, quantity: &str, start: DateTime<Utc>, wh: i64, reason: Option<&str>) -> NewReading {
+    NewReading {
+        meter: meter.into(),
+        quantity: quantity.into(),
+        interval_start: start,
+        interval_minutes: 15,
+        value_wh: wh,
+        reason: reason.map(str::to_string),
+        source: "test".into(),
+        // Microseconds: what both backends keep.
+        received_at: DateTime::from_timestamp_micros(1_790_000_000_123_456).unwrap(),
+    }
+}
+
+/// Readings: a new key is revision 1, a redelivery answers with what is stored (also of a
+/// superseded revision), a different value without a reason is refused and changes
+/// nothing, with a reason it is the next revision; reads give the latest revision in a
+/// range, and the whole trail of a key.
+async fn readings_are_exactly_once_and_corrections_are_revisions(store: Arc<dyn Store>) {
+    let t0 = DateTime::from_timestamp(1_790_000_100, 0).unwrap();
+    let t1 = t0 + chrono::Duration::minutes(15);
+    let first = store
+        .put_readings(vec![reading("shihe_park", "consumption", t0, 5_000_000, None), reading("shihe_pv", "output", t0, 7, None)])
+        .await
+        .unwrap();
+    assert!(
+        matches!(&first[..], [ReadingOutcome::Created(a), ReadingOutcome::Created(b)] if a.revision == 1 && b.revision == 1),
+        "{first:?}"
+    );
+    let again = store.put_readings(vec![reading("shihe_park", "consumption", t0, 5_000_000, None)]).await.unwrap();
+    assert!(matches!(&again[..], [ReadingOutcome::Existing(r)] if r.revision == 1 && r.reading.value_wh == 5_000_000), "{again:?}");
+    let refused = store.put_readings(vec![reading("shihe_park", "consumption", t0, 6_000_000, None)]).await.unwrap();
+    assert!(matches!(&refused[..], [ReadingOutcome::Conflict(r)] if r.reading.value_wh == 5_000_000), "{refused:?}");
+    let corrected = store.put_readings(vec![reading("shihe_park", "consumption", t0, 6_000_000, Some("meter swapped"))]).await.unwrap();
+    assert!(matches!(&corrected[..], [ReadingOutcome::Corrected(r)] if r.revision == 2), "{corrected:?}");
+    // The first value delivered again (a broker's redelivery) is not a change back.
+    let late = store.put_readings(vec![reading("shihe_park", "consumption", t0, 5_000_000, None)]).await.unwrap();
+    assert!(matches!(&late[..], [ReadingOutcome::Existing(r)] if r.revision == 1), "{late:?}");
+    store.put_readings(vec![reading("shihe_park", "consumption", t1, 1, None)]).await.unwrap();
+
+    let latest = store.readings(t0, t1).await.unwrap();
+    let keys: Vec<(&str, i64, u32)> = latest.iter().map(|r| (r.reading.meter.as_str(), r.reading.value_wh, r.revision)).collect();
+    assert_eq!(keys, [("shihe_park", 6_000_000, 2), ("shihe_pv", 7, 1)]);
+    assert_eq!(store.readings(t0, t1 + chrono::Duration::minutes(15)).await.unwrap().len(), 3);
+    let trail = store.reading_revisions("shihe_park", "consumption", t0).await.unwrap();
+    assert_eq!(trail.len(), 2);
+    assert_eq!((trail[0].reading.value_wh, trail[0].reading.reason.as_deref()), (5_000_000, None));
+    assert_eq!((trail[1].reading.value_wh, trail[1].reading.reason.as_deref()), (6_000_000, Some("meter swapped")));
+    assert_eq!(trail[1].reading.received_at, reading("x", "output", t0, 0, None).received_at);
+}
+
+/// Eight writers deliver the same reading at once: one creates it, the others get it back.
+async fn concurrent_readings_of_one_key_store_it_once(store: Arc<dyn Store>) {
+    let t0 = DateTime::from_timestamp(1_790_000_100, 0).unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move { store.put_readings(vec![reading("shihe_park", "consumption", t0, 42, None)]).await }));
+    }
+    let mut created = 0;
+    for t in tasks {
+        match t.await.unwrap().unwrap().as_slice() {
+            [ReadingOutcome::Created(_)] => created += 1,
+            [ReadingOutcome::Existing(r)] => assert_eq!(r.reading.value_wh, 42),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(created, 1);
+    assert_eq!(store.reading_revisions("shihe_park", "consumption", t0).await.unwrap().len(), 1);
 }

@@ -72,10 +72,12 @@ use tokio::sync::mpsc;
 use self::durability::{check_server, durability_problem};
 use self::error::{connect_error, db_error, unique_violation};
 use self::queries::*;
+use super::readings::{decide, inserted, reading_record, received_value, start_value, Decision};
 use super::rows::{bid_record, existing_or_conflict, get, schedule_info, schedule_record, CommonValues, StoredRow};
 use super::sql::{corrupt, migrate_error, payload_sha256, side_text};
 use super::{
-    inputs_sha256, BidRecord, ClearingLock, LocalDayLocks, NewSchedule, ScheduleInfo, ScheduleRecord, Store, StoreError, SubmitOutcome,
+    inputs_sha256, BidRecord, ClearingLock, LocalDayLocks, NewReading, NewSchedule, ReadingOutcome, ReadingRecord, ScheduleInfo,
+    ScheduleRecord, Store, StoreError, SubmitOutcome,
 };
 
 /// Pooled connections per replica (clearing locks and the publication listener use
@@ -321,6 +323,30 @@ impl Store for PgStore {
         rows.iter().map(schedule_info).collect()
     }
 
+    async fn put_readings(&self, batch: Vec<NewReading>) -> Result<Vec<ReadingOutcome>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut out = Vec::with_capacity(batch.len());
+        for r in &batch {
+            out.push(put_reading(&mut tx, r).await?);
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(out)
+    }
+
+    async fn readings(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<ReadingRecord>, StoreError> {
+        let rows = sqlx::query(SELECT_LATEST_READINGS)
+            .bind(start_value(from))
+            .bind(start_value(to))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(reading_record).collect()
+    }
+
+    async fn reading_revisions(&self, meter: &str, quantity: &str, start: DateTime<Utc>) -> Result<Vec<ReadingRecord>, StoreError> {
+        revisions(&self.pool, meter, quantity, start).await
+    }
+
     async fn lock_clearing(&self, day: NaiveDate) -> Result<ClearingLock, StoreError> {
         locks::lock_clearing(&self.clearing, &self.options, day).await
     }
@@ -399,4 +425,45 @@ mod tests {
         assert_eq!(micros(t).timestamp_subsec_nanos(), 123_456_000);
         assert_eq!(micros(t).timestamp(), 1_700_000_000);
     }
+}
+
+/// Every revision of a key, oldest first.
+async fn revisions<'e, E>(db: E, meter: &str, quantity: &str, start: DateTime<Utc>) -> Result<Vec<ReadingRecord>, StoreError>
+where
+    E: sqlx::PgExecutor<'e>,
+{
+    let rows =
+        sqlx::query(SELECT_READING_REVISIONS).bind(meter).bind(quantity).bind(start_value(start)).fetch_all(db).await.map_err(db_error)?;
+    rows.iter().map(reading_record).collect()
+}
+
+/// One reading, by the rule both backends share (`store::readings::decide`). The primary
+/// key settles a race with another replica: an insert that finds its revision taken reads
+/// the key again and decides anew.
+async fn put_reading(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, r: &NewReading) -> Result<ReadingOutcome, StoreError> {
+    for _ in 0..4 {
+        let history = revisions(&mut **tx, &r.meter, &r.quantity, r.interval_start).await?;
+        match decide(&history, r) {
+            Decision::Answer(outcome) => return Ok(outcome),
+            Decision::Insert(revision) => {
+                let done = sqlx::query(INSERT_READING)
+                    .bind(&r.meter)
+                    .bind(&r.quantity)
+                    .bind(start_value(r.interval_start))
+                    .bind(i64::from(revision))
+                    .bind(i64::from(r.interval_minutes))
+                    .bind(r.value_wh)
+                    .bind(r.reason.as_deref())
+                    .bind(&r.source)
+                    .bind(received_value(r.received_at))
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db_error)?;
+                if done.rows_affected() == 1 {
+                    return Ok(inserted(r, revision));
+                }
+            }
+        }
+    }
+    Err(StoreError::Unavailable("a reading kept racing with another replica's; retry".into()))
 }

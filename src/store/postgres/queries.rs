@@ -1,6 +1,7 @@
 //! The SQL text of the PostgreSQL store: runtime queries (building needs no database), over
 //! the column lists the shared row mapping reads (`store/rows.rs`).
 
+use crate::store::readings::reading_columns;
 use crate::store::rows::{bid_columns, schedule_columns, schedule_info_columns};
 
 pub(super) const INSERT_BID: &str = concat!(
@@ -43,3 +44,14 @@ pub(super) const LIST_SCHEDULES: &str =
 pub(super) const SELECT_PUBLISHED_AFTER: &str = "SELECT seq, origin, day, version FROM schedules WHERE seq > $1 ORDER BY seq LIMIT 256";
 /// Where the table of publications ends.
 pub(super) const LAST_PUBLISHED: &str = "SELECT COALESCE(MAX(seq), 0) FROM schedules";
+
+pub(super) const INSERT_READING: &str =
+    concat!("INSERT INTO readings (", reading_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING");
+pub(super) const SELECT_READING_REVISIONS: &str =
+    concat!("SELECT ", reading_columns!(), " FROM readings WHERE meter = $1 AND quantity = $2 AND interval_start = $3 ORDER BY revision");
+pub(super) const SELECT_LATEST_READINGS: &str = concat!(
+    "SELECT DISTINCT ON (interval_start, meter, quantity) ",
+    reading_columns!(),
+    " FROM readings WHERE interval_start >= $1 AND interval_start < $2 \
+     ORDER BY interval_start, meter, quantity, revision DESC"
+);

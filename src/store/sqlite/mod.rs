@@ -43,9 +43,13 @@ use tokio::sync::{mpsc, oneshot};
 
 use self::queries::*;
 use self::writer::{write_loop, Done, Job, Msg, Op};
+use super::readings::{reading_record, start_value};
 use super::rows::{bid_record, get, schedule_info, schedule_record, CommonValues, StoredRow};
 use super::sql::{corrupt, migrate_error, payload_sha256, sqlx_error};
-use super::{BidRecord, ClearingLock, LocalDayLocks, NewSchedule, ScheduleInfo, ScheduleRecord, Store, StoreError, SubmitOutcome};
+use super::{
+    BidRecord, ClearingLock, LocalDayLocks, NewReading, NewSchedule, ReadingOutcome, ReadingRecord, ScheduleInfo, ScheduleRecord, Store,
+    StoreError, SubmitOutcome,
+};
 
 /// Most writes the writer applies in one transaction.
 pub const MAX_BATCH: usize = 1024;
@@ -197,6 +201,34 @@ impl Store for SqliteStore {
     async fn list_schedules(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<ScheduleInfo>, StoreError> {
         let rows = sqlx::query(LIST_SCHEDULES).bind(day_text(from)).bind(day_text(to)).fetch_all(&self.readers).await.map_err(db_error)?;
         rows.iter().map(schedule_info).collect()
+    }
+
+    async fn put_readings(&self, batch: Vec<NewReading>) -> Result<Vec<ReadingOutcome>, StoreError> {
+        match self.write(Op::PutReadings(batch)).await? {
+            Done::Readings(out) => Ok(out),
+            _ => Err(out_of_turn()),
+        }
+    }
+
+    async fn readings(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<ReadingRecord>, StoreError> {
+        let rows = sqlx::query(SELECT_LATEST_READINGS)
+            .bind(start_value(from))
+            .bind(start_value(to))
+            .fetch_all(&self.readers)
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(reading_record).collect()
+    }
+
+    async fn reading_revisions(&self, meter: &str, quantity: &str, start: DateTime<Utc>) -> Result<Vec<ReadingRecord>, StoreError> {
+        let rows = sqlx::query(SELECT_READING_REVISIONS)
+            .bind(meter)
+            .bind(quantity)
+            .bind(start_value(start))
+            .fetch_all(&self.readers)
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(reading_record).collect()
     }
 }
 

@@ -1,6 +1,7 @@
 //! The SQL text of the SQLite store: runtime queries (building needs no database), over the
 //! column lists the shared row mapping reads (`store/rows.rs`).
 
+use crate::store::readings::reading_columns;
 use crate::store::rows::{bid_columns, schedule_columns, schedule_info_columns};
 
 pub(super) const INSERT_BID: &str = concat!(
@@ -37,3 +38,13 @@ pub(super) const SELECT_DAY_AHEAD_VERSION: &str =
     "SELECT version FROM schedules WHERE day = ? AND replans_version = 0 ORDER BY version DESC LIMIT 1";
 pub(super) const LIST_SCHEDULES: &str =
     concat!("SELECT ", schedule_info_columns!(), " FROM schedules WHERE day >= ? AND day <= ? ORDER BY day, version");
+
+pub(super) const INSERT_READING: &str =
+    concat!("INSERT INTO readings (", reading_columns!(), ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
+pub(super) const SELECT_READING_REVISIONS: &str =
+    concat!("SELECT ", reading_columns!(), " FROM readings WHERE meter = ? AND quantity = ? AND interval_start = ? ORDER BY revision");
+/// The latest revision per key (SQLite takes the other columns from the row with the
+/// largest revision).
+pub(super) const SELECT_LATEST_READINGS: &str = "SELECT meter, quantity, interval_start, MAX(revision) AS revision, interval_minutes, \
+     value_wh, reason, source, received_at FROM readings WHERE interval_start >= ? AND interval_start < ? \
+     GROUP BY meter, quantity, interval_start ORDER BY interval_start, meter, quantity";

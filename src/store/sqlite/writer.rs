@@ -11,9 +11,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::queries::*;
 use super::{closed, day_text, db_error, timestamp_text, MAX_BATCH};
+use crate::store::readings::{decide, inserted, reading_record, received_value, start_value, Decision};
 use crate::store::rows::{bid_record, existing_or_conflict, get};
 use crate::store::sql::{corrupt, side_text};
-use crate::store::{inputs_sha256, BidRecord, NewSchedule, ScheduleInfo, StoreError, SubmitOutcome};
+use crate::store::{inputs_sha256, BidRecord, NewReading, NewSchedule, ReadingOutcome, ScheduleInfo, StoreError, SubmitOutcome};
 
 /// A write to apply.
 pub(super) enum Op {
@@ -21,6 +22,7 @@ pub(super) enum Op {
     Amend { bot: String, id: String, quantity_mw: f64, price: f64, at: DateTime<Utc> },
     Cancel { bot: String, id: String, at: DateTime<Utc> },
     Publish(Box<NewSchedule>),
+    PutReadings(Vec<NewReading>),
 }
 
 /// What a write did, sent once its transaction has committed.
@@ -28,6 +30,7 @@ pub(super) enum Done {
     Submit(SubmitOutcome),
     Bid(Option<BidRecord>),
     Published(ScheduleInfo),
+    Readings(Vec<ReadingOutcome>),
 }
 
 pub(super) struct Job {
@@ -146,6 +149,44 @@ async fn apply_one(conn: &mut SqliteConnection, op: &Op) -> Result<Done, StoreEr
             select_bid(conn, bot, id).await.map(Done::Bid)
         }
         Op::Publish(schedule) => publish(conn, schedule).await.map(Done::Published),
+        Op::PutReadings(batch) => {
+            let mut out = Vec::with_capacity(batch.len());
+            for r in batch {
+                out.push(put_reading(conn, r).await?);
+            }
+            Ok(Done::Readings(out))
+        }
+    }
+}
+
+/// One reading, by the rule both backends share (`store::readings::decide`).
+async fn put_reading(conn: &mut SqliteConnection, r: &NewReading) -> Result<ReadingOutcome, StoreError> {
+    let rows = sqlx::query(SELECT_READING_REVISIONS)
+        .bind(&r.meter)
+        .bind(&r.quantity)
+        .bind(start_value(r.interval_start))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    let history = rows.iter().map(reading_record).collect::<Result<Vec<_>, _>>()?;
+    match decide(&history, r) {
+        Decision::Answer(outcome) => Ok(outcome),
+        Decision::Insert(revision) => {
+            sqlx::query(INSERT_READING)
+                .bind(&r.meter)
+                .bind(&r.quantity)
+                .bind(start_value(r.interval_start))
+                .bind(i64::from(revision))
+                .bind(i64::from(r.interval_minutes))
+                .bind(r.value_wh)
+                .bind(r.reason.as_deref())
+                .bind(&r.source)
+                .bind(received_value(r.received_at))
+                .execute(&mut *conn)
+                .await
+                .map_err(db_error)?;
+            Ok(inserted(r, revision))
+        }
     }
 }
 

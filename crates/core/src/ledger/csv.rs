@@ -28,57 +28,10 @@ use crate::domain::limits;
 use crate::domain::plant::Plant;
 use crate::domain::validation::{Collector, Problem, ValidationErrors};
 
-use super::{mwh_to_wh, Destination, Ledger, Origin, ParkStatement, Readings, Via, WH_PER_MWH};
+use super::{mwh_to_wh, Destination, Ledger, Origin, ParkStatement, Quantity, Readings, Via, WH_PER_MWH};
 
 /// The header of a readings file.
 pub const READINGS_HEADER: &str = "interval_start,meter,quantity,value_mwh";
-
-/// What a meter measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Quantity {
-    Output,
-    Charge,
-    Discharge,
-    Soc,
-    Consumption,
-    Import,
-    Export,
-}
-
-const QUANTITIES: [(&str, Quantity); 7] = [
-    ("output", Quantity::Output),
-    ("charge", Quantity::Charge),
-    ("discharge", Quantity::Discharge),
-    ("soc", Quantity::Soc),
-    ("consumption", Quantity::Consumption),
-    ("import", Quantity::Import),
-    ("export", Quantity::Export),
-];
-
-impl Quantity {
-    /// The kind of meter that measures it, as messages name it.
-    fn meter(self) -> &'static str {
-        match self {
-            Quantity::Output => "wind farm or PV plant",
-            Quantity::Charge | Quantity::Discharge | Quantity::Soc => "storage",
-            Quantity::Consumption => "park",
-            Quantity::Import | Quantity::Export => "grid exchange",
-        }
-    }
-
-    fn name(self) -> &'static str {
-        QUANTITIES.iter().find(|(_, q)| *q == self).map_or("", |(n, _)| n)
-    }
-
-    fn metered_by(self, plant: &Plant, meter: &str) -> bool {
-        match self {
-            Quantity::Output => plant.renewables().any(|(_, r)| r.name == meter),
-            Quantity::Charge | Quantity::Discharge | Quantity::Soc => plant.storage.iter().any(|s| s.name == meter),
-            Quantity::Consumption => plant.parks.iter().any(|p| p.name == meter),
-            Quantity::Import | Quantity::Export => plant.grids.iter().any(|g| g.name == meter),
-        }
-    }
-}
 
 /// One row read: its line, and the reading (Wh, `None` when empty).
 type Row = (usize, Option<i64>);
@@ -114,10 +67,10 @@ pub fn readings_from_csv(plant: &Plant, file: &str, text: &str, interval_minutes
                 None
             }
         };
-        let quantity = QUANTITIES.iter().find(|(name, _)| *name == fields[2]).map(|(_, q)| *q);
+        let quantity = Quantity::parse(fields[2]);
         let meter = fields[1];
         match quantity {
-            None => c.push(at("quantity"), format!("{} is not one of {}", limits::quote(fields[2]), QUANTITIES.map(|(n, _)| n).join(", "))),
+            None => c.push(at("quantity"), format!("{} is not one of {}", limits::quote(fields[2]), Quantity::names())),
             Some(q) if !q.metered_by(plant, meter) => {
                 c.push(at("meter"), format!("no {} named {} in plant {}", q.meter(), limits::quote(meter), plant.name))
             }
@@ -154,15 +107,7 @@ pub fn readings_from_csv(plant: &Plant, file: &str, text: &str, interval_minutes
     let mut r = Readings::empty(plant, first, step, intervals);
     for ((start, q, meter), (_, value)) in rows {
         let t = ((start - first).num_minutes() / i64::from(step)) as usize;
-        let slot = match q {
-            Quantity::Output => r.output_wh.get_mut(&meter).and_then(|s| s.get_mut(t)),
-            Quantity::Consumption => r.consumption_wh.get_mut(&meter).and_then(|s| s.get_mut(t)),
-            Quantity::Charge => r.storage.get_mut(&meter).and_then(|s| s.get_mut(t)).map(|s| &mut s.charge_wh),
-            Quantity::Discharge => r.storage.get_mut(&meter).and_then(|s| s.get_mut(t)).map(|s| &mut s.discharge_wh),
-            Quantity::Soc => r.storage.get_mut(&meter).and_then(|s| s.get_mut(t)).map(|s| &mut s.soc_wh),
-            Quantity::Import => r.grid.get_mut(&meter).and_then(|s| s.get_mut(t)).map(|g| &mut g.import_wh),
-            Quantity::Export => r.grid.get_mut(&meter).and_then(|s| s.get_mut(t)).map(|g| &mut g.export_wh),
-        };
+        let slot = r.slot(q, &meter, t);
         if let Some(slot) = slot {
             *slot = value;
         }

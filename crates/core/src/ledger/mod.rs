@@ -100,6 +100,7 @@
 
 pub mod build;
 pub mod csv;
+pub mod meter;
 pub mod readings;
 pub mod simulate;
 pub mod statement;
@@ -113,6 +114,7 @@ use crate::domain::Plant;
 
 pub use build::{Ledger, Rebuilt};
 pub use csv::{certificates_csv, readings_from_csv, readings_to_csv, statement_csv, READINGS_HEADER};
+pub use meter::Quantity;
 pub use readings::{mwh_to_wh, EnergyError, GridReading, Readings, StorageReading};
 pub use simulate::{simulate, Simulation};
 pub use statement::{DayShare, MonthStatement, ParkStatement, StatementOptions, CENTRAL_CHINA_GRID_T_PER_MWH};
