@@ -415,18 +415,6 @@ fn new_origin() -> String {
     format!("{host}/{}/{nanos:x}/{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timestamps_keep_microseconds() {
-        let t = DateTime::from_timestamp(1_700_000_000, 123_456_789).unwrap_or_default();
-        assert_eq!(micros(t).timestamp_subsec_nanos(), 123_456_000);
-        assert_eq!(micros(t).timestamp(), 1_700_000_000);
-    }
-}
-
 /// Every revision of a key, oldest first.
 async fn revisions<'e, E>(db: E, meter: &str, quantity: &str, start: DateTime<Utc>) -> Result<Vec<ReadingRecord>, StoreError>
 where
@@ -466,4 +454,16 @@ async fn put_reading(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, r: &NewRead
         }
     }
     Err(StoreError::Unavailable("a reading kept racing with another replica's; retry".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_keep_microseconds() {
+        let t = DateTime::from_timestamp(1_700_000_000, 123_456_789).unwrap_or_default();
+        assert_eq!(micros(t).timestamp_subsec_nanos(), 123_456_000);
+        assert_eq!(micros(t).timestamp(), 1_700_000_000);
+    }
 }
