@@ -20,6 +20,8 @@ pub struct Metrics {
     resident: Gauge,
     /// Bid calls by kind (submit, amend, cancel) and outcome (created, existing, conflict, …).
     pub bids: IntCounterVec,
+    /// Meter readings by source (grpc, mqtt, csv) and outcome (created, existing, corrected, conflict).
+    pub readings: IntCounterVec,
     /// Failed calls by gRPC code.
     pub errors: IntCounterVec,
 }
@@ -49,7 +51,10 @@ impl Metrics {
         let resident = Gauge::new("vpp_process_resident_memory_bytes", "Resident memory of the process").expect("valid metric");
         let bids = IntCounterVec::new(Opts::new("vpp_bid_calls_total", "Bid calls"), &["call", "outcome"]).expect("valid metric");
         let errors = IntCounterVec::new(Opts::new("vpp_rpc_errors_total", "Failed calls"), &["code"]).expect("valid metric");
-        let all: [Box<dyn prometheus::core::Collector>; 9] = [
+        let readings =
+            IntCounterVec::new(Opts::new("vpp_meter_readings_total", "Meter readings"), &["source", "outcome"]).expect("valid metric");
+        let all: [Box<dyn prometheus::core::Collector>; 10] = [
+            Box::new(readings.clone()),
             Box::new(solves.clone()),
             Box::new(solve_seconds.clone()),
             Box::new(bids.clone()),
@@ -63,7 +68,7 @@ impl Metrics {
         for c in all {
             registry.register(c).expect("registered once");
         }
-        Metrics { registry, solves, solve_seconds, bids, errors, calls, call_seconds, resident }
+        Metrics { registry, solves, solve_seconds, bids, readings, errors, calls, call_seconds, resident }
     }
 
     /// The text exposition format.

@@ -14,6 +14,7 @@
 //! | `[market] gate_closure_hours_before` | | 14 (10:00 the day before) |
 //! | `[market] price_floor`, `price_cap` | | 50, 1200 yuan/MWh (Henan spot) |
 //! | `[solver] max_concurrent`, `max_queued`, `time_limit_s` | | cores, 4 × cores, 120 |
+//! | `[meters] interval_minutes` | | 15 (every reading on this grid) |
 //! | `[tls] cert`, `key` (PEM files) | `VPP_TLS_CERT`, `VPP_TLS_KEY` | off |
 //! | `[[token]] token, role, park, bot, name` | `VPP_TOKENS` (`token=role[:who],…`) | none |
 
@@ -25,7 +26,7 @@ use serde::Deserialize;
 
 use crate::domain::validation::Collector;
 use crate::domain::ValidationErrors;
-use crate::service::{MarketRules, Principal, SolverLimits};
+use crate::service::{MarketRules, MeterRules, Principal, SolverLimits};
 use crate::store::Database;
 
 /// The configuration as written.
@@ -50,6 +51,9 @@ pub struct RawConfig {
     /// Solver bounds.
     #[serde(default)]
     pub solver: RawSolver,
+    /// Meter readings.
+    #[serde(default)]
+    pub meters: RawMeters,
     /// TLS.
     pub tls: Option<RawTls>,
     /// Bearer tokens.
@@ -69,6 +73,14 @@ pub struct RawMarket {
     pub price_floor: Option<f64>,
     /// Highest limit price.
     pub price_cap: Option<f64>,
+}
+
+/// `[meters]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMeters {
+    /// Minutes per reading interval (15 or 60; divides an hour).
+    pub interval_minutes: Option<u32>,
 }
 
 /// `[solver]`.
@@ -99,7 +111,7 @@ pub struct RawTls {
 pub struct RawToken {
     /// The bearer token.
     pub token: String,
-    /// `operator`, `park_manager` or `bot`.
+    /// `operator`, `park_manager`, `bot` or `meter`.
     pub role: String,
     /// The park, for a park manager.
     pub park: Option<String>,
@@ -128,6 +140,8 @@ pub struct Config {
     pub market: MarketRules,
     /// Solver bounds.
     pub limits: SolverLimits,
+    /// Meter rules.
+    pub meters: MeterRules,
     /// TLS certificate and key.
     pub tls: Option<RawTls>,
     /// Tokens and who they are.
@@ -187,7 +201,7 @@ impl RawConfig {
                     role: role.trim().to_string(),
                     park: who.clone().filter(|_| role == "park_manager"),
                     bot: who.clone().filter(|_| role == "bot"),
-                    name: who.filter(|_| role == "operator"),
+                    name: who.filter(|_| role == "operator" || role == "meter"),
                 });
             }
         }
@@ -247,6 +261,10 @@ impl RawConfig {
         if c.finite("solver.time_limit_s", time_limit) && time_limit <= 0.0 {
             c.push("solver.time_limit_s", "must be positive");
         }
+        let meter_interval = self.meters.interval_minutes.unwrap_or(MeterRules::default().interval_minutes);
+        if meter_interval == 0 || 60 % meter_interval != 0 {
+            c.push("meters.interval_minutes", format!("must divide an hour (15, 30, 60, …), got {meter_interval}"));
+        }
         let mut tokens = Vec::new();
         for (k, t) in self.tokens.into_iter().enumerate() {
             let f = format!("token[{k}]");
@@ -256,6 +274,7 @@ impl RawConfig {
             let principal = match (t.role.as_str(), t.park, t.bot) {
                 ("operator", None, None) => Principal::Operator { name: t.name.unwrap_or_default() },
                 ("park_manager", Some(park), None) => Principal::ParkManager { park },
+                ("meter", None, None) => Principal::Meter { name: t.name.unwrap_or_default() },
                 ("bot", None, Some(bot)) if !bot.is_empty() && !bot.contains(['/', '#']) => Principal::Bot { bot },
                 ("bot", None, Some(_)) => {
                     c.push(format!("{f}.bot"), "a bot name must be non-empty, without '/' or '#'");
@@ -264,7 +283,7 @@ impl RawConfig {
                 (role, ..) => {
                     c.push(
                         format!("{f}.role"),
-                        format!("'{role}' needs: operator (no park, no bot), park_manager with park, or bot with bot"),
+                        format!("'{role}' needs: operator or meter (no park, no bot), park_manager with park, or bot with bot"),
                     );
                     continue;
                 }
@@ -290,6 +309,7 @@ impl RawConfig {
                 max_queued: self.solver.max_queued.unwrap_or(lim.max_queued),
                 default_time_limit: Duration::from_secs_f64(time_limit.max(0.001)),
             },
+            meters: MeterRules { interval_minutes: meter_interval },
             tls: self.tls,
             tokens,
         })

@@ -83,6 +83,7 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: impl Future<Out
         plant_toml,
         store.clone() as Arc<dyn Store>,
         config.market.clone(),
+        config.meters,
         config.limits.clone(),
         metrics.clone(),
         cancel.clone(),

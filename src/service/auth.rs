@@ -6,13 +6,14 @@
 //! caller's [`Principal`] and applies the rule below. An edge that forgot a check would not
 //! compile: it has no other way to reach the store or the solver.
 //!
-//! | call | operator | park manager | bot |
-//! | --- | --- | --- | --- |
-//! | day-ahead, re-plan, schedules, inputs, set-points, the whole plant's day | yes | no | no |
-//! | a park's green share and day | any park | own park only | no |
-//! | the plant's green share, the list of days | yes | yes | no |
-//! | submit, amend, cancel bids | no | no | own bids |
-//! | list bids, stream awards | all | no | own bids |
+//! | call | operator | park manager | bot | meter |
+//! | --- | --- | --- | --- | --- |
+//! | day-ahead, re-plan, schedules, inputs, set-points, the whole plant's day | yes | no | no | no |
+//! | a park's green share, day and measured ledger | any park | own park only | no | no |
+//! | the plant's green share, the list of days | yes | yes | no | no |
+//! | submit, amend, cancel bids | no | no | own bids | no |
+//! | list bids, stream awards | all | no | own bids | no |
+//! | submit meter readings | no | no | no | yes |
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -42,6 +43,12 @@ pub enum Principal {
         /// The bot's name.
         bot: String,
     },
+    /// A meter or data logger (or the service's own MQTT bridge): submits readings.
+    Meter {
+        /// Who (for logs).
+        #[serde(default)]
+        name: String,
+    },
 }
 
 impl Principal {
@@ -51,6 +58,7 @@ impl Principal {
             Principal::Operator { name } => format!("operator:{name}"),
             Principal::ParkManager { park } => format!("park_manager:{park}"),
             Principal::Bot { bot } => format!("bot:{bot}"),
+            Principal::Meter { name } => format!("meter:{name}"),
         }
     }
 
@@ -61,7 +69,7 @@ impl Principal {
         match self {
             Principal::Operator { .. } => true,
             Principal::ParkManager { park: own } => own == park,
-            Principal::Bot { .. } => false,
+            Principal::Bot { .. } | Principal::Meter { .. } => false,
         }
     }
 }
@@ -79,15 +87,25 @@ pub(super) fn require_park(p: &Principal, park: &str) -> Result<(), Error> {
     match p {
         _ if p.may_read_park(park) => Ok(()),
         Principal::ParkManager { .. } => Err(Error::PermissionDenied("park managers may read only their own park".into())),
-        _ => Err(Error::PermissionDenied("market bots may not read green shares".into())),
+        _ => Err(Error::PermissionDenied("market bots and meters may not read green shares".into())),
     }
 }
 
 /// The rule for share readers (operators and park managers).
 pub(super) fn require_reader(p: &Principal) -> Result<(), Error> {
     match p {
-        Principal::Bot { .. } => Err(Error::PermissionDenied("market bots may not read green shares".into())),
-        _ => Ok(()),
+        Principal::Operator { .. } | Principal::ParkManager { .. } => Ok(()),
+        Principal::Bot { .. } | Principal::Meter { .. } => {
+            Err(Error::PermissionDenied("market bots and meters may not read green shares".into()))
+        }
+    }
+}
+
+/// The rule for submitting readings: meters only.
+pub(super) fn require_meter(p: &Principal) -> Result<(), Error> {
+    match p {
+        Principal::Meter { .. } => Ok(()),
+        _ => Err(Error::PermissionDenied("only meters submit readings".into())),
     }
 }
 
@@ -104,7 +122,9 @@ pub(super) fn bid_scope<'p>(p: &'p Principal, what: &str) -> Result<Option<&'p s
     match p {
         Principal::Operator { .. } => Ok(None),
         Principal::Bot { bot } => Ok(Some(bot)),
-        Principal::ParkManager { .. } => Err(Error::PermissionDenied(format!("park managers may not read {what}"))),
+        Principal::ParkManager { .. } | Principal::Meter { .. } => {
+            Err(Error::PermissionDenied(format!("park managers and meters may not read {what}")))
+        }
     }
 }
 

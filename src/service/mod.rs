@@ -10,7 +10,9 @@
 //!   schedules, their inputs, the whole day for the page;
 //! - [`Reader`] (`shares.rs`): green shares of a park or the plant, whole days stitched
 //!   across versions;
-//! - [`Trader`] and [`BidReader`] (`market.rs`): the bid book and awards.
+//! - [`Trader`] and [`BidReader`] (`market.rs`): the bid book and awards;
+//! - [`Meters`] (`meters.rs`): meter readings in; and a park's measured ledger
+//!   ([`Reader::park_ledger`]) out.
 //!
 //! `pool.rs` is the bounded solver pool; `input.rs` the request fields every edge parses
 //! the same way (days, ranges).
@@ -20,6 +22,7 @@ mod dispatch;
 mod error;
 mod input;
 mod market;
+mod meters;
 mod pool;
 mod shares;
 
@@ -38,6 +41,7 @@ pub use dispatch::{Cleared, Operator, Replan, ScheduleInputs};
 pub use error::Error;
 pub use input::{day, day_range};
 pub use market::{awards, check_bid, Acknowledged, Award, BidReader, MarketRules, Trader};
+pub use meters::{Accepted, Cancelled, LedgerInterval, MeterReading, MeterRules, Meters, ParkLedger, MAX_READINGS_PER_BATCH};
 pub use pool::SolverLimits;
 pub use shares::{park_day, plant_day, DayShare, DayVersions, Reader, ShareInterval, ShareReport};
 
@@ -56,6 +60,7 @@ pub struct Service {
     plant_toml: String,
     store: Arc<dyn Store>,
     market: MarketRules,
+    meters: MeterRules,
     metrics: Metrics,
     published: broadcast::Sender<Published>,
     shutdown: CancellationToken,
@@ -69,12 +74,13 @@ impl Service {
         plant_toml: String,
         store: Arc<dyn Store>,
         market: MarketRules,
+        meters: MeterRules,
         limits: SolverLimits,
         metrics: Metrics,
         shutdown: CancellationToken,
     ) -> Service {
         let (published, _) = broadcast::channel(256);
-        Service { plant: Arc::new(plant), plant_toml, store, market, pool: pool::Pool::new(limits), metrics, published, shutdown }
+        Service { plant: Arc::new(plant), plant_toml, store, market, meters, pool: pool::Pool::new(limits), metrics, published, shutdown }
     }
 
     /// The plant (its names and figures are configuration, readable by anyone signed in).
@@ -85,6 +91,11 @@ impl Service {
     /// The bid book's rules.
     pub fn market(&self) -> &MarketRules {
         &self.market
+    }
+
+    /// The meters' rules.
+    pub fn meter_rules(&self) -> &MeterRules {
+        &self.meters
     }
 
     /// Cancelled at shutdown: streams end, new solves are refused.

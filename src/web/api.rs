@@ -257,7 +257,9 @@ pub(crate) async fn me(State(web): State<Web>, headers: HeaderMap) -> ApiResult<
     let (role, name, park) = match &who {
         Principal::Operator { name } => ("operator", Some(name.clone()).filter(|n| !n.is_empty()), None),
         Principal::ParkManager { park } => ("park_manager", None, Some(park.clone())),
-        Principal::Bot { .. } => return Err(Error::PermissionDenied("market bots have no access".into()).into()),
+        Principal::Bot { .. } | Principal::Meter { .. } => {
+            return Err(Error::PermissionDenied("market bots and meters have no access".into()).into())
+        }
     };
     Ok(Json(Me {
         role,

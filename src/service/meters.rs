@@ -1,0 +1,293 @@
+//! Measured green power: meter readings in (from any edge: gRPC, MQTT, a CSV file), each
+//! checked against the plant, stored exactly once per (meter, quantity, interval) with
+//! corrections as revisions; and each park's ledger out, built from the readings alone by
+//! `ledger` (certificates, hourly-matched share, monthly GECs, Scope 2).
+
+use chrono::{DateTime, NaiveDate, Timelike, Utc};
+
+use crate::domain::limits;
+use crate::ledger::{self, Destination, Ledger, Origin, ParkInterval, ParkStatement, Quantity, Readings, StatementOptions, StorageState};
+use crate::store::{NewReading, ReadingOutcome, ReadingRecord};
+
+use super::{auth, Error, Principal, Reader, Service};
+
+/// Most readings in one call or message batch.
+pub const MAX_READINGS_PER_BATCH: usize = 10_000;
+/// Longest correction reason, characters.
+const MAX_REASON_CHARS: usize = 500;
+
+/// Rules of the meters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MeterRules {
+    /// The readings' interval (15 or 60 minutes; divides an hour). Every reading is on this
+    /// grid, so that a park's ledger is one grid.
+    pub interval_minutes: u32,
+}
+
+impl Default for MeterRules {
+    fn default() -> Self {
+        MeterRules { interval_minutes: 15 }
+    }
+}
+
+/// A reading as it comes in, before it is checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeterReading {
+    /// The meter: a wind farm, PV plant, storage, park or grid exchange of the plant.
+    pub meter: String,
+    /// What it read (`output`, `charge`, `discharge`, `soc`, `consumption`, `import`,
+    /// `export`).
+    pub quantity: String,
+    /// Start of the interval.
+    pub interval_start: DateTime<Utc>,
+    /// The energy, MWh.
+    pub value_mwh: f64,
+    /// For a correction: why the earlier value was wrong.
+    pub reason: Option<String>,
+}
+
+/// What became of one reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// The outcome (a conflict is a refusal of this reading only).
+    pub outcome: ReadingOutcome,
+}
+
+impl Accepted {
+    /// The stored revision the outcome names.
+    pub fn record(&self) -> &ReadingRecord {
+        match &self.outcome {
+            ReadingOutcome::Created(r) | ReadingOutcome::Existing(r) | ReadingOutcome::Corrected(r) | ReadingOutcome::Conflict(r) => r,
+        }
+    }
+}
+
+/// What a meter (or the service's own MQTT bridge) may do (from [`Service::meter`]).
+pub struct Meters<'a> {
+    pub(super) svc: &'a Service,
+}
+
+impl Meters<'_> {
+    /// Checks every reading of a batch (all problems at once, naming `readings[k].field`;
+    /// nothing is stored when one is bad), then stores them in one transaction: a first
+    /// reading, a redelivery (answered with what is stored), a correction (a different
+    /// value with a reason: the next revision) or a conflict (a different value without a
+    /// reason: refused, nothing changes).
+    pub async fn submit(&self, batch: Vec<MeterReading>, source: &str) -> Result<Vec<Accepted>, Error> {
+        let svc = self.svc;
+        if batch.is_empty() {
+            return Err(Error::invalid("readings", "must hold at least one reading"));
+        }
+        if batch.len() > MAX_READINGS_PER_BATCH {
+            return Err(Error::invalid("readings", format!("at most {MAX_READINGS_PER_BATCH} per call, got {}", batch.len())));
+        }
+        let received_at = DateTime::from_timestamp_micros(Utc::now().timestamp_micros()).unwrap_or_default();
+        let mut problems = Vec::new();
+        let mut out = Vec::with_capacity(batch.len());
+        for (k, r) in batch.into_iter().enumerate() {
+            match check(svc, k, r, source, received_at) {
+                Ok(new) => out.push(new),
+                Err(mut p) => problems.append(&mut p),
+            }
+        }
+        if !problems.is_empty() {
+            let n = problems.len();
+            return Err(Error::Invalid(super::error::bounded(format!("{n} bad reading(s), nothing stored:\n{}", problems.join("\n")))));
+        }
+        let outcomes = svc.store.put_readings(out).await?;
+        for o in &outcomes {
+            let kind = match o {
+                ReadingOutcome::Created(_) => "created",
+                ReadingOutcome::Existing(_) => "existing",
+                ReadingOutcome::Corrected(_) => "corrected",
+                ReadingOutcome::Conflict(_) => "conflict",
+            };
+            svc.metrics.readings.with_label_values(&[source, kind]).inc();
+        }
+        Ok(outcomes.into_iter().map(|outcome| Accepted { outcome }).collect())
+    }
+}
+
+/// One reading checked against the plant and the meter rules.
+fn check(svc: &Service, k: usize, r: MeterReading, source: &str, received_at: DateTime<Utc>) -> Result<NewReading, Vec<String>> {
+    let mut p = Vec::new();
+    let f = |field: &str| format!("readings[{k}].{field}");
+    let step = svc.meters.interval_minutes;
+    let dt = f64::from(step) / 60.0;
+    let quantity = Quantity::parse(&r.quantity);
+    let range = match quantity {
+        None => {
+            p.push(format!("{}: {} is not one of {}", f("quantity"), limits::quote(&r.quantity), Quantity::names()));
+            None
+        }
+        Some(q) => {
+            let range = q.range_wh(&svc.plant, &r.meter, dt);
+            if range.is_none() {
+                p.push(format!("{}: no {} named {} in plant {}", f("meter"), q.meter(), limits::quote(&r.meter), svc.plant.name));
+            }
+            range
+        }
+    };
+    let start = r.interval_start;
+    if start.nanosecond() != 0 || start.second() != 0 || !start.minute().is_multiple_of(step) || !limits::instant_in_range(start) {
+        p.push(format!(
+            "{}: {} is not the start of a {step}-minute interval {}",
+            f("interval_start"),
+            start.to_rfc3339(),
+            limits::day_range_text()
+        ));
+    }
+    let value_wh = match ledger::mwh_to_wh(r.value_mwh) {
+        Ok(wh) => Some(wh as i64),
+        Err(e) => {
+            p.push(format!("{}: {e}", f("value_mwh")));
+            None
+        }
+    };
+    if let (Some(v), Some(max)) = (value_wh, range) {
+        if v > max {
+            p.push(format!(
+                "{}: {} MWh is beyond what this meter can read in {step} minutes ({} MWh)",
+                f("value_mwh"),
+                r.value_mwh,
+                max as f64 / 1e6
+            ));
+        }
+    }
+    let reason = r.reason.filter(|s| !s.trim().is_empty());
+    if reason.as_ref().is_some_and(|s| s.chars().count() > MAX_REASON_CHARS) {
+        p.push(format!("{}: at most {MAX_REASON_CHARS} characters", f("reason")));
+    }
+    match (p.is_empty(), value_wh) {
+        (true, Some(value_wh)) => Ok(NewReading {
+            meter: r.meter,
+            quantity: r.quantity,
+            interval_start: start,
+            interval_minutes: step,
+            value_wh,
+            reason,
+            source: source.to_string(),
+            received_at,
+        }),
+        _ => Err(p),
+    }
+}
+
+/// One interval of a park's ledger.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerInterval {
+    /// Its start.
+    pub start: DateTime<Utc>,
+    /// Consumption, own green and pool green, Wh; `None` when a reading it needs is missing.
+    pub measured: Option<(u64, u64, u64)>,
+    /// What is missing (field paths), when it is.
+    pub missing: Vec<String>,
+}
+
+/// A certificate (part) cancelled for a park.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cancelled {
+    /// The certificate.
+    pub certificate_id: String,
+    /// The asset that produced (or the storage that released) it.
+    pub asset: String,
+    /// Its interval.
+    pub interval_start: DateTime<Utc>,
+    /// Released from storage.
+    pub from_storage: bool,
+    /// Behind the park's own meter.
+    pub own_meter: bool,
+    /// Wh cancelled for the park.
+    pub wh: u64,
+}
+
+/// A park's measured ledger over a day range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParkLedger {
+    /// The park's monthly statement (months the range touches).
+    pub statement: ParkStatement,
+    /// Interval by interval.
+    pub intervals: Vec<LedgerInterval>,
+    /// The certificates cancelled for it.
+    pub certificates: Vec<Cancelled>,
+}
+
+impl Reader<'_> {
+    /// A park's ledger from the readings of `from_day ..= to_day` (local days). The
+    /// storages' colour at the range's start is inferred from their first readings (green
+    /// by the plant's `initial_green_fraction`): ask for whole months for a statement.
+    /// NOT_FOUND when the range holds no reading.
+    pub async fn park_ledger(&self, park: &str, from_day: &str, to_day: &str) -> Result<ParkLedger, Error> {
+        auth::require_park(self.who, park)?;
+        let svc = self.svc;
+        let plant = &svc.plant;
+        let Some(p) = plant.parks.iter().position(|x| x.name == park) else {
+            return Err(Error::invalid("park", format!("no park named {} in plant {}", limits::quote(park), plant.name)));
+        };
+        let (from, to) = super::day_range(from_day, to_day)?;
+        let built = svc.ledger(from, to).await?;
+        let statement = built
+            .statement(plant, &StatementOptions::default())
+            .into_iter()
+            .nth(p)
+            .ok_or_else(|| Error::Internal("the statement has no such park".into()))?;
+        let intervals = built
+            .intervals()
+            .map(|i| match &i.parks[p] {
+                ParkInterval::Measured { consumption_wh, own_wh, pool_wh } => {
+                    LedgerInterval { start: i.start, measured: Some((*consumption_wh, *own_wh, *pool_wh)), missing: Vec::new() }
+                }
+                ParkInterval::Missing { what } => LedgerInterval { start: i.start, measured: None, missing: what.clone() },
+            })
+            .collect();
+        let mut certificates = Vec::new();
+        for c in built.certificates() {
+            for pl in &c.placements {
+                if let Destination::Cancelled { park: to, via } = &pl.to {
+                    if to == park {
+                        certificates.push(Cancelled {
+                            certificate_id: c.id.clone(),
+                            asset: c.asset.clone(),
+                            interval_start: c.interval_start,
+                            from_storage: matches!(c.origin, Origin::Storage { .. }),
+                            own_meter: *via == ledger::Via::OwnMeter,
+                            wh: pl.wh,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(ParkLedger { statement, intervals, certificates })
+    }
+}
+
+impl Service {
+    /// A meter's view (the `meter` role), or PERMISSION_DENIED.
+    pub fn meter(&self, who: &Principal) -> Result<Meters<'_>, Error> {
+        auth::require_meter(who)?;
+        Ok(Meters { svc: self })
+    }
+
+    /// The ledger of the local days `from ..= to`, from the latest revision of every
+    /// reading stored for them; NOT_FOUND when there is none.
+    async fn ledger(&self, from: NaiveDate, to: NaiveDate) -> Result<Ledger, Error> {
+        let (start, end) = (self.day_start(from), self.day_start(to + chrono::Days::new(1)));
+        let records = self.store.readings(start, end).await?;
+        if records.is_empty() {
+            return Err(Error::NotFound(format!("no meter readings for {from} .. {to}")));
+        }
+        let step = self.meters.interval_minutes;
+        let intervals = ((end - start).num_minutes() / i64::from(step)) as usize;
+        let mut readings = Readings::empty(&self.plant, start, step, intervals);
+        for r in records {
+            let n = &r.reading;
+            let (Some(q), true) = (Quantity::parse(&n.quantity), n.interval_minutes == step) else { continue };
+            let t = ((n.interval_start - start).num_minutes() / i64::from(step)) as usize;
+            if let Some(slot) = readings.slot(q, &n.meter, t) {
+                *slot = Some(n.value_wh);
+            }
+        }
+        Ledger::build(&self.plant, readings, StorageState::unread(&self.plant))
+            .map_err(|e| Error::FailedPrecondition(super::error::bounded(format!("the stored readings do not make a ledger:\n{e}"))))
+    }
+}
