@@ -82,9 +82,7 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: impl Future<Out
         plant,
         plant_toml,
         store.clone() as Arc<dyn Store>,
-        config.market.clone(),
-        config.meters,
-        config.limits.clone(),
+        crate::service::Rules { market: config.market.clone(), meters: config.meters, limits: config.limits.clone() },
         metrics.clone(),
         cancel.clone(),
     ));

@@ -54,6 +54,17 @@ pub struct Published {
     pub schedule: Arc<Schedule>,
 }
 
+/// The service's rules, from the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Rules {
+    /// The bid book.
+    pub market: MarketRules,
+    /// The meters.
+    pub meters: MeterRules,
+    /// The solver pool.
+    pub limits: SolverLimits,
+}
+
 /// The service over one plant and one store.
 pub struct Service {
     plant: Arc<Plant>,
@@ -73,13 +84,12 @@ impl Service {
         plant: Plant,
         plant_toml: String,
         store: Arc<dyn Store>,
-        market: MarketRules,
-        meters: MeterRules,
-        limits: SolverLimits,
+        rules: Rules,
         metrics: Metrics,
         shutdown: CancellationToken,
     ) -> Service {
         let (published, _) = broadcast::channel(256);
+        let Rules { market, meters, limits } = rules;
         Service { plant: Arc::new(plant), plant_toml, store, market, meters, pool: pool::Pool::new(limits), metrics, published, shutdown }
     }
 
