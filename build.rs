@@ -6,7 +6,13 @@ use std::path::PathBuf;
 use prost::Message as _;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = ["proto/vpp/v1/common.proto", "proto/vpp/v1/dispatch.proto", "proto/vpp/v1/green.proto", "proto/vpp/v1/market.proto"];
+    let files = [
+        "proto/vpp/v1/common.proto",
+        "proto/vpp/v1/dispatch.proto",
+        "proto/vpp/v1/green.proto",
+        "proto/vpp/v1/market.proto",
+        "proto/vpp/v1/meter.proto",
+    ];
     for f in files {
         println!("cargo:rerun-if-changed={f}");
     }

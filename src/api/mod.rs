@@ -4,13 +4,15 @@
 //! `status`. Only this module (and the clients) sees tonic and prost types.
 //!
 //! Services: `DispatchService` (operators), `GreenShareService` (park managers and
-//! operators), `MarketService` (bots).
+//! operators), `MarketService` (bots), `MeterService` (meters), `LedgerService` (park
+//! managers and operators).
 
 pub mod auth;
 mod convert;
 mod dispatch;
 pub mod fuzz;
 mod market;
+mod meters;
 mod shares;
 pub mod status;
 
@@ -29,6 +31,7 @@ pub use auth::GrpcAuth;
 pub use convert::forecast_to_pb;
 pub use dispatch::{DispatchApi, CLEARING_HEADER};
 pub use market::MarketApi;
+pub use meters::{LedgerApi, MeterApi};
 pub use shares::GreenApi;
 
 /// The caller's deadline, from the `grpc-timeout` header.

@@ -16,8 +16,10 @@ use tonic::transport::{Identity, Server, ServerTlsConfig};
 
 use crate::api::pb::dispatch_service_server::DispatchServiceServer;
 use crate::api::pb::green_share_service_server::GreenShareServiceServer;
+use crate::api::pb::ledger_service_server::LedgerServiceServer;
 use crate::api::pb::market_service_server::MarketServiceServer;
-use crate::api::{pb, DispatchApi, GreenApi, GrpcAuth, MarketApi};
+use crate::api::pb::meter_service_server::MeterServiceServer;
+use crate::api::{pb, DispatchApi, GreenApi, GrpcAuth, LedgerApi, MarketApi, MeterApi};
 use crate::domain::Plant;
 use crate::metrics::Metrics;
 use crate::service::{Authenticator, Service};
@@ -96,6 +98,8 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: impl Future<Out
     health.set_serving::<DispatchServiceServer<DispatchApi>>().await;
     health.set_serving::<GreenShareServiceServer<GreenApi>>().await;
     health.set_serving::<MarketServiceServer<MarketApi>>().await;
+    health.set_serving::<MeterServiceServer<MeterApi>>().await;
+    health.set_serving::<LedgerServiceServer<LedgerApi>>().await;
     // Reflection in both versions: grpc.reflection.v1 and v1alpha, which Python's
     // grpcio-reflection, older grpcurl and Postman still ask for.
     let reflection_builder = || {
@@ -111,6 +115,8 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: impl Future<Out
         DispatchServiceServer::new(DispatchApi::new(svc.clone())).max_decoding_message_size(max).max_encoding_message_size(64 << 20);
     let green = GreenShareServiceServer::new(GreenApi::new(svc.clone())).max_decoding_message_size(max).max_encoding_message_size(64 << 20);
     let market = MarketServiceServer::new(MarketApi::new(svc.clone())).max_decoding_message_size(max);
+    let meter = MeterServiceServer::new(MeterApi::new(svc.clone())).max_decoding_message_size(max);
+    let ledger = LedgerServiceServer::new(LedgerApi::new(svc.clone())).max_decoding_message_size(max).max_encoding_message_size(64 << 20);
 
     let metrics_task = listeners.metrics.map(|l| {
         let m = metrics.clone();
@@ -153,6 +159,8 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: impl Future<Out
             health.set_not_serving::<DispatchServiceServer<DispatchApi>>().await;
             health.set_not_serving::<GreenShareServiceServer<GreenApi>>().await;
             health.set_not_serving::<MarketServiceServer<MarketApi>>().await;
+            health.set_not_serving::<MeterServiceServer<MeterApi>>().await;
+            health.set_not_serving::<LedgerServiceServer<LedgerApi>>().await;
             cancel.cancel();
         }
     };
@@ -162,7 +170,9 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: impl Future<Out
         .add_service(reflection_alpha)
         .add_service(tonic::service::interceptor::InterceptedService::new(dispatch, GrpcAuth(auth.clone())))
         .add_service(tonic::service::interceptor::InterceptedService::new(green, GrpcAuth(auth.clone())))
-        .add_service(tonic::service::interceptor::InterceptedService::new(market, GrpcAuth(auth)))
+        .add_service(tonic::service::interceptor::InterceptedService::new(market, GrpcAuth(auth.clone())))
+        .add_service(tonic::service::interceptor::InterceptedService::new(meter, GrpcAuth(auth.clone())))
+        .add_service(tonic::service::interceptor::InterceptedService::new(ledger, GrpcAuth(auth)))
         .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(listeners.grpc).with_nodelay(Some(true)), on_signal)
         .await;
     cancel.cancel();

@@ -291,3 +291,13 @@ impl Service {
             .map_err(|e| Error::FailedPrecondition(super::error::bounded(format!("the stored readings do not make a ledger:\n{e}"))))
     }
 }
+
+impl super::Operator<'_> {
+    /// Every revision of one reading, oldest first (the audit trail of its corrections).
+    pub async fn reading_revisions(&self, meter: &str, quantity: &str, start: DateTime<Utc>) -> Result<Vec<ReadingRecord>, Error> {
+        if Quantity::parse(quantity).is_none() {
+            return Err(Error::invalid("quantity", format!("{} is not one of {}", limits::quote(quantity), Quantity::names())));
+        }
+        Ok(self.svc.store.reading_revisions(meter, quantity, start).await?)
+    }
+}

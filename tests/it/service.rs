@@ -27,6 +27,7 @@ pub(crate) const SHIHE: &str = "shihe-manager-token";
 pub(crate) const HUANGCHUAN: &str = "huangchuan-manager-token";
 pub(crate) const BOT_A: &str = "bot-a-token-xyz";
 pub(crate) const BOT_B: &str = "bot-b-token-xyz";
+pub(crate) const METER: &str = "meter-token-xyz";
 
 pub(crate) fn temp_db(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("vpp-it-{}-{name}-{}", std::process::id(), rand_suffix()));
@@ -69,6 +70,10 @@ bot = "bot-a"
 token = "{BOT_B}"
 role = "bot"
 bot = "bot-b"
+[[token]]
+token = "{METER}"
+role = "meter"
+name = "logger-1"
 "#,
         plant = repo("models/xinyang.toml").display(),
     )

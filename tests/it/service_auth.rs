@@ -9,10 +9,12 @@ use tonic::{Code, Status};
 use vpp_dispatch::api::pb;
 use vpp_dispatch::api::pb::dispatch_service_client::DispatchServiceClient;
 use vpp_dispatch::api::pb::green_share_service_client::GreenShareServiceClient;
+use vpp_dispatch::api::pb::ledger_service_client::LedgerServiceClient;
 use vpp_dispatch::api::pb::market_service_client::MarketServiceClient;
+use vpp_dispatch::api::pb::meter_service_client::MeterServiceClient;
 
 use crate::repo;
-use crate::service::{bid, config_text, future_day, req, temp_db, Running, BOT_A, BOT_B, HUANGCHUAN, OPERATOR, SHIHE};
+use crate::service::{bid, config_text, future_day, req, temp_db, Running, BOT_A, BOT_B, HUANGCHUAN, METER, OPERATOR, SHIHE};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Who {
@@ -21,6 +23,7 @@ enum Who {
     Operator,
     Shihe,
     BotA,
+    Meter,
 }
 
 impl Who {
@@ -31,11 +34,12 @@ impl Who {
             Who::Operator => Some(OPERATOR),
             Who::Shihe => Some(SHIHE),
             Who::BotA => Some(BOT_A),
+            Who::Meter => Some(METER),
         }
     }
 }
 
-const ALL: [Who; 5] = [Who::Nobody, Who::Stranger, Who::Operator, Who::Shihe, Who::BotA];
+const ALL: [Who; 6] = [Who::Nobody, Who::Stranger, Who::Operator, Who::Shihe, Who::BotA, Who::Meter];
 
 /// `Ok(())` or the status code; a call "passes authorization" when its code is neither
 /// UNAUTHENTICATED nor PERMISSION_DENIED (NOT_FOUND for a day with no schedule is a pass).
@@ -68,22 +72,27 @@ async fn every_rpc_checks_every_role() {
         .await
         .unwrap();
     let d = day.to_string();
-    let table: Vec<(&str, [bool; 5])> = vec![
-        // (rpc, allowed for [Nobody, Stranger, Operator, Shihe, BotA])
-        ("SubmitDayAhead", [false, false, true, false, false]),
-        ("Replan", [false, false, true, false, false]),
-        ("GetSchedule", [false, false, true, false, false]),
-        ("GetScheduleInputs", [false, false, true, false, false]),
-        ("ListSchedules", [false, false, true, false, false]),
-        ("StreamSchedules", [false, false, true, false, false]),
-        ("GetParkShare(own)", [false, false, true, true, false]),
-        ("GetParkShare(other)", [false, false, true, false, false]),
-        ("GetPlantShare", [false, false, true, true, false]),
-        ("SubmitBid", [false, false, false, false, true]),
-        ("AmendBid", [false, false, false, false, true]),
-        ("CancelBid", [false, false, false, false, true]),
-        ("ListBids", [false, false, true, false, true]),
-        ("StreamAwards", [false, false, true, false, true]),
+    let table: Vec<(&str, [bool; 6])> = vec![
+        // (rpc, allowed for [Nobody, Stranger, Operator, Shihe, BotA, Meter])
+        ("SubmitDayAhead", [false, false, true, false, false, false]),
+        ("Replan", [false, false, true, false, false, false]),
+        ("GetSchedule", [false, false, true, false, false, false]),
+        ("GetScheduleInputs", [false, false, true, false, false, false]),
+        ("ListSchedules", [false, false, true, false, false, false]),
+        ("StreamSchedules", [false, false, true, false, false, false]),
+        ("GetParkShare(own)", [false, false, true, true, false, false]),
+        ("GetParkShare(other)", [false, false, true, false, false, false]),
+        ("GetPlantShare", [false, false, true, true, false, false]),
+        ("SubmitBid", [false, false, false, false, true, false]),
+        ("AmendBid", [false, false, false, false, true, false]),
+        ("CancelBid", [false, false, false, false, true, false]),
+        ("ListBids", [false, false, true, false, true, false]),
+        ("StreamAwards", [false, false, true, false, true, false]),
+        ("SubmitReadings", [false, false, false, false, false, true]),
+        ("StreamReadings", [false, false, false, false, false, true]),
+        ("GetParkLedger(own)", [false, false, true, true, false, false]),
+        ("GetParkLedger(other)", [false, false, true, false, false, false]),
+        ("GetReadingRevisions", [false, false, true, false, false, false]),
     ];
     for (rpc, expect) in table {
         for (k, who) in ALL.iter().enumerate() {
@@ -91,6 +100,17 @@ async fn every_rpc_checks_every_role() {
             let mut dc = DispatchServiceClient::new(ch.clone()).max_decoding_message_size(64 << 20);
             let mut gc = GreenShareServiceClient::new(ch.clone());
             let mut mc = MarketServiceClient::new(ch.clone());
+            let mut meters = MeterServiceClient::new(ch.clone());
+            let mut lc = LedgerServiceClient::new(ch.clone());
+            let reading = pb::Reading {
+                meter: "shihe_park".into(),
+                quantity: "consumption".into(),
+                interval_start: fc_from(&h),
+                value_mwh: 3.0,
+                reason: String::new(),
+            };
+            let batch = pb::ReadingBatch { readings: vec![reading.clone()] };
+            let ledger = |park: &str| pb::ParkLedgerRequest { park: park.into(), from_day: d.clone(), to_day: String::new() };
             let r = match rpc {
                 "SubmitDayAhead" => code(
                     dc.submit_day_ahead(req(
@@ -147,6 +167,21 @@ async fn every_rpc_checks_every_role() {
                     Ok(_) => Ok(()),
                     Err(e) => Err((e.code(), e.message().to_string())),
                 },
+                "SubmitReadings" => code(meters.submit_readings(req(t, batch.clone())).await),
+                "StreamReadings" => code(meters.stream_readings(req(t, tokio_stream::iter([batch.clone()]))).await),
+                "GetParkLedger(own)" => code(lc.get_park_ledger(req(t, ledger("shihe_park"))).await),
+                "GetParkLedger(other)" => code(lc.get_park_ledger(req(t, ledger("pingqiao_park"))).await),
+                "GetReadingRevisions" => code(
+                    lc.get_reading_revisions(req(
+                        t,
+                        pb::ReadingKey {
+                            meter: reading.meter.clone(),
+                            quantity: reading.quantity.clone(),
+                            interval_start: reading.interval_start,
+                        },
+                    ))
+                    .await,
+                ),
                 other => unreachable!("{other}"),
             };
             assert_eq!(allowed(&r), expect[k], "{rpc} as {who:?}: {r:?}");

@@ -1,0 +1,202 @@
+//! Measured green power over a real socket (issue 14): meter readings in through
+//! `MeterService` (the meter role), stored exactly once with corrections as revisions, and
+//! a park's ledger out through `LedgerService` — equal to the ledger the core builds from
+//! the same readings (which `crates/core/tests/ledger.rs` checks independently).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use tonic::Code;
+use vpp_dispatch::api::pb;
+use vpp_dispatch::api::pb::ledger_service_client::LedgerServiceClient;
+use vpp_dispatch::api::pb::meter_service_client::MeterServiceClient;
+use vpp_dispatch::domain::{Forecast, Plant};
+use vpp_dispatch::ledger::{self, Ledger, Readings, StatementOptions, StorageState, WH_PER_MWH};
+use vpp_dispatch::model::{self, Options};
+
+use crate::repo;
+use crate::service::{plant, req, temp_db, Running, BOT_A, HUANGCHUAN, METER, OPERATOR, SHIHE};
+
+fn ts(t: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp { seconds: t.timestamp(), nanos: 0 }
+}
+
+/// A simulated day of readings: the summer fixture (15 min) solved, played back with noise
+/// and one dropped consumption reading.
+fn day_of_readings(plant: &Plant) -> (NaiveDate, Readings) {
+    let fc = Forecast::load(repo("fixtures/forecasts/summer-peak-15.json")).unwrap();
+    let schedule = model::solve(plant, &fc, &Options::default()).unwrap();
+    let r = ledger::simulate(plant, &schedule, &ledger::Simulation { seed: 3, noise: 0.05, dropped: 1 }).unwrap();
+    (fc.start.with_timezone(&plant.tz()).date_naive(), r)
+}
+
+fn wire(r: &Readings) -> Vec<pb::Reading> {
+    let mut out = Vec::new();
+    let mut push = |meter: &str, quantity: &str, t: usize, v: Option<i64>| {
+        if let Some(v) = v {
+            out.push(pb::Reading {
+                meter: meter.into(),
+                quantity: quantity.into(),
+                interval_start: Some(ts(r.instant(t))),
+                value_mwh: v as f64 / WH_PER_MWH as f64,
+                reason: String::new(),
+            });
+        }
+    };
+    for t in 0..r.intervals {
+        for (name, s) in &r.output_wh {
+            push(name, "output", t, s[t]);
+        }
+        for (name, s) in &r.storage {
+            push(name, "charge", t, s[t].charge_wh);
+            push(name, "discharge", t, s[t].discharge_wh);
+            push(name, "soc", t, s[t].soc_wh);
+        }
+        for (name, s) in &r.consumption_wh {
+            push(name, "consumption", t, s[t]);
+        }
+        for (name, s) in &r.grid {
+            push(name, "import", t, s[t].import_wh);
+            push(name, "export", t, s[t].export_wh);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readings_in_over_grpc_make_the_ledger_the_core_makes() {
+    let server = Running::start(&temp_db("meters"), "").await;
+    let ch = server.channel().await;
+    let mut meters = MeterServiceClient::new(ch.clone()).max_decoding_message_size(64 << 20);
+    let mut ledgers = LedgerServiceClient::new(ch.clone()).max_decoding_message_size(64 << 20);
+    let plant = plant();
+    let (day, readings) = day_of_readings(&plant);
+    let batch = pb::ReadingBatch { readings: wire(&readings) };
+    let n = batch.readings.len() as u64;
+    assert!(n > 3000, "{n}");
+
+    // Only meters submit; only readers read ledgers, a park manager only their own park.
+    let e = meters.submit_readings(req(Some(BOT_A), batch.clone())).await.unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    let acks = meters.submit_readings(req(Some(METER), batch.clone())).await.unwrap().into_inner();
+    assert_eq!((acks.created, acks.existing, acks.corrected, acks.conflicts), (n, 0, 0, 0));
+    assert_eq!(acks.acks.len() as u64, n);
+    let again = meters.submit_readings(req(Some(METER), batch.clone())).await.unwrap().into_inner();
+    assert_eq!((again.created, again.existing), (0, n), "a redelivery is stored once");
+
+    let park = "huangchuan_zero_carbon";
+    let ask = |token: &str, park: &str| {
+        req(Some(token), pb::ParkLedgerRequest { park: park.into(), from_day: day.to_string(), to_day: String::new() })
+    };
+    assert_eq!(ledgers.get_park_ledger(ask(SHIHE, park)).await.unwrap_err().code(), Code::PermissionDenied);
+    assert_eq!(ledgers.get_park_ledger(ask(METER, park)).await.unwrap_err().code(), Code::PermissionDenied);
+    let got = ledgers.get_park_ledger(ask(HUANGCHUAN, park)).await.unwrap().into_inner();
+
+    // The same readings through the core's ledger.
+    let core = Ledger::build(&plant, readings.clone(), StorageState::unread(&plant)).unwrap();
+    let p = plant.park_index(park).unwrap();
+    let want = &core.statement(&plant, &StatementOptions::default())[p];
+    assert_eq!(got.months.len(), want.months.len());
+    let (g, w) = (&got.months[0], &want.months[0]);
+    let mwh = |wh: u64| wh as f64 / WH_PER_MWH as f64;
+    assert_eq!((g.consumption_mwh, g.green_mwh, g.gec_issued), (mwh(w.consumption_wh), mwh(w.cancelled_wh()), w.gec_issued));
+    assert!(g.green_mwh > 0.0 && g.green_mwh <= g.consumption_mwh, "{g:?}");
+    assert_eq!(got.intervals.len(), 96);
+    let missing: usize = plant.parks.iter().map(|x| readings.consumption_wh[&x.name].iter().filter(|v| v.is_none()).count()).sum();
+    assert_eq!(missing, 1);
+    assert_eq!(got.intervals.iter().filter(|i| i.missing).count() as u64, g.missing_intervals);
+    let cancelled: f64 = got.certificates.iter().map(|c| c.mwh).sum();
+    assert!((cancelled - g.green_mwh).abs() < 1e-6, "{cancelled} vs {}", g.green_mwh);
+
+    // A correction: without a reason it is refused (nothing changes), with one it is
+    // revision 2, the trail keeps both, and the ledger counts the corrected value.
+    let t = (0..96).find(|t| readings.consumption_wh[park][*t].is_some()).unwrap();
+    let first = readings.consumption_wh[park][t].unwrap();
+    let corrected = first + 250_000;
+    let mut fix = pb::Reading {
+        meter: park.into(),
+        quantity: "consumption".into(),
+        interval_start: Some(ts(readings.instant(t))),
+        value_mwh: corrected as f64 / WH_PER_MWH as f64,
+        reason: String::new(),
+    };
+    let refused = meters.submit_readings(req(Some(METER), pb::ReadingBatch { readings: vec![fix.clone()] })).await.unwrap().into_inner();
+    assert_eq!(refused.conflicts, 1);
+    assert_eq!(refused.acks[0].outcome, pb::ReadingOutcome::Conflict as i32);
+    fix.reason = "CT ratio misconfigured".into();
+    let done = meters.submit_readings(req(Some(METER), pb::ReadingBatch { readings: vec![fix.clone()] })).await.unwrap().into_inner();
+    assert_eq!((done.corrected, done.acks[0].revision), (1, 2));
+    let key = pb::ReadingKey { meter: park.into(), quantity: "consumption".into(), interval_start: fix.interval_start };
+    assert_eq!(ledgers.get_reading_revisions(req(Some(HUANGCHUAN), key.clone())).await.unwrap_err().code(), Code::PermissionDenied);
+    let trail = ledgers.get_reading_revisions(req(Some(OPERATOR), key)).await.unwrap().into_inner().revisions;
+    assert_eq!(trail.iter().map(|r| (r.revision, r.reason.as_str())).collect::<Vec<_>>(), [(1, ""), (2, "CT ratio misconfigured")]);
+    let after = ledgers.get_park_ledger(ask(OPERATOR, park)).await.unwrap().into_inner();
+    let delta = after.months[0].consumption_mwh - got.months[0].consumption_mwh;
+    assert!((delta - 0.25).abs() < 1e-9, "{delta}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_readings_are_refused_by_field_and_nothing_of_the_batch_is_stored() {
+    let server = Running::start(&temp_db("meters-bad"), "").await;
+    let ch = server.channel().await;
+    let mut meters = MeterServiceClient::new(ch.clone());
+    let mut ledgers = LedgerServiceClient::new(ch.clone());
+    let at = DateTime::parse_from_rfc3339("2026-07-22T04:00:00Z").unwrap().with_timezone(&Utc);
+    let r = |meter: &str, quantity: &str, at: DateTime<Utc>, v: f64| pb::Reading {
+        meter: meter.into(),
+        quantity: quantity.into(),
+        interval_start: Some(ts(at)),
+        value_mwh: v,
+        reason: String::new(),
+    };
+    let batch = pb::ReadingBatch {
+        readings: vec![
+            r("shihe_park", "consumption", at, -1.0),
+            r("nowhere", "consumption", at, 1.0),
+            r("shihe_park", "consumption", at + chrono::Duration::minutes(7), 1.0),
+            r("shihe_pv", "output", at, 1e6),
+            r("shihe_park", "volume", at, 1.0),
+            r("shihe_park", "consumption", at + chrono::Duration::minutes(15), 2.0),
+        ],
+    };
+    let e = meters.submit_readings(req(Some(METER), batch)).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    let m = e.message();
+    for want in [
+        "5 bad reading(s), nothing stored",
+        "readings[0].value_mwh: an energy must not be negative",
+        "readings[1].meter: no park named 'nowhere'",
+        "readings[2].interval_start: 2026-07-22T04:07:00+00:00 is not the start of a 15-minute interval",
+        "readings[3].value_mwh: 1000000 MWh is beyond what this meter can read in 15 minutes",
+        "readings[4].quantity: 'volume' is not one of output, charge",
+    ] {
+        assert!(m.contains(want), "{want:?} not in:\n{m}");
+    }
+    // The good reading of the refused batch was not stored.
+    let key = pb::ReadingKey {
+        meter: "shihe_park".into(),
+        quantity: "consumption".into(),
+        interval_start: Some(ts(at + chrono::Duration::minutes(15))),
+    };
+    assert!(ledgers.get_reading_revisions(req(Some(OPERATOR), key)).await.unwrap().into_inner().revisions.is_empty());
+    let none = ledgers
+        .get_park_ledger(req(
+            Some(OPERATOR),
+            pb::ParkLedgerRequest { park: "shihe_park".into(), from_day: "2026-07-22".into(), to_day: String::new() },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(none.code(), Code::NotFound);
+
+    // A stream of batches: each stored as it comes; the answer counts them.
+    let at2 = at + chrono::Duration::hours(1);
+    let batches: Vec<pb::ReadingBatch> = (0..3)
+        .map(|k| pb::ReadingBatch {
+            readings: vec![r("shihe_park", "consumption", at2 + chrono::Duration::minutes(15 * k), 1.0 + k as f64)],
+        })
+        .chain([pb::ReadingBatch { readings: vec![r("shihe_park", "consumption", at2, 1.0)] }])
+        .collect();
+    let acks = meters.stream_readings(req(Some(METER), tokio_stream::iter(batches))).await.unwrap().into_inner();
+    assert_eq!((acks.created, acks.existing), (3, 1));
+    assert_eq!(acks.acks.len(), 1, "only what was not created is listed");
+    server.stop().await;
+}
