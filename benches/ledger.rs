@@ -1,0 +1,181 @@
+//! The measured ledger (issue 14): building it from readings, durable ingestion of
+//! readings into the SQLite store, and a park's statement — at a day (always) and a year of
+//! 15-minute readings for the whole plant (`VPP_BENCH_YEAR=1`).
+//!
+//! The readings are synthetic but shaped like the plant's: every wind farm and PV plant
+//! reads its forecast availability × capacity, every park its forecast demand, storages
+//! charge from 10:00 to 14:00 and discharge from 18:00 to 22:00 within their ratings, the
+//! grid exchange imports what the parks lack and exports the surplus.
+
+use std::time::{Duration, Instant};
+
+use chrono::Timelike;
+use criterion::{criterion_group, criterion_main, Criterion};
+use vpp_dispatch::domain::Plant;
+use vpp_dispatch::ledger::{Ledger, Readings, StatementOptions, StorageReading, StorageState, WH_PER_MWH};
+use vpp_dispatch::store::sqlite::SqliteStore;
+use vpp_dispatch::store::{NewReading, Store};
+use vpp_dispatch::synth::{generate, DayKind};
+
+fn plant() -> Plant {
+    Plant::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/xinyang.toml")).expect("the Xinyang plant")
+}
+
+/// `days` of 15-minute readings of every meter of the plant.
+fn readings(plant: &Plant, days: usize) -> Readings {
+    let fc = generate(plant, DayKind::SpringValley, 15, days);
+    let n = fc.intervals;
+    let dt = 0.25;
+    let wh = |mwh: f64| (mwh.max(0.0) * WH_PER_MWH as f64).round() as i64;
+    let mut r = Readings::empty(plant, fc.start, 15, n);
+    let mut net = vec![0.0; n];
+    for (_, a) in plant.renewables() {
+        let avail = &fc.availability[&a.name];
+        let s: Vec<Option<i64>> = (0..n).map(|t| Some(wh(avail[t] * a.capacity_mw * dt))).collect();
+        for t in 0..n {
+            net[t] += avail[t] * a.capacity_mw * dt;
+        }
+        r.output_wh.insert(a.name.clone(), s);
+    }
+    for p in &plant.parks {
+        let d = &fc.demand_mw[&p.name];
+        for t in 0..n {
+            net[t] -= d[t] * dt;
+        }
+        r.consumption_wh.insert(p.name.clone(), (0..n).map(|t| Some(wh(d[t] * dt))).collect());
+    }
+    for s in &plant.storage {
+        let mut soc = s.e_min_mwh + 0.5 * (s.e_max_mwh - s.e_min_mwh);
+        let series = (0..n)
+            .map(|t| {
+                let hour = fc.start.with_timezone(&plant.tz()).hour() as usize + t / 4;
+                let (c, d) = match hour % 24 {
+                    10..=13 => ((0.5 * s.charge_mw * dt).min((s.e_max_mwh - soc) / s.eta_charge), 0.0),
+                    18..=21 => (0.0, (0.5 * s.discharge_mw * dt).min((soc - s.e_min_mwh) * s.eta_discharge)),
+                    _ => (0.0, 0.0),
+                };
+                soc += c * s.eta_charge - d / s.eta_discharge;
+                net[t] += d - c;
+                StorageReading { charge_wh: Some(wh(c)), discharge_wh: Some(wh(d)), soc_wh: Some(wh(soc)) }
+            })
+            .collect();
+        r.storage.insert(s.name.clone(), series);
+    }
+    for g in &plant.grids {
+        let s = (0..n)
+            .map(|t| vpp_dispatch::ledger::GridReading {
+                import_wh: Some(wh(-net[t])),
+                export_wh: Some(wh(net[t].min(g.export_cap_mw * dt))),
+            })
+            .collect();
+        r.grid.insert(g.name.clone(), s);
+    }
+    r
+}
+
+fn count(r: &Readings) -> usize {
+    let some = |v: &Option<i64>| usize::from(v.is_some());
+    r.output_wh.values().chain(r.consumption_wh.values()).flatten().map(some).sum::<usize>()
+        + r.storage.values().flatten().map(|s| some(&s.charge_wh) + some(&s.discharge_wh) + some(&s.soc_wh)).sum::<usize>()
+        + r.grid.values().flatten().map(|g| some(&g.import_wh) + some(&g.export_wh)).sum::<usize>()
+}
+
+/// Every reading of `r` as a store row.
+fn rows(r: &Readings) -> Vec<NewReading> {
+    let mut out = Vec::with_capacity(count(r));
+    let now = chrono::Utc::now();
+    let mut push = |meter: &str, quantity: &str, t: usize, v: Option<i64>| {
+        if let Some(v) = v {
+            out.push(NewReading {
+                meter: meter.into(),
+                quantity: quantity.into(),
+                interval_start: r.instant(t),
+                interval_minutes: 15,
+                value_wh: v,
+                reason: None,
+                source: "bench".into(),
+                received_at: now,
+            });
+        }
+    };
+    for t in 0..r.intervals {
+        for (m, s) in &r.output_wh {
+            push(m, "output", t, s[t]);
+        }
+        for (m, s) in &r.consumption_wh {
+            push(m, "consumption", t, s[t]);
+        }
+        for (m, s) in &r.storage {
+            push(m, "charge", t, s[t].charge_wh);
+            push(m, "discharge", t, s[t].discharge_wh);
+            push(m, "soc", t, s[t].soc_wh);
+        }
+        for (m, s) in &r.grid {
+            push(m, "import", t, s[t].import_wh);
+            push(m, "export", t, s[t].export_wh);
+        }
+    }
+    out
+}
+
+fn bench(c: &mut Criterion) {
+    let plant = plant();
+    let year = std::env::var("VPP_BENCH_YEAR").is_ok_and(|v| v == "1");
+    let mut cases = vec![("day", 1usize)];
+    if year {
+        cases.push(("year", 365));
+    }
+    for (name, days) in cases {
+        let r = readings(&plant, days);
+        let n = count(&r);
+        // One timed build, with the figures printed (criterion's own figures follow).
+        let started = Instant::now();
+        let ledger = Ledger::build(&plant, r.clone(), StorageState::unread(&plant)).expect("the readings make a ledger");
+        let build = started.elapsed();
+        let started = Instant::now();
+        let statements = ledger.statement(&plant, &StatementOptions::default());
+        let statement = started.elapsed();
+        println!(
+            "ledger {name}: {n} readings, {} certificates; build {:.3} s ({:.0} readings/s), statement of every park {:.1} ms",
+            ledger.certificates().count(),
+            build.as_secs_f64(),
+            n as f64 / build.as_secs_f64(),
+            statement.as_secs_f64() * 1e3,
+        );
+        assert_eq!(statements.len(), plant.parks.len());
+        let mut g = c.benchmark_group(format!("ledger {name}"));
+        g.sample_size(10).measurement_time(Duration::from_secs(if days > 1 { 60 } else { 5 }));
+        g.bench_function("build", |b| {
+            b.iter(|| Ledger::build(&plant, r.clone(), StorageState::unread(&plant)).map(|l| l.closing().storages.len()))
+        });
+        g.bench_function("statement", |b| b.iter(|| ledger.statement(&plant, &StatementOptions::default()).len()));
+        g.finish();
+
+        // Durable ingestion into a fresh SQLite file, in batches of 10,000 (the gRPC
+        // maximum), one commit per batch.
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime");
+        let batch = rows(&r);
+        let path = std::env::temp_dir().join(format!("vpp-bench-readings-{}-{name}.sqlite", std::process::id()));
+        let secs = rt.block_on(async {
+            let store = SqliteStore::open(&path).await.expect("store opens");
+            let started = Instant::now();
+            for chunk in batch.chunks(10_000) {
+                store.put_readings(chunk.to_vec()).await.expect("stored");
+            }
+            let secs = started.elapsed().as_secs_f64();
+            store.close().await;
+            secs
+        });
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        println!(
+            "ingestion {name}: {} readings durably into SQLite in {secs:.3} s: {:.0} readings/s",
+            batch.len(),
+            batch.len() as f64 / secs
+        );
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
