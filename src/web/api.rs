@@ -10,6 +10,7 @@
 //! | `GET /api/v1/days[?from_day=&to_day=]` | 200 | 200 | 403 | 401 |
 //! | `GET /api/v1/days/{day}/parks/{park}` | 200 | own park 200, other 403 | 403 | 401 |
 //! | `GET /api/v1/days/{day}/plant` | 200 | 403 | 403 | 401 |
+//! | `GET /api/v1/parks/{park}/statement.html?month=YYYY-MM` (and `.csv`; `statement.rs`) | 200 | own park 200, other 403 | 403 | 401 |
 //!
 //! Errors are `{"error": "<message>", "status": <code>}` with the HTTP status of the
 //! service's error (one exhaustive match in `http_status`: 401, 403, 400, 404, 409, 412,
@@ -39,7 +40,7 @@ pub(crate) struct Web {
 
 /// A refusal or failure: the service's error.
 #[derive(Debug)]
-pub(crate) struct ApiError(Error);
+pub(crate) struct ApiError(pub(crate) Error);
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
@@ -89,7 +90,7 @@ impl IntoResponse for ApiError {
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
 /// The caller, from `authorization: Bearer <token>`; bots have no business with the page.
-fn caller(web: &Web, headers: &HeaderMap) -> Result<Principal, ApiError> {
+pub(crate) fn caller(web: &Web, headers: &HeaderMap) -> Result<Principal, ApiError> {
     let header = headers.get(header::AUTHORIZATION).map(|v| v.to_str().map_err(|_| ()));
     let who = web.auth.authenticate(header)?;
     if let Principal::Bot { .. } = who {

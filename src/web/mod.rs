@@ -8,6 +8,7 @@
 //! (`'self'` only: no inline script, no other origin).
 
 mod api;
+mod statement;
 
 use std::sync::Arc;
 
@@ -60,6 +61,8 @@ pub fn router(svc: Arc<Service>, auth: Authenticator) -> Router {
         .route("/api/v1/days/{day}/parks/{park}", get(api::park))
         .route("/api/v1/days/{day}/plant", get(api::plant))
         .route("/api/v1/days/{day}/setpoints.csv", get(api::setpoints_csv))
+        .route("/api/v1/parks/{park}/statement.html", get(statement::html))
+        .route("/api/v1/parks/{park}/statement.csv", get(statement::csv))
         .route("/api/{*rest}", get(api::not_found));
     for &(path, content_type, body) in ASSETS {
         app = app.route(path, get(move || async move { asset(content_type, body) }));

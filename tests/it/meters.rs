@@ -21,14 +21,14 @@ fn ts(t: DateTime<Utc>) -> prost_types::Timestamp {
 
 /// A simulated day of readings: the summer fixture (15 min) solved, played back with noise
 /// and one dropped consumption reading.
-fn day_of_readings(plant: &Plant) -> (NaiveDate, Readings) {
+pub(crate) fn day_of_readings(plant: &Plant) -> (NaiveDate, Readings) {
     let fc = Forecast::load(repo("fixtures/forecasts/summer-peak-15.json")).unwrap();
     let schedule = model::solve(plant, &fc, &Options::default()).unwrap();
     let r = ledger::simulate(plant, &schedule, &ledger::Simulation { seed: 3, noise: 0.05, dropped: 1 }).unwrap();
     (fc.start.with_timezone(&plant.tz()).date_naive(), r)
 }
 
-fn wire(r: &Readings) -> Vec<pb::Reading> {
+pub(crate) fn wire(r: &Readings) -> Vec<pb::Reading> {
     let mut out = Vec::new();
     let mut push = |meter: &str, quantity: &str, t: usize, v: Option<i64>| {
         if let Some(v) = v {

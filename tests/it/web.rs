@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
-use chrono::{NaiveDate, TimeZone, Utc};
+use chrono::{Datelike, NaiveDate, TimeZone, Utc};
 use fantoccini::{Client, ClientBuilder, Locator};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -192,6 +192,69 @@ fn assert_stack_adds_up(sources: &Value, share: &pb::DayShare, dt: f64, what: &s
 
 // ------------------------------------------------------------------------------------------
 // The API.
+
+/// Issue 14: a park's monthly statement for an auditor, as a printable page and as CSV,
+/// from the measured ledger: the certificate ids and figures `LedgerService` gives, to the
+/// park's manager and operators only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_monthly_statement_prints_the_ledger_with_its_certificates() {
+    let server = WebServer::start("statement").await;
+    let ch = server.channel().await;
+    let plant = Plant::load(repo("models/xinyang.toml")).unwrap();
+    let (day, readings) = crate::meters::day_of_readings(&plant);
+    let mut meters = vpp_dispatch::api::pb::meter_service_client::MeterServiceClient::new(ch.clone());
+    meters.submit_readings(req(Some(crate::service::METER), pb::ReadingBatch { readings: crate::meters::wire(&readings) })).await.unwrap();
+    let park = "huangchuan_zero_carbon";
+    let month = day.format("%Y-%m").to_string();
+    let (first, last) = (day.with_day(1).unwrap(), day.with_day(1).unwrap() + chrono::Months::new(1) - chrono::Days::new(1));
+    let ledger = vpp_dispatch::api::pb::ledger_service_client::LedgerServiceClient::new(ch.clone())
+        .max_decoding_message_size(64 << 20)
+        .get_park_ledger(req(
+            Some(HUANGCHUAN),
+            pb::ParkLedgerRequest { park: park.into(), from_day: first.to_string(), to_day: last.to_string() },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!ledger.certificates.is_empty());
+
+    let http = http();
+    let html_url = server.url(&format!("/api/v1/parks/{park}/statement.html?month={month}"));
+    let (status, headers, body) = try_get(&http, &html_url, Some(HUANGCHUAN)).await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers.get("content-type").unwrap(), "text/html; charset=utf-8");
+    let page = String::from_utf8(body.to_vec()).unwrap();
+    assert!(page.contains(&format!("Certificates cancelled ({})", ledger.certificates.len())), "{}", &page[..400.min(page.len())]);
+    for c in &ledger.certificates {
+        assert!(page.contains(&format!("<code>{}</code>", c.certificate_id)), "{} missing", c.certificate_id);
+    }
+    assert!(page.contains(&format!("<td>{}</td>", ledger.months[0].gec_issued)));
+
+    let csv_url = server.url(&format!("/api/v1/parks/{park}/statement.csv?month={month}"));
+    let (status, headers, body) = try_get(&http, &csv_url, Some(OPERATOR)).await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers.get("content-disposition").unwrap().to_str().unwrap().contains(&format!("statement-{park}-{month}.csv")));
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    let (summary, certs) = text.split_once("\n\n").unwrap();
+    let fields: Vec<&str> = summary.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!(fields[0], park);
+    assert_eq!(fields[8].parse::<u64>().unwrap(), ledger.months[0].gec_issued);
+    assert!((fields[5].parse::<f64>().unwrap() - ledger.months[0].green_mwh).abs() < 1e-6);
+    let rows: Vec<&str> = certs.lines().skip(1).collect();
+    assert_eq!(rows.len(), ledger.certificates.len());
+    let total: f64 = rows.iter().map(|r| r.rsplit(',').next().unwrap().parse::<f64>().unwrap()).sum();
+    assert!((total - ledger.months[0].green_mwh).abs() < 1e-6, "{total}");
+
+    // Another park's manager, a bot: refused; a bad month: named.
+    let (status, _, _) = try_get(&http, &html_url, Some(SHIHE)).await.unwrap();
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = try_get(&http, &csv_url, Some(BOT_A)).await.unwrap();
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = get(&http, &server.url(&format!("/api/v1/parks/{park}/statement.csv?month=2026-13")), Some(OPERATOR)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"].as_str().unwrap().contains("month: '2026-13' is not a month YYYY-MM"), "{body}");
+    server.stop().await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_gives_the_grpc_numbers_to_whom_grpc_would() {
