@@ -200,3 +200,112 @@ async fn bad_readings_are_refused_by_field_and_nothing_of_the_batch_is_stored() 
     assert_eq!(acks.acks.len(), 1, "only what was not created is listed");
     server.stop().await;
 }
+
+/// Batch `k` of 200 consecutive 15-minute consumption readings of `park` from `start`.
+fn batch_of(start: DateTime<Utc>, park: &str, k: usize) -> pb::ReadingBatch {
+    pb::ReadingBatch {
+        readings: (0..200)
+            .map(|j| pb::Reading {
+                meter: park.into(),
+                quantity: "consumption".into(),
+                interval_start: Some(ts(start + chrono::Duration::minutes(15 * (k * 200 + j) as i64))),
+                value_mwh: 1.0 + j as f64 / 1000.0,
+                reason: String::new(),
+            })
+            .collect(),
+    }
+}
+
+/// kill -9 while four loggers submit readings: after a restart every reading the service
+/// acknowledged is stored, once (revision 1), and submitting an acknowledged batch again
+/// stores nothing new.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_loses_no_acknowledged_reading() {
+    use std::process::{Command, Stdio};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    let db = temp_db("meters-kill9");
+    let dir = db.parent().unwrap().to_path_buf();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let cfg = dir.join(format!("meters-kill9-{port}.toml"));
+    std::fs::write(&cfg, crate::service::config_text(&db, &format!("listen = \"127.0.0.1:{port}\"\n"))).unwrap();
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_vpp"))
+            .args(["serve", "--config", cfg.to_str().unwrap()])
+            .current_dir(repo(""))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("vpp serve starts")
+    };
+    let addr = format!("http://127.0.0.1:{port}");
+    let connect = |addr: String| async move {
+        for _ in 0..400 {
+            if let Ok(c) = tonic::transport::Channel::from_shared(addr.clone()).unwrap().connect().await {
+                return c;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("server did not come up");
+    };
+    let mut child = spawn();
+    let ch = connect(addr.clone()).await;
+    let start = DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z").unwrap().with_timezone(&Utc);
+    let parks = ["shihe_park", "pingqiao_park", "shangtianti_park", "yudongnan_hitech"];
+    let acked = Arc::new(Mutex::new(Vec::<(usize, usize)>::new()));
+    let mut tasks = Vec::new();
+    for (p, park) in parks.iter().enumerate() {
+        let (ch, acked) = (ch.clone(), acked.clone());
+        let park = park.to_string();
+        tasks.push(tokio::spawn(async move {
+            let mut mc = MeterServiceClient::new(ch);
+            for k in 0..150 {
+                match mc.submit_readings(req(Some(METER), batch_of(start, &park, k))).await {
+                    Ok(_) => acked.lock().unwrap().push((p, k)),
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    while acked.lock().unwrap().len() < 40 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    for t in tasks {
+        let _ = t.await;
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() < 4 * 150, "the kill came before the loggers were done");
+
+    // Restart: an acknowledged batch again is all redeliveries.
+    let mut child = spawn();
+    let ch = connect(addr).await;
+    let (p, k) = acked[0];
+    let again = MeterServiceClient::new(ch).submit_readings(req(Some(METER), batch_of(start, parks[p], k))).await.unwrap().into_inner();
+    assert_eq!((again.created, again.existing), (0, 200));
+    child.kill().ok();
+    let _ = child.wait();
+
+    // What the file holds: every acknowledged reading, once.
+    let store = vpp_dispatch::store::sqlite::SqliteStore::open(&db).await.unwrap();
+    use vpp_dispatch::store::Store;
+    let stored = store.readings(start, start + chrono::Duration::days(400)).await.unwrap();
+    let keys: std::collections::HashSet<(String, i64)> =
+        stored.iter().map(|r| (r.reading.meter.clone(), r.reading.interval_start.timestamp())).collect();
+    assert_eq!(keys.len(), stored.len(), "one latest revision per key");
+    assert!(stored.iter().all(|r| r.revision == 1));
+    let mut lost = 0;
+    for (p, k) in &acked {
+        for j in 0..200 {
+            let at = start + chrono::Duration::minutes(15 * (k * 200 + j) as i64);
+            if !keys.contains(&(parks[*p].to_string(), at.timestamp())) {
+                lost += 1;
+            }
+        }
+    }
+    assert_eq!(lost, 0, "{lost} acknowledged readings lost of {}", acked.len() * 200);
+    eprintln!("kill -9: {} readings acknowledged before the kill, {} stored after restart", acked.len() * 200, stored.len());
+    store.close().await;
+}
