@@ -130,7 +130,7 @@ pub(crate) fn side(s: i32) -> Result<BidSide, Status> {
     }
 }
 
-fn side_to_pb(s: BidSide) -> i32 {
+pub(crate) fn side_to_pb(s: BidSide) -> i32 {
     match s {
         BidSide::Sell => pb::Side::Sell as i32,
         BidSide::Buy => pb::Side::Buy as i32,

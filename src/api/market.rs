@@ -63,6 +63,29 @@ impl MarketService for MarketApi {
         Ok(Response::new(pb::ListBidsResponse { bids }))
     }
 
+    async fn get_settlement(&self, request: Request<pb::SettlementRequest>) -> Result<Response<pb::SettlementReport>, Status> {
+        let who = principal(&request)?;
+        let day = request.into_inner().delivery_day;
+        let list = self.svc.bid_reader(&who, "settlements")?.settlement(&day).await?;
+        let bids = list
+            .into_iter()
+            .map(|x| pb::BidSettlement {
+                side: convert::side_to_pb(x.side),
+                bid_id: x.bid_id,
+                bot: x.bot,
+                node: x.node,
+                park: x.park.unwrap_or_default(),
+                accepted_mwh: x.accepted_mwh,
+                delivered_mwh: x.delivered_mwh,
+                imbalance_mwh: x.imbalance_mwh,
+                at_award_yuan: x.at_award_yuan,
+                at_node_yuan: x.at_node_yuan,
+                note: x.note.unwrap_or_default(),
+            })
+            .collect();
+        Ok(Response::new(pb::SettlementReport { delivery_day: day, bids }))
+    }
+
     type StreamAwardsStream = AwardStream;
 
     async fn stream_awards(&self, request: Request<pb::StreamAwardsRequest>) -> Result<Response<AwardStream>, Status> {

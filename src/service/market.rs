@@ -222,7 +222,7 @@ impl BidReader<'_> {
 
 /// The (bot, id) of an LP bid. Schedules published before bids kept their identity
 /// through the LP carry `bot/id#k` as the id; those are read back as (bot, id).
-fn identity(a: &BidAward) -> (&str, &str) {
+pub(super) fn identity(a: &BidAward) -> (&str, &str) {
     let legacy = a.id.rsplit_once('#').and_then(|(head, _)| head.split_once('/')).filter(|(bot, _)| *bot == a.bot);
     legacy.unwrap_or((&a.bot, &a.id))
 }

@@ -24,6 +24,7 @@ mod input;
 mod market;
 mod meters;
 mod pool;
+mod settlement;
 mod shares;
 
 use std::sync::Arc;
@@ -43,6 +44,7 @@ pub use input::{day, day_range};
 pub use market::{awards, check_bid, Acknowledged, Award, BidReader, MarketRules, Trader};
 pub use meters::{Accepted, Cancelled, LedgerInterval, MeterReading, MeterRules, Meters, ParkLedger, MAX_READINGS_PER_BATCH};
 pub use pool::SolverLimits;
+pub use settlement::Settlement;
 pub use shares::{park_day, plant_day, DayShare, DayVersions, Reader, ShareInterval, ShareReport};
 
 /// A schedule just published.

@@ -309,3 +309,69 @@ async fn kill_9_loses_no_acknowledged_reading() {
     eprintln!("kill -9: {} readings acknowledged before the kill, {} stored after restart", acked.len() * 200, stored.len());
     store.close().await;
 }
+
+/// Settlement of a day's awards against the readings, by hand: a curtail bid whose park
+/// consumed 2 MWh more than planned in its hour delivered 2 MWh less; a sell bid is not
+/// metered; a bot sees only its own, a park manager none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn awards_settle_against_the_park_meter() {
+    use vpp_dispatch::api::pb::dispatch_service_client::DispatchServiceClient;
+    use vpp_dispatch::api::pb::market_service_client::MarketServiceClient;
+
+    let server = Running::start(&temp_db("settle"), "").await;
+    let ch = server.channel().await;
+    let (day, fc) = crate::service::future_day(4);
+    let h = fc.horizon(plant().tz());
+    let mut market = MarketServiceClient::new(ch.clone());
+    let bid = crate::service::bid;
+    market.submit_bid(req(Some(BOT_A), bid("cut", "pingqiao", h.instant(20), pb::Side::Curtail, 20.0, 50.0, false))).await.unwrap();
+    market.submit_bid(req(Some(BOT_A), bid("sell", "shihe", h.instant(19), pb::Side::Sell, 50.0, 100.0, false))).await.unwrap();
+    let options = pb::SolveOptions { objective: pb::Objective::GreenShare as i32, ..Default::default() };
+    let s = DispatchServiceClient::new(ch.clone())
+        .max_decoding_message_size(64 << 20)
+        .submit_day_ahead(req(Some(OPERATOR), crate::service::day_ahead(day, &fc, options)))
+        .await
+        .unwrap()
+        .into_inner();
+    let award = |id: &str| s.awards.iter().find(|a| a.bid_id == id).unwrap().clone();
+    let (cut, sell) = (award("cut"), award("sell"));
+    assert!(cut.accepted_mw > 1.0 && sell.accepted_mw > 1.0, "both are awarded: {cut:?} {sell:?}");
+    let planned = s.parks.iter().find(|p| p.name == "pingqiao_park").unwrap().served_mw[20];
+
+    // The park's meter in hour 20: what was planned plus 2 MWh, in four quarter hours.
+    let readings = (0..4)
+        .map(|q| pb::Reading {
+            meter: "pingqiao_park".into(),
+            quantity: "consumption".into(),
+            interval_start: Some(ts(h.instant(20) + chrono::Duration::minutes(15 * q))),
+            value_mwh: planned / 4.0 + 0.5,
+            reason: String::new(),
+        })
+        .collect();
+    MeterServiceClient::new(ch.clone()).submit_readings(req(Some(METER), pb::ReadingBatch { readings })).await.unwrap();
+
+    let mine = market.get_settlement(req(Some(BOT_A), pb::SettlementRequest { delivery_day: day.to_string() })).await.unwrap().into_inner();
+    let get = |id: &str| mine.bids.iter().find(|b| b.bid_id == id).unwrap();
+    let c = get("cut");
+    assert_eq!((c.park.as_str(), c.side), ("pingqiao_park", pb::Side::Curtail as i32));
+    assert!((c.accepted_mwh - cut.accepted_mw).abs() < 1e-9);
+    let delivered = c.delivered_mwh.unwrap();
+    assert!((delivered - (cut.accepted_mw - 2.0)).abs() < 1e-6, "{c:?}");
+    assert!((c.imbalance_mwh.unwrap() + 2.0).abs() < 1e-6, "{c:?}");
+    assert!((c.at_award_yuan.unwrap() - delivered * cut.clearing_price).abs() < 1e-6, "{c:?}");
+    assert!(c.at_node_yuan.is_some());
+    let x = get("sell");
+    assert_eq!((x.delivered_mwh, x.imbalance_mwh), (None, None));
+    assert!(x.note.contains("not metered"), "{x:?}");
+
+    // Bot B has none of A's; a park manager may not ask.
+    let theirs = market
+        .get_settlement(req(Some(crate::service::BOT_B), pb::SettlementRequest { delivery_day: day.to_string() }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(theirs.bids.is_empty(), "{theirs:?}");
+    let e = market.get_settlement(req(Some(SHIHE), pb::SettlementRequest { delivery_day: day.to_string() })).await.unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    server.stop().await;
+}
