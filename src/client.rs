@@ -119,6 +119,60 @@ async fn calls(addr: String, token: String, as_json: bool, call: ClientCall) -> 
                 let s = c.get_schedule(with_token(&token, pb::GetScheduleRequest { delivery_day, version })?).await?.into_inner();
                 show(as_json, &s, "vpp.v1.Schedule", print_schedule)?;
             }
+            ClientCall::Readings { model, file, reason } => {
+                let plant = vpp_dispatch::domain::Plant::load(&model)?;
+                let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+                let name = file.display().to_string();
+                let r = vpp_dispatch::ledger::readings_from_csv(&plant, &name, &text, None)
+                    .map_err(|e| anyhow::anyhow!("readings {name} are refused:\n{e}"))?;
+                let all: Vec<pb::Reading> = r
+                    .entries()
+                    .into_iter()
+                    .map(|e| pb::Reading {
+                        meter: e.meter.into(),
+                        quantity: e.quantity.name().into(),
+                        interval_start: Some(prost_types::Timestamp { seconds: r.instant(e.t).timestamp(), nanos: 0 }),
+                        value_mwh: e.wh as f64 / vpp_dispatch::ledger::WH_PER_MWH as f64,
+                        reason: reason.clone().unwrap_or_default(),
+                    })
+                    .collect();
+                let batches: Vec<pb::ReadingBatch> = all.chunks(10_000).map(|c| pb::ReadingBatch { readings: c.to_vec() }).collect();
+                let mut c = pb::meter_service_client::MeterServiceClient::new(channel);
+                let acks = c.stream_readings(with_token(&token, tokio_stream::iter(batches))?).await?.into_inner();
+                show(as_json, &acks, "vpp.v1.ReadingAcks", |a| {
+                    println!(
+                        "{}: {} readings: {} created, {} existing, {} corrected, {} conflicts",
+                        name,
+                        all.len(),
+                        a.created,
+                        a.existing,
+                        a.corrected,
+                        a.conflicts
+                    )
+                })?;
+            }
+            ClientCall::Ledger { park, day, to } => {
+                let mut c = pb::ledger_service_client::LedgerServiceClient::new(channel).max_decoding_message_size(256 << 20);
+                let (from_day, to_day) = days(&day, to.as_deref(), tz)?;
+                let r = c.get_park_ledger(with_token(&token, pb::ParkLedgerRequest { park, from_day, to_day })?).await?.into_inner();
+                show(as_json, &r, "vpp.v1.ParkLedger", |r| {
+                    println!("{}: {} certificates cancelled", r.park, r.certificates.len());
+                    for m in &r.months {
+                        let share = m.share.map_or_else(|| "-".to_string(), |x| format!("{:.2} %", 100.0 * x));
+                        println!(
+                            "  {}: consumed {:.3} MWh, green {:.3} MWh (own {:.3}, pool {:.3}), hourly-matched {share}, {} GEC (carried {:.3} MWh), {} missing intervals",
+                            m.month,
+                            m.consumption_mwh,
+                            m.green_mwh,
+                            m.own_green_mwh,
+                            m.pool_green_mwh,
+                            m.gec_issued,
+                            m.carried_mwh,
+                            m.missing_intervals
+                        );
+                    }
+                })?;
+            }
             ClientCall::Share { park, day, to } => {
                 let mut c = pb::green_share_service_client::GreenShareServiceClient::new(channel);
                 let (from_day, to_day) = days(&day, to.as_deref(), tz)?;

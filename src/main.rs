@@ -335,6 +335,31 @@ enum ClientCall {
         #[arg(long)]
         to: Option<String>,
     },
+    /// Send a readings file (CSV, as `vpp meter simulate` writes it) to the service in
+    /// batches of 10,000 (meters); with --reason every reading is a correction.
+    Readings {
+        /// Plant file the readings are read against (TOML).
+        #[arg(long, default_value = "models/xinyang.toml")]
+        model: PathBuf,
+        /// Readings file (CSV: interval_start,meter,quantity,value_mwh).
+        #[arg(long)]
+        file: PathBuf,
+        /// The reason of a correction, for every reading of the file.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// A park's measured ledger by month (park managers: their own park).
+    Ledger {
+        /// Park.
+        #[arg(long)]
+        park: String,
+        /// First day.
+        #[arg(long)]
+        day: String,
+        /// Last day (inclusive).
+        #[arg(long)]
+        to: Option<String>,
+    },
     /// Submit a bid (bots).
     Bid {
         /// Your id for the bid.

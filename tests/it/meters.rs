@@ -29,36 +29,16 @@ pub(crate) fn day_of_readings(plant: &Plant) -> (NaiveDate, Readings) {
 }
 
 pub(crate) fn wire(r: &Readings) -> Vec<pb::Reading> {
-    let mut out = Vec::new();
-    let mut push = |meter: &str, quantity: &str, t: usize, v: Option<i64>| {
-        if let Some(v) = v {
-            out.push(pb::Reading {
-                meter: meter.into(),
-                quantity: quantity.into(),
-                interval_start: Some(ts(r.instant(t))),
-                value_mwh: v as f64 / WH_PER_MWH as f64,
-                reason: String::new(),
-            });
-        }
-    };
-    for t in 0..r.intervals {
-        for (name, s) in &r.output_wh {
-            push(name, "output", t, s[t]);
-        }
-        for (name, s) in &r.storage {
-            push(name, "charge", t, s[t].charge_wh);
-            push(name, "discharge", t, s[t].discharge_wh);
-            push(name, "soc", t, s[t].soc_wh);
-        }
-        for (name, s) in &r.consumption_wh {
-            push(name, "consumption", t, s[t]);
-        }
-        for (name, s) in &r.grid {
-            push(name, "import", t, s[t].import_wh);
-            push(name, "export", t, s[t].export_wh);
-        }
-    }
-    out
+    r.entries()
+        .into_iter()
+        .map(|e| pb::Reading {
+            meter: e.meter.into(),
+            quantity: e.quantity.name().into(),
+            interval_start: Some(ts(r.instant(e.t))),
+            value_mwh: e.wh as f64 / WH_PER_MWH as f64,
+            reason: String::new(),
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -373,5 +353,48 @@ async fn awards_settle_against_the_park_meter() {
     assert!(theirs.bids.is_empty(), "{theirs:?}");
     let e = market.get_settlement(req(Some(SHIHE), pb::SettlementRequest { delivery_day: day.to_string() })).await.unwrap_err();
     assert_eq!(e.code(), Code::PermissionDenied);
+    server.stop().await;
+}
+
+/// The command-line loop over a real server: `vpp meter simulate` writes a day of readings,
+/// `vpp client readings` sends them (then again: all redeliveries), a late correction file
+/// with `--reason` is stored as revisions, and `vpp client ledger` prints the park's month.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_feeds_the_service_from_the_command_line() {
+    use std::process::Command;
+    let server = Running::start(&temp_db("meters-cli"), "").await;
+    let addr = format!("http://{}", server.addr);
+    let dir = std::env::temp_dir().join(format!("vpp-meters-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (schedule, readings, late) = (dir.join("s.json"), dir.join("r.csv"), dir.join("late.csv"));
+    let vpp = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_vpp")).args(args).current_dir(repo("")).output().unwrap();
+        assert!(out.status.success(), "vpp {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let p = |x: &std::path::PathBuf| x.to_str().unwrap().to_string();
+    vpp(&["solve", "--model", "models/xinyang.toml", "--forecast", "fixtures/forecasts/summer-peak-15.json", "--json", &p(&schedule)]);
+    vpp(&["meter", "simulate", "--model", "models/xinyang.toml", "--schedule", &p(&schedule), "--drop", "0", "--out", &p(&readings)]);
+    let n = std::fs::read_to_string(&readings).unwrap().lines().count() - 1;
+    let sent = vpp(&["client", "--addr", &addr, "--token", METER, "readings", "--file", &p(&readings)]);
+    assert!(sent.contains(&format!("{n} readings: {n} created, 0 existing, 0 corrected, 0 conflicts")), "{sent}");
+    let again = vpp(&["client", "--addr", &addr, "--token", METER, "readings", "--file", &p(&readings)]);
+    assert!(again.contains(&format!("0 created, {n} existing")), "{again}");
+    // A late correction: two of the park's consumption readings, 10 % higher.
+    let text = std::fs::read_to_string(&readings).unwrap();
+    let mut fixed = String::from("interval_start,meter,quantity,value_mwh\n");
+    for line in text.lines().filter(|l| l.contains(",huangchuan_zero_carbon,consumption,")).take(2) {
+        let (head, v) = line.rsplit_once(',').unwrap();
+        fixed.push_str(&format!("{head},{:.6}\n", v.parse::<f64>().unwrap() * 1.1));
+    }
+    std::fs::write(&late, fixed).unwrap();
+    let corrected = vpp(&["client", "--addr", &addr, "--token", METER, "readings", "--file", &p(&late), "--reason", "late meter data"]);
+    assert!(corrected.contains("2 readings: 0 created, 0 existing, 2 corrected, 0 conflicts"), "{corrected}");
+    let ledger =
+        vpp(&["client", "--addr", &addr, "--token", HUANGCHUAN, "ledger", "--park", "huangchuan_zero_carbon", "--day", "2026-07-22"]);
+    assert!(
+        ledger.contains("huangchuan_zero_carbon: ") && ledger.contains("2026-07: consumed ") && ledger.contains("0 missing intervals"),
+        "{ledger}"
+    );
     server.stop().await;
 }

@@ -173,30 +173,8 @@ fn instant(t: DateTime<Utc>) -> String {
 /// Readings as CSV (missing readings are left out).
 pub fn readings_to_csv(r: &Readings) -> String {
     let mut out = format!("{READINGS_HEADER}\n");
-    for t in 0..r.intervals {
-        let at = instant(r.instant(t));
-        let mut row = |meter: &str, q: &str, v: Option<i64>| {
-            if let Some(v) = v {
-                out.push_str(&format!("{at},{meter},{q},{}\n", signed_mwh(v)));
-            }
-        };
-        for (name, s) in &r.output_wh {
-            row(name, "output", s.get(t).copied().flatten());
-        }
-        for (name, s) in &r.storage {
-            let s = s.get(t).copied().unwrap_or_default();
-            row(name, "charge", s.charge_wh);
-            row(name, "discharge", s.discharge_wh);
-            row(name, "soc", s.soc_wh);
-        }
-        for (name, s) in &r.consumption_wh {
-            row(name, "consumption", s.get(t).copied().flatten());
-        }
-        for (name, s) in &r.grid {
-            let g = s.get(t).copied().unwrap_or_default();
-            row(name, "import", g.import_wh);
-            row(name, "export", g.export_wh);
-        }
+    for e in r.entries() {
+        out.push_str(&format!("{},{},{},{}\n", instant(r.instant(e.t)), e.meter, e.quantity.name(), signed_mwh(e.wh)));
     }
     out
 }

@@ -99,3 +99,44 @@ impl Readings {
         }
     }
 }
+
+/// One reading of a [`Readings`]: which meter, what, which interval, how much (Wh).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry<'a> {
+    /// The meter.
+    pub meter: &'a str,
+    /// What it read.
+    pub quantity: Quantity,
+    /// The interval's index.
+    pub t: usize,
+    /// The value, Wh.
+    pub wh: i64,
+}
+
+impl Readings {
+    /// Every reading present (missing ones left out), interval by interval.
+    pub fn entries(&self) -> Vec<Entry<'_>> {
+        let mut list = Vec::new();
+        for t in 0..self.intervals {
+            for (m, s) in &self.output_wh {
+                list.extend(s.get(t).copied().flatten().map(|wh| Entry { meter: m, quantity: Quantity::Output, t, wh }));
+            }
+            for (m, s) in &self.storage {
+                let r = s.get(t).copied().unwrap_or_default();
+                for (q, v) in [(Quantity::Charge, r.charge_wh), (Quantity::Discharge, r.discharge_wh), (Quantity::Soc, r.soc_wh)] {
+                    list.extend(v.map(|wh| Entry { meter: m, quantity: q, t, wh }));
+                }
+            }
+            for (m, s) in &self.consumption_wh {
+                list.extend(s.get(t).copied().flatten().map(|wh| Entry { meter: m, quantity: Quantity::Consumption, t, wh }));
+            }
+            for (m, s) in &self.grid {
+                let g = s.get(t).copied().unwrap_or_default();
+                for (q, v) in [(Quantity::Import, g.import_wh), (Quantity::Export, g.export_wh)] {
+                    list.extend(v.map(|wh| Entry { meter: m, quantity: q, t, wh }));
+                }
+            }
+        }
+        list
+    }
+}

@@ -114,7 +114,7 @@ use crate::domain::Plant;
 
 pub use build::{Ledger, Rebuilt};
 pub use csv::{certificates_csv, readings_from_csv, readings_to_csv, statement_csv, READINGS_HEADER};
-pub use meter::Quantity;
+pub use meter::{Entry, Quantity};
 pub use readings::{mwh_to_wh, EnergyError, GridReading, Readings, StorageReading};
 pub use simulate::{simulate, Simulation};
 pub use statement::{DayShare, MonthStatement, ParkStatement, StatementOptions, CENTRAL_CHINA_GRID_T_PER_MWH};
