@@ -136,6 +136,19 @@ fn bench(c: &mut Criterion) {
                 store.put_readings(chunk.to_vec()).await.expect("stored");
             }
             let secs = started.elapsed().as_secs_f64();
+            // What a park's statement costs the service today: every stored reading of
+            // the range read back, the ledger built, the statement made (no cache).
+            let started = Instant::now();
+            let back = store.readings(r.start, r.instant(r.intervals)).await.expect("read back");
+            let read = started.elapsed().as_secs_f64();
+            let started = Instant::now();
+            let l = Ledger::build(&plant, r.clone(), StorageState::unread(&plant)).expect("a ledger");
+            let _ = l.statement(&plant, &StatementOptions::default());
+            println!(
+                "statement {name} served cold: {} readings read back in {read:.3} s, ledger and statement {:.3} s",
+                back.len(),
+                started.elapsed().as_secs_f64()
+            );
             store.close().await;
             secs
         });
