@@ -429,31 +429,37 @@ where
 /// key settles a race with another replica: an insert that finds its revision taken reads
 /// the key again and decides anew.
 async fn put_reading(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, r: &NewReading) -> Result<ReadingOutcome, StoreError> {
+    // Most readings are new: revision 1 is tried first, and only a key already there is read.
+    if insert_reading(tx, r, 1).await? {
+        return Ok(inserted(r, 1));
+    }
     for _ in 0..4 {
         let history = revisions(&mut **tx, &r.meter, &r.quantity, r.interval_start).await?;
         match decide(&history, r) {
             Decision::Answer(outcome) => return Ok(outcome),
-            Decision::Insert(revision) => {
-                let done = sqlx::query(INSERT_READING)
-                    .bind(&r.meter)
-                    .bind(&r.quantity)
-                    .bind(start_value(r.interval_start))
-                    .bind(i64::from(revision))
-                    .bind(i64::from(r.interval_minutes))
-                    .bind(r.value_wh)
-                    .bind(r.reason.as_deref())
-                    .bind(&r.source)
-                    .bind(received_value(r.received_at))
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(db_error)?;
-                if done.rows_affected() == 1 {
-                    return Ok(inserted(r, revision));
-                }
-            }
+            Decision::Insert(revision) if insert_reading(tx, r, revision).await? => return Ok(inserted(r, revision)),
+            Decision::Insert(_) => {}
         }
     }
     Err(StoreError::Unavailable("a reading kept racing with another replica's; retry".into()))
+}
+
+/// Inserts `r` as `revision`; false when that revision of its key is already there.
+async fn insert_reading(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, r: &NewReading, revision: u32) -> Result<bool, StoreError> {
+    let done = sqlx::query(INSERT_READING)
+        .bind(&r.meter)
+        .bind(&r.quantity)
+        .bind(start_value(r.interval_start))
+        .bind(i64::from(revision))
+        .bind(i64::from(r.interval_minutes))
+        .bind(r.value_wh)
+        .bind(r.reason.as_deref())
+        .bind(&r.source)
+        .bind(received_value(r.received_at))
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(done.rows_affected() == 1)
 }
 
 #[cfg(test)]

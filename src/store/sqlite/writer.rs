@@ -159,8 +159,12 @@ async fn apply_one(conn: &mut SqliteConnection, op: &Op) -> Result<Done, StoreEr
     }
 }
 
-/// One reading, by the rule both backends share (`store::readings::decide`).
+/// One reading, by the rule both backends share (`store::readings::decide`). Most readings
+/// are new: revision 1 is tried first, and only a key already there is read.
 async fn put_reading(conn: &mut SqliteConnection, r: &NewReading) -> Result<ReadingOutcome, StoreError> {
+    if insert_reading(conn, r, 1).await? {
+        return Ok(inserted(r, 1));
+    }
     let rows = sqlx::query(SELECT_READING_REVISIONS)
         .bind(&r.meter)
         .bind(&r.quantity)
@@ -172,22 +176,28 @@ async fn put_reading(conn: &mut SqliteConnection, r: &NewReading) -> Result<Read
     match decide(&history, r) {
         Decision::Answer(outcome) => Ok(outcome),
         Decision::Insert(revision) => {
-            sqlx::query(INSERT_READING)
-                .bind(&r.meter)
-                .bind(&r.quantity)
-                .bind(start_value(r.interval_start))
-                .bind(i64::from(revision))
-                .bind(i64::from(r.interval_minutes))
-                .bind(r.value_wh)
-                .bind(r.reason.as_deref())
-                .bind(&r.source)
-                .bind(received_value(r.received_at))
-                .execute(&mut *conn)
-                .await
-                .map_err(db_error)?;
+            insert_reading(conn, r, revision).await?;
             Ok(inserted(r, revision))
         }
     }
+}
+
+/// Inserts `r` as `revision`; false when that revision of its key is already there.
+async fn insert_reading(conn: &mut SqliteConnection, r: &NewReading, revision: u32) -> Result<bool, StoreError> {
+    let done = sqlx::query(INSERT_READING)
+        .bind(&r.meter)
+        .bind(&r.quantity)
+        .bind(start_value(r.interval_start))
+        .bind(i64::from(revision))
+        .bind(i64::from(r.interval_minutes))
+        .bind(r.value_wh)
+        .bind(r.reason.as_deref())
+        .bind(&r.source)
+        .bind(received_value(r.received_at))
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    Ok(done.rows_affected() == 1)
 }
 
 async fn submit(conn: &mut SqliteConnection, record: &BidRecord, digest: &[u8; 32]) -> Result<SubmitOutcome, StoreError> {
