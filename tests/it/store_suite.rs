@@ -577,11 +577,26 @@ async fn readings_are_exactly_once_and_corrections_are_revisions(store: Arc<dyn 
     let late = store.put_readings(vec![reading("shihe_park", "consumption", t0, 5_000_000, None)]).await.unwrap();
     assert!(matches!(&late[..], [ReadingOutcome::Existing(r)] if r.revision == 1), "{late:?}");
     store.put_readings(vec![reading("shihe_park", "consumption", t1, 1, None)]).await.unwrap();
+    // One key three times in one batch: stored once, then a redelivery, then a conflict.
+    let t2 = t1 + chrono::Duration::minutes(15);
+    let same = store
+        .put_readings(vec![
+            reading("pingqiao_park", "consumption", t2, 9, None),
+            reading("pingqiao_park", "consumption", t2, 9, None),
+            reading("pingqiao_park", "consumption", t2, 10, None),
+        ])
+        .await
+        .unwrap();
+    assert!(
+        matches!(&same[..], [ReadingOutcome::Created(_), ReadingOutcome::Existing(_), ReadingOutcome::Conflict(r)] if r.reading.value_wh == 9),
+        "{same:?}"
+    );
 
     let latest = store.readings(t0, t1).await.unwrap();
     let keys: Vec<(&str, i64, u32)> = latest.iter().map(|r| (r.reading.meter.as_str(), r.reading.value_wh, r.revision)).collect();
     assert_eq!(keys, [("shihe_park", 6_000_000, 2), ("shihe_pv", 7, 1)]);
     assert_eq!(store.readings(t0, t1 + chrono::Duration::minutes(15)).await.unwrap().len(), 3);
+    assert_eq!(store.readings(t0, t2 + chrono::Duration::minutes(15)).await.unwrap().len(), 4);
     let trail = store.reading_revisions("shihe_park", "consumption", t0).await.unwrap();
     assert_eq!(trail.len(), 2);
     assert_eq!((trail[0].reading.value_wh, trail[0].reading.reason.as_deref()), (5_000_000, None));

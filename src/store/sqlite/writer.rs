@@ -4,6 +4,8 @@
 //! thus acknowledges a whole batch. A write that fails is answered with its error and the
 //! rest of its batch is applied without it.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteConnection;
 use sqlx::Connection;
@@ -11,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::queries::*;
 use super::{closed, day_text, db_error, timestamp_text, MAX_BATCH};
-use crate::store::readings::{decide, inserted, reading_record, received_value, start_value, Decision};
+use crate::store::readings::{decide, inserted, reading_columns, reading_record, received_value, start_value, Decision};
 use crate::store::rows::{bid_record, existing_or_conflict, get};
 use crate::store::sql::{corrupt, side_text};
 use crate::store::{inputs_sha256, BidRecord, NewReading, NewSchedule, ReadingOutcome, ScheduleInfo, StoreError, SubmitOutcome};
@@ -149,22 +151,57 @@ async fn apply_one(conn: &mut SqliteConnection, op: &Op) -> Result<Done, StoreEr
             select_bid(conn, bot, id).await.map(Done::Bid)
         }
         Op::Publish(schedule) => publish(conn, schedule).await.map(Done::Published),
-        Op::PutReadings(batch) => {
-            let mut out = Vec::with_capacity(batch.len());
-            for r in batch {
-                out.push(put_reading(conn, r).await?);
-            }
-            Ok(Done::Readings(out))
-        }
+        Op::PutReadings(batch) => put_readings(conn, batch).await.map(Done::Readings),
     }
 }
 
-/// One reading, by the rule both backends share (`store::readings::decide`). Most readings
-/// are new: revision 1 is tried first, and only a key already there is read.
-async fn put_reading(conn: &mut SqliteConnection, r: &NewReading) -> Result<ReadingOutcome, StoreError> {
-    if insert_reading(conn, r, 1).await? {
-        return Ok(inserted(r, 1));
+/// Rows per multi-row insert (9 values each, well under SQLite's variable limit).
+const READINGS_PER_INSERT: usize = 500;
+
+/// A batch of readings: first every reading as revision 1 in multi-row inserts that
+/// return what they inserted (most readings are new), then each one that was not inserted
+/// by the rule both backends share. Outcomes in the batch's order.
+async fn put_readings(conn: &mut SqliteConnection, batch: &[NewReading]) -> Result<Vec<ReadingOutcome>, StoreError> {
+    let mut out: Vec<Option<ReadingOutcome>> = (0..batch.len()).map(|_| None).collect();
+    for (c, chunk) in batch.chunks(READINGS_PER_INSERT).enumerate() {
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(concat!("INSERT INTO readings (", reading_columns!(), ") "));
+        q.push_values(chunk, |mut row, r| {
+            row.push_bind(&r.meter)
+                .push_bind(&r.quantity)
+                .push_bind(start_value(r.interval_start))
+                .push_bind(1_i64)
+                .push_bind(i64::from(r.interval_minutes))
+                .push_bind(r.value_wh)
+                .push_bind(r.reason.as_deref())
+                .push_bind(&r.source)
+                .push_bind(received_value(r.received_at));
+        });
+        q.push(" ON CONFLICT DO NOTHING RETURNING meter, quantity, interval_start");
+        let rows = q.build().fetch_all(&mut *conn).await.map_err(db_error)?;
+        let mut new: HashSet<(String, String, i64)> = HashSet::with_capacity(rows.len());
+        for row in &rows {
+            new.insert((get(row, 0)?, get(row, 1)?, get(row, 2)?));
+        }
+        for (j, r) in chunk.iter().enumerate() {
+            // A key twice in one insert: its first row is the one stored.
+            if new.remove(&(r.meter.clone(), r.quantity.clone(), start_value(r.interval_start))) {
+                out[c * READINGS_PER_INSERT + j] = Some(inserted(r, 1));
+            }
+        }
     }
+    let mut done = Vec::with_capacity(batch.len());
+    for (r, o) in batch.iter().zip(out) {
+        done.push(match o {
+            Some(o) => o,
+            None => put_reading(conn, r).await?,
+        });
+    }
+    Ok(done)
+}
+
+/// A reading whose key is already stored, by the rule both backends share
+/// (`store::readings::decide`).
+async fn put_reading(conn: &mut SqliteConnection, r: &NewReading) -> Result<ReadingOutcome, StoreError> {
     let rows = sqlx::query(SELECT_READING_REVISIONS)
         .bind(&r.meter)
         .bind(&r.quantity)
