@@ -9,6 +9,7 @@ mod cli;
 mod fuzz_corpus;
 mod hardening;
 mod loadgen;
+mod mqtt;
 mod properties;
 mod readme;
 mod replicas;
