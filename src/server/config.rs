@@ -349,3 +349,39 @@ impl RawConfig {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn validated(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut raw: RawConfig = toml::from_str(text).expect("TOML");
+        if let Some((_, url)) = env.iter().find(|(k, _)| *k == "VPP_MQTT_URL") {
+            raw.mqtt.get_or_insert_with(RawMqtt::default).url = Some(url.to_string());
+        }
+        raw.validate()
+    }
+
+    #[test]
+    fn mqtt_is_off_unless_configured_and_has_defaults() {
+        assert_eq!(validated("", &[]).unwrap().mqtt, None);
+        let m = validated("[mqtt]\n", &[]).unwrap().mqtt.unwrap();
+        assert_eq!((m.host.as_str(), m.port, m.topic.as_str(), m.client_id.as_str()), ("127.0.0.1", 1883, "vpp/meters", "vpp-dispatch"));
+        let m = validated("", &[("VPP_MQTT_URL", "mqtt://broker:1884")]).unwrap().mqtt.unwrap();
+        assert_eq!((m.host.as_str(), m.port), ("broker", 1884));
+        assert_eq!(validated("[mqtt]\nurl = \"off\"\n", &[]).unwrap().mqtt, None);
+    }
+
+    #[test]
+    fn mqtt_problems_are_named() {
+        let Err(ConfigError::Invalid(e)) = validated("[mqtt]\nurl = \"mqtts://b:8883\"\ntopic = \"vpp/#\"\nclient_id = \"a b\"\n", &[])
+        else {
+            panic!("refused")
+        };
+        let text = e.to_string();
+        for field in ["mqtt.url", "mqtt.topic", "mqtt.client_id"] {
+            assert!(text.contains(field), "{field} in {text}");
+        }
+        assert!(toml::from_str::<RawConfig>("[mqtt]\nhost = \"x\"\n").is_err(), "unknown keys are refused");
+    }
+}
