@@ -6,14 +6,16 @@
 //! (plant, forecasts, bids, schedules, validation) ← [`model`] (the LP core: pure,
 //! synchronous) and [`store`] (durable bids and schedules) ← [`service`] (what the product
 //! does: clearing, re-plans, shares, the bid book, the solver pool, authorization by
-//! construction, one error type) ← the edges [`api`] (gRPC) and [`web`] (the page and its
-//! JSON API), thin adapters ← [`server`] (wiring) ← the `vpp` binary. [`cli`] formats
-//! summaries; [`plot`] draws `vpp solve --plot`; [`loadgen`] drives a running server
-//! (`vpp load`); [`metrics`] is Prometheus. See ARCHITECTURE.md.
+//! construction, one error type) ← the edges [`api`] (gRPC), [`web`] (the page and its
+//! JSON API) and [`mqtt`] (meter readings from a broker), thin adapters ← [`server`]
+//! (wiring) ← the `vpp` binary. [`cli`] formats summaries; [`plot`] draws `vpp solve
+//! --plot`; [`loadgen`] drives a running server (`vpp load`); [`metrics`] is Prometheus.
+//! See ARCHITECTURE.md.
 
 pub mod api;
 pub mod loadgen;
 pub mod metrics;
+pub mod mqtt;
 pub mod server;
 pub mod service;
 pub mod store;

@@ -20,7 +20,9 @@ pub struct Metrics {
     resident: Gauge,
     /// Bid calls by kind (submit, amend, cancel) and outcome (created, existing, conflict, …).
     pub bids: IntCounterVec,
-    /// Meter readings by source (grpc, mqtt, csv) and outcome (created, existing, corrected, conflict).
+    /// Meter readings by source (grpc, mqtt, csv) and outcome (created, existing, corrected,
+    /// conflict; and for MQTT, messages dropped: `invalid`, the readings of a message the
+    /// service refused, `undecodable`, one per message whose topic or JSON could not be read).
     pub readings: IntCounterVec,
     /// Failed calls by gRPC code.
     pub errors: IntCounterVec,

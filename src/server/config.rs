@@ -16,6 +16,9 @@
 //! | `[solver] max_concurrent`, `max_queued`, `time_limit_s` | | cores, 4 × cores, 120 |
 //! | `[meters] interval_minutes` | | 15 (every reading on this grid) |
 //! | `[tls] cert`, `key` (PEM files) | `VPP_TLS_CERT`, `VPP_TLS_KEY` | off |
+//! | `[mqtt] url` (meter readings from a broker: `mqtt://host:port`, plain TCP) | `VPP_MQTT_URL` (`off` disables) | off; `mqtt://127.0.0.1:1883` in an `[mqtt]` section without it |
+//! | `[mqtt] topic` (readings on `{topic}/{quantity}/{meter}`) | | `vpp/meters` |
+//! | `[mqtt] client_id` (the broker keeps the bridge's session under it: one per process) | | `vpp-dispatch` |
 //! | `[[token]] token, role, park, bot, name` | `VPP_TOKENS` (`token=role[:who],…`) | none |
 
 use std::net::SocketAddr;
@@ -26,6 +29,7 @@ use serde::Deserialize;
 
 use crate::domain::validation::Collector;
 use crate::domain::ValidationErrors;
+use crate::mqtt::MqttSettings;
 use crate::service::{MarketRules, MeterRules, Principal, SolverLimits};
 use crate::store::Database;
 
@@ -56,6 +60,8 @@ pub struct RawConfig {
     pub meters: RawMeters,
     /// TLS.
     pub tls: Option<RawTls>,
+    /// The MQTT bridge (meter readings), off when absent.
+    pub mqtt: Option<RawMqtt>,
     /// Bearer tokens.
     #[serde(default, rename = "token")]
     pub tokens: Vec<RawToken>,
@@ -81,6 +87,18 @@ pub struct RawMarket {
 pub struct RawMeters {
     /// Minutes per reading interval (15 or 60; divides an hour).
     pub interval_minutes: Option<u32>,
+}
+
+/// `[mqtt]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMqtt {
+    /// The broker, `mqtt://host:port`, or `off`.
+    pub url: Option<String>,
+    /// The topic prefix.
+    pub topic: Option<String>,
+    /// The client id of the bridge's persistent session.
+    pub client_id: Option<String>,
 }
 
 /// `[solver]`.
@@ -144,6 +162,8 @@ pub struct Config {
     pub meters: MeterRules,
     /// TLS certificate and key.
     pub tls: Option<RawTls>,
+    /// The MQTT bridge, if configured.
+    pub mqtt: Option<MqttSettings>,
     /// Tokens and who they are.
     pub tokens: Vec<(String, Principal)>,
 }
@@ -190,6 +210,9 @@ impl RawConfig {
         }
         if let (Some(cert), Some(key)) = (env("VPP_TLS_CERT"), env("VPP_TLS_KEY")) {
             raw.tls = Some(RawTls { cert: cert.into(), key: key.into() });
+        }
+        if let Some(v) = env("VPP_MQTT_URL") {
+            raw.mqtt.get_or_insert_with(RawMqtt::default).url = Some(v);
         }
         if let Some(v) = env("VPP_TOKENS") {
             for item in v.split(',').filter(|s| !s.trim().is_empty()) {
@@ -265,6 +288,16 @@ impl RawConfig {
         if meter_interval == 0 || 60 % meter_interval != 0 {
             c.push("meters.interval_minutes", format!("must divide an hour (15, 30, 60, …), got {meter_interval}"));
         }
+        let mqtt = self.mqtt.filter(|m| m.url.as_deref() != Some("off")).and_then(|m| {
+            let url = m.url.unwrap_or_else(|| "mqtt://127.0.0.1:1883".into());
+            let broker = MqttSettings::parse_url(&url).map_err(|p| c.push("mqtt.url", p)).ok();
+            let topic = m.topic.unwrap_or_else(|| "vpp/meters".into());
+            let topic_ok = MqttSettings::check_topic(&topic).map_err(|p| c.push("mqtt.topic", p)).is_ok();
+            let client_id = m.client_id.unwrap_or_else(|| "vpp-dispatch".into());
+            let id_ok = MqttSettings::check_client_id(&client_id).map_err(|p| c.push("mqtt.client_id", p)).is_ok();
+            let (host, port) = broker.filter(|_| topic_ok && id_ok)?;
+            Some(MqttSettings { host, port, topic, client_id })
+        });
         let mut tokens = Vec::new();
         for (k, t) in self.tokens.into_iter().enumerate() {
             let f = format!("token[{k}]");
@@ -311,7 +344,44 @@ impl RawConfig {
             },
             meters: MeterRules { interval_minutes: meter_interval },
             tls: self.tls,
+            mqtt,
             tokens,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn validated(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut raw: RawConfig = toml::from_str(text).expect("TOML");
+        if let Some((_, url)) = env.iter().find(|(k, _)| *k == "VPP_MQTT_URL") {
+            raw.mqtt.get_or_insert_with(RawMqtt::default).url = Some(url.to_string());
+        }
+        raw.validate()
+    }
+
+    #[test]
+    fn mqtt_is_off_unless_configured_and_has_defaults() {
+        assert_eq!(validated("", &[]).unwrap().mqtt, None);
+        let m = validated("[mqtt]\n", &[]).unwrap().mqtt.unwrap();
+        assert_eq!((m.host.as_str(), m.port, m.topic.as_str(), m.client_id.as_str()), ("127.0.0.1", 1883, "vpp/meters", "vpp-dispatch"));
+        let m = validated("", &[("VPP_MQTT_URL", "mqtt://broker:1884")]).unwrap().mqtt.unwrap();
+        assert_eq!((m.host.as_str(), m.port), ("broker", 1884));
+        assert_eq!(validated("[mqtt]\nurl = \"off\"\n", &[]).unwrap().mqtt, None);
+    }
+
+    #[test]
+    fn mqtt_problems_are_named() {
+        let Err(ConfigError::Invalid(e)) = validated("[mqtt]\nurl = \"mqtts://b:8883\"\ntopic = \"vpp/#\"\nclient_id = \"a b\"\n", &[])
+        else {
+            panic!("refused")
+        };
+        let text = e.to_string();
+        for field in ["mqtt.url", "mqtt.topic", "mqtt.client_id"] {
+            assert!(text.contains(field), "{field} in {text}");
+        }
+        assert!(toml::from_str::<RawConfig>("[mqtt]\nhost = \"x\"\n").is_err(), "unknown keys are refused");
     }
 }

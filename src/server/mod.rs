@@ -1,6 +1,8 @@
 //! Wiring: the gRPC server (services behind the auth interceptor, health, reflection, TLS,
-//! message-size limits), the metrics endpoint, the web page (`crate::web`), and shutdown
-//! in order: signal → health NOT_SERVING → streams end → in-flight calls finish → the store is closed.
+//! message-size limits), the metrics endpoint, the web page (`crate::web`), the MQTT bridge
+//! (`crate::mqtt`, when `[mqtt]` is configured), and shutdown in order: signal → health
+//! NOT_SERVING → streams end → in-flight calls finish, the MQTT bridge acks its last batch
+//! and disconnects → the store is closed.
 //!
 //! `run` takes bound listeners, so tests start the real server on port 0.
 
@@ -149,6 +151,9 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: impl Future<Out
         })
     });
 
+    // Meter readings from the broker, until `cancel` (the service's shutdown token).
+    let mqtt_task = config.mqtt.clone().map(|settings| tokio::spawn(crate::mqtt::run(svc.clone(), metrics.clone(), settings)));
+
     tracing::info!(addr = ?listeners.grpc.local_addr().ok(), plant = %svc.plant().name, database = %config.database, "serving");
     let on_signal = {
         let cancel = cancel.clone();
@@ -180,6 +185,9 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: impl Future<Out
         let _ = task.await;
     }
     if let Some(task) = web_task {
+        let _ = task.await;
+    }
+    if let Some(task) = mqtt_task {
         let _ = task.await;
     }
     store.close().await;

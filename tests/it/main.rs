@@ -10,6 +10,7 @@ mod fuzz_corpus;
 mod hardening;
 mod loadgen;
 mod meters;
+mod mqtt;
 mod properties;
 mod readme;
 mod replicas;
