@@ -158,7 +158,8 @@ async fn calls(addr: String, token: String, as_json: bool, call: ClientCall) -> 
                 show(as_json, &r, "vpp.v1.ParkLedger", |r| {
                     println!("{}: {} certificates cancelled", r.park, r.certificates.len());
                     for m in &r.months {
-                        let share = m.share.map_or_else(|| "-".to_string(), |x| format!("{:.2} %", 100.0 * x));
+                        let pct = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |x| format!("{:.2} %", 100.0 * x));
+                        let share = format!("{} (planned {}, deviation {})", pct(m.share), pct(m.planned_share), pct(m.deviation));
                         println!(
                             "  {}: consumed {:.3} MWh, green {:.3} MWh (own {:.3}, pool {:.3}), hourly-matched {share}, {} GEC (carried {:.3} MWh), {} missing intervals",
                             m.month,

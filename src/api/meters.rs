@@ -122,13 +122,17 @@ impl LedgerApi {
 }
 
 fn park_ledger(park: String, l: ParkLedger) -> pb::ParkLedger {
+    let planned: Vec<Option<f64>> = l.statement.months.iter().map(|m| l.planned_share(m.year, m.month)).collect();
     pb::ParkLedger {
         park,
         months: l
             .statement
             .months
             .iter()
-            .map(|m| pb::LedgerMonth {
+            .zip(planned)
+            .map(|(m, planned_share)| pb::LedgerMonth {
+                planned_share,
+                deviation: m.share.zip(planned_share).map(|(measured, planned)| measured - planned),
                 month: format!("{:04}-{:02}", m.year, m.month),
                 consumption_mwh: mwh(m.consumption_wh),
                 own_green_mwh: mwh(m.own_wh),

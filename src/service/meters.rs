@@ -3,7 +3,7 @@
 //! corrections as revisions; and each park's ledger out, built from the readings alone by
 //! `ledger` (certificates, hourly-matched share, monthly GECs, Scope 2).
 
-use chrono::{DateTime, NaiveDate, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 
 use crate::domain::limits;
 use crate::ledger::{self, Destination, Ledger, Origin, ParkInterval, ParkStatement, Quantity, Readings, StatementOptions, StorageState};
@@ -210,6 +210,16 @@ pub struct ParkLedger {
     pub intervals: Vec<LedgerInterval>,
     /// The certificates cancelled for it.
     pub certificates: Vec<Cancelled>,
+    /// What the published schedules planned for the park, by month (the days of the range
+    /// with a schedule): ((year, month), served MWh, green MWh).
+    pub planned: Vec<((i32, u32), f64, f64)>,
+}
+
+impl ParkLedger {
+    /// The planned share of a month, if a schedule covered any of its days.
+    pub fn planned_share(&self, year: i32, month: u32) -> Option<f64> {
+        self.planned.iter().find(|(k, ..)| *k == (year, month)).and_then(|(_, served, green)| (*served > 0.0).then(|| green / served))
+    }
 }
 
 impl Reader<'_> {
@@ -257,7 +267,30 @@ impl Reader<'_> {
                 }
             }
         }
-        Ok(ParkLedger { statement, intervals, certificates })
+        // What was planned: each day's whole (stitched) schedule, as the share service says.
+        let mut planned: Vec<((i32, u32), f64, f64)> = Vec::new();
+        let mut day = from;
+        while day <= to {
+            let versions = svc.day_versions(day).await?;
+            if let Some(version) = versions.last().map(|l| l.0.version) {
+                let d = super::DayVersions { day, versions };
+                if let Some(share) = super::park_day(day, version, &d.whole(plant)?, park) {
+                    let key = (day.year(), day.month());
+                    match planned.iter_mut().find(|(k, ..)| *k == key) {
+                        Some((_, served, green)) => {
+                            *served += share.served_mwh;
+                            *green += share.green_mwh;
+                        }
+                        None => planned.push((key, share.served_mwh, share.green_mwh)),
+                    }
+                }
+            }
+            match day.succ_opt() {
+                Some(next) => day = next,
+                None => break,
+            }
+        }
+        Ok(ParkLedger { statement, intervals, certificates, planned })
     }
 }
 

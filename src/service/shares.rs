@@ -190,7 +190,7 @@ impl Reader<'_> {
 
 impl Service {
     /// Every published version of a day, decoded, oldest first (empty when none).
-    async fn day_versions(&self, day: NaiveDate) -> Result<Vec<(ScheduleInfo, Schedule)>, Error> {
+    pub(super) async fn day_versions(&self, day: NaiveDate) -> Result<Vec<(ScheduleInfo, Schedule)>, Error> {
         let Some(latest) = self.latest(day).await? else { return Ok(Vec::new()) };
         let mut out = Vec::with_capacity(latest.0.version as usize);
         for v in 1..latest.0.version {

@@ -344,6 +344,29 @@ async fn awards_settle_against_the_park_meter() {
     assert_eq!((x.delivered_mwh, x.imbalance_mwh), (None, None));
     assert!(x.note.contains("not metered"), "{x:?}");
 
+    // The park's ledger of the day says what the schedule planned and how far the
+    // measurement is from it (no renewable readings here: measured green 0).
+    let planned = vpp_dispatch::api::pb::green_share_service_client::GreenShareServiceClient::new(ch.clone())
+        .get_park_share(req(
+            Some(OPERATOR),
+            pb::ParkShareRequest { park: "pingqiao_park".into(), from_day: day.to_string(), to_day: String::new() },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let l = LedgerServiceClient::new(ch.clone())
+        .get_park_ledger(req(
+            Some(OPERATOR),
+            pb::ParkLedgerRequest { park: "pingqiao_park".into(), from_day: day.to_string(), to_day: String::new() },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let m = &l.months[0];
+    assert!((m.planned_share.unwrap() - planned.share).abs() < 1e-12, "{m:?} vs {}", planned.share);
+    assert_eq!(m.share, Some(0.0));
+    assert!((m.deviation.unwrap() + planned.share).abs() < 1e-12, "{m:?}");
+
     // Bot B has none of A's; a park manager may not ask.
     let theirs = market
         .get_settlement(req(Some(crate::service::BOT_B), pb::SettlementRequest { delivery_day: day.to_string() }))
