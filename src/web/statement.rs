@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 
-use crate::ledger::WH_PER_MWH;
+use crate::ledger::csv::mwh_text as mwh;
 use crate::service::{Error, ParkLedger};
 
 use super::api::{caller, ApiError, Web};
@@ -42,10 +42,6 @@ async fn ledger_of(web: &Web, headers: &HeaderMap, park: &str, q: MonthQuery) ->
     Ok((month, l))
 }
 
-fn mwh(wh: u64) -> String {
-    format!("{}.{:06}", wh / WH_PER_MWH, wh % WH_PER_MWH)
-}
-
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
@@ -66,24 +62,8 @@ pub(crate) async fn csv(
     Query(q): Query<MonthQuery>,
 ) -> Result<Response, ApiError> {
     let (month, l) = ledger_of(&web, &headers, &park, q).await?;
-    let mut out = String::from("park,month,consumption_mwh,own_green_mwh,pool_green_mwh,green_mwh,hourly_matched_share,missing_intervals,gec_issued,carried_mwh,scope2_location_t,scope2_market_t\n");
-    for m in &l.statement.months {
-        out.push_str(&format!(
-            "{park},{:04}-{:02},{},{},{},{},{},{},{},{},{:.6},{:.6}\n",
-            m.year,
-            m.month,
-            mwh(m.consumption_wh),
-            mwh(m.own_wh),
-            mwh(m.pool_wh),
-            mwh(m.cancelled_wh()),
-            m.share.map_or(String::new(), |s| format!("{s:.6}")),
-            m.missing_intervals,
-            m.gec_issued,
-            mwh(m.carried_wh),
-            m.location_based_t,
-            m.market_based_t
-        ));
-    }
+    // The summary block is the statement file `vpp ledger --statement` writes.
+    let mut out = crate::ledger::statement_csv(std::slice::from_ref(&l.statement));
     out.push_str("\ncertificate_id,asset,interval_start,origin,via,mwh\n");
     for c in &l.certificates {
         out.push_str(&format!(

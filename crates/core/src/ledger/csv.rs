@@ -154,15 +154,15 @@ fn grid(
 }
 
 /// Wh as MWh with six decimals: exact.
-fn mwh(wh: u64) -> String {
+pub fn mwh_text(wh: u64) -> String {
     format!("{}.{:06}", wh / WH_PER_MWH, wh % WH_PER_MWH)
 }
 
 fn signed_mwh(wh: i64) -> String {
     if wh < 0 {
-        format!("-{}", mwh(wh.unsigned_abs()))
+        format!("-{}", mwh_text(wh.unsigned_abs()))
     } else {
-        mwh(wh.unsigned_abs())
+        mwh_text(wh.unsigned_abs())
     }
 }
 
@@ -203,7 +203,7 @@ pub fn certificates_csv(ledger: &Ledger) -> String {
                 c.id,
                 c.asset,
                 instant(c.interval_start),
-                mwh(p.wh)
+                mwh_text(p.wh)
             ));
         }
     }
@@ -222,14 +222,14 @@ pub fn statement_csv(statements: &[ParkStatement]) -> String {
                 s.park,
                 m.year,
                 m.month,
-                mwh(m.consumption_wh),
-                mwh(m.own_wh),
-                mwh(m.pool_wh),
-                mwh(m.cancelled_wh()),
+                mwh_text(m.consumption_wh),
+                mwh_text(m.own_wh),
+                mwh_text(m.pool_wh),
+                mwh_text(m.cancelled_wh()),
                 m.share.map_or(String::new(), |x| format!("{x:.6}")),
                 m.missing_intervals,
                 m.gec_issued,
-                mwh(m.carried_wh),
+                mwh_text(m.carried_wh),
                 m.location_based_t,
                 m.market_based_t
             ));
