@@ -201,45 +201,20 @@ fn batch_of(start: DateTime<Utc>, park: &str, k: usize) -> pb::ReadingBatch {
 /// stores nothing new.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_loses_no_acknowledged_reading() {
-    use std::process::{Command, Stdio};
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
     let db = temp_db("meters-kill9");
     let dir = db.parent().unwrap().to_path_buf();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let cfg = dir.join(format!("meters-kill9-{port}.toml"));
-    std::fs::write(&cfg, crate::service::config_text(&db, &format!("listen = \"127.0.0.1:{port}\"\n"))).unwrap();
-    let spawn = || {
-        Command::new(env!("CARGO_BIN_EXE_vpp"))
-            .args(["serve", "--config", cfg.to_str().unwrap()])
-            .current_dir(repo(""))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("vpp serve starts")
-    };
-    let addr = format!("http://127.0.0.1:{port}");
-    let connect = |addr: String| async move {
-        for _ in 0..400 {
-            if let Ok(c) = tonic::transport::Channel::from_shared(addr.clone()).unwrap().connect().await {
-                return c;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("server did not come up");
-    };
-    let mut child = spawn();
-    let ch = connect(addr.clone()).await;
+    let mut vpp = crate::support::replica::Replica::start(&dir, "meters-kill9", &db.display().to_string(), "").await;
     let start = DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z").unwrap().with_timezone(&Utc);
     let parks = ["shihe_park", "pingqiao_park", "shangtianti_park", "yudongnan_hitech"];
     let acked = Arc::new(Mutex::new(Vec::<(usize, usize)>::new()));
     let mut tasks = Vec::new();
     for (p, park) in parks.iter().enumerate() {
-        let (ch, acked) = (ch.clone(), acked.clone());
+        let (mut mc, acked) = (vpp.meters(), acked.clone());
         let park = park.to_string();
         tasks.push(tokio::spawn(async move {
-            let mut mc = MeterServiceClient::new(ch);
             for k in 0..150 {
                 match mc.submit_readings(req(Some(METER), batch_of(start, &park, k))).await {
                     Ok(_) => acked.lock().unwrap().push((p, k)),
@@ -251,8 +226,7 @@ async fn kill_9_loses_no_acknowledged_reading() {
     while acked.lock().unwrap().len() < 40 {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    child.kill().expect("SIGKILL");
-    let _ = child.wait();
+    vpp.kill_9();
     for t in tasks {
         let _ = t.await;
     }
@@ -260,13 +234,11 @@ async fn kill_9_loses_no_acknowledged_reading() {
     assert!(acked.len() < 4 * 150, "the kill came before the loggers were done");
 
     // Restart: an acknowledged batch again is all redeliveries.
-    let mut child = spawn();
-    let ch = connect(addr).await;
+    vpp.spawn().await;
     let (p, k) = acked[0];
-    let again = MeterServiceClient::new(ch).submit_readings(req(Some(METER), batch_of(start, parks[p], k))).await.unwrap().into_inner();
+    let again = vpp.meters().submit_readings(req(Some(METER), batch_of(start, parks[p], k))).await.unwrap().into_inner();
     assert_eq!((again.created, again.existing), (0, 200));
-    child.kill().ok();
-    let _ = child.wait();
+    vpp.kill_9();
 
     // What the file holds: every acknowledged reading, once.
     let store = vpp_dispatch::store::sqlite::SqliteStore::open(&db).await.unwrap();

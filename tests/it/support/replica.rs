@@ -109,6 +109,11 @@ impl Replica {
         MarketServiceClient::new(self.channel.clone())
     }
 
+    /// A MeterService client of this replica.
+    pub(crate) fn meters(&self) -> vpp_dispatch::api::pb::meter_service_client::MeterServiceClient<Channel> {
+        vpp_dispatch::api::pb::meter_service_client::MeterServiceClient::new(self.channel.clone())
+    }
+
     /// A DispatchService client of this replica.
     pub(crate) fn dispatch(&self) -> DispatchServiceClient<Channel> {
         DispatchServiceClient::new(self.channel.clone()).max_decoding_message_size(64 << 20)
