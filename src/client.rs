@@ -151,12 +151,17 @@ async fn calls(addr: String, token: String, as_json: bool, call: ClientCall) -> 
                     )
                 })?;
             }
-            ClientCall::Ledger { park, day, to } => {
+            ClientCall::Ledger { park, day, to, statement_only } => {
                 let mut c = pb::ledger_service_client::LedgerServiceClient::new(channel).max_decoding_message_size(256 << 20);
                 let (from_day, to_day) = days(&day, to.as_deref(), tz)?;
-                let r = c.get_park_ledger(with_token(&token, pb::ParkLedgerRequest { park, from_day, to_day })?).await?.into_inner();
+                let r = c
+                    .get_park_ledger(with_token(&token, pb::ParkLedgerRequest { park, from_day, to_day, statement_only })?)
+                    .await?
+                    .into_inner();
                 show(as_json, &r, "vpp.v1.ParkLedger", |r| {
-                    println!("{}: {} certificates cancelled", r.park, r.certificates.len());
+                    if !statement_only {
+                        println!("{}: {} certificates cancelled", r.park, r.certificates.len());
+                    }
                     for m in &r.months {
                         let pct = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |x| format!("{:.2} %", 100.0 * x));
                         let share = format!("{} (planned {}, deviation {})", pct(m.share), pct(m.planned_share), pct(m.deviation));
@@ -170,6 +175,13 @@ async fn calls(addr: String, token: String, as_json: bool, call: ClientCall) -> 
                             m.gec_issued,
                             m.carried_mwh,
                             m.missing_intervals
+                        );
+                    }
+                    for y in &r.years {
+                        let share = y.share.map_or_else(|| "-".to_string(), |x| format!("{:.2} %", 100.0 * x));
+                        println!(
+                            "  {}: consumed {:.3} MWh, green {:.3} MWh, hourly-matched {share}, {} GEC, Scope 2 {:.1} t location-based, {:.1} t market-based",
+                            y.year, y.consumption_mwh, y.green_mwh, y.gec_issued, y.scope2_location_t, y.scope2_market_t
                         );
                     }
                 })?;

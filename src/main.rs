@@ -359,6 +359,9 @@ enum ClientCall {
         /// Last day (inclusive).
         #[arg(long)]
         to: Option<String>,
+        /// Months and years only, without the range's intervals and certificates.
+        #[arg(long)]
+        statement_only: bool,
     },
     /// Submit a bid (bots).
     Bid {

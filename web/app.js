@@ -123,6 +123,35 @@
     };
   }
 
+  // The park's measured monthly statement (printable HTML, or CSV with the certificate
+  // ids), fetched with the token and handed to the browser as a file.
+  function statementButtons(park, day) {
+    const month = day.slice(0, 7);
+    setText('statement-month', month);
+    $('statement-note').textContent = '';
+    const path = (ext) => '/api/v1/parks/' + encodeURIComponent(park) + '/statement.' + ext + '?month=' + month;
+    const fetchAs = async (ext, type, open) => {
+      $('statement-note').textContent = '';
+      try {
+        const text = await apiText(path(ext));
+        const url = URL.createObjectURL(new Blob([text], { type }));
+        const a = document.createElement('a');
+        a.href = url;
+        if (open) a.target = '_blank'; else a.download = 'statement-' + park + '-' + month + '.' + ext;
+        document.body.appendChild(a);
+        a.click();
+        a.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 60000);
+      } catch (e) {
+        $('statement-note').textContent = e.status === 404
+          ? 'No meter readings for ' + month + ' yet.'
+          : 'The statement could not be fetched (' + e.message + ').';
+      }
+    };
+    $('statement-open').onclick = () => fetchAs('html', 'text/html', true);
+    $('statement-download').onclick = () => fetchAs('csv', 'text/csv', false);
+  }
+
   // ---------------------------------------------------------------- charts
 
   function chart(id, config) {
@@ -314,6 +343,7 @@
     setText('park-title', d.park + ' · ' + d.day);
     $('park-view').dataset.park = d.park;
     $('park-view').dataset.day = d.day;
+    statementButtons(d.park, d.day);
     setText('day-share', pct(s.share), s.share);
     setText('day-target', s.min_share === null ? 'none' : pct(s.min_share), s.min_share === null ? '' : s.min_share);
     const verdict = $('day-verdict');

@@ -122,6 +122,23 @@ impl LedgerApi {
 }
 
 fn park_ledger(park: String, l: ParkLedger) -> pb::ParkLedger {
+    let years = l
+        .statement
+        .years()
+        .into_iter()
+        .map(|y| pb::LedgerYear {
+            year: y.year,
+            consumption_mwh: mwh(y.consumption_wh),
+            own_green_mwh: mwh(y.own_wh),
+            pool_green_mwh: mwh(y.pool_wh),
+            green_mwh: mwh(y.own_wh + y.pool_wh),
+            share: y.share,
+            missing_intervals: y.missing_intervals as u64,
+            gec_issued: y.gec_issued,
+            scope2_location_t: y.location_based_t,
+            scope2_market_t: y.market_based_t,
+        })
+        .collect();
     let planned: Vec<Option<f64>> = l.statement.months.iter().map(|m| l.planned_share(m.year, m.month)).collect();
     pb::ParkLedger {
         park,
@@ -173,6 +190,7 @@ fn park_ledger(park: String, l: ParkLedger) -> pb::ParkLedger {
                 mwh: mwh(c.wh),
             })
             .collect(),
+        years,
     }
 }
 
@@ -181,7 +199,7 @@ impl LedgerService for LedgerApi {
     async fn get_park_ledger(&self, request: Request<pb::ParkLedgerRequest>) -> Result<Response<pb::ParkLedger>, Status> {
         let who = principal(&request)?;
         let req = request.into_inner();
-        let ledger = self.svc.reader(&who)?.park_ledger(&req.park, &req.from_day, &req.to_day).await?;
+        let ledger = self.svc.reader(&who)?.park_ledger(&req.park, &req.from_day, &req.to_day, !req.statement_only).await?;
         Ok(Response::new(park_ledger(req.park, ledger)))
     }
 

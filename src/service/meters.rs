@@ -6,9 +6,10 @@
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 
 use crate::domain::limits;
-use crate::ledger::{self, Destination, Ledger, Origin, ParkInterval, ParkStatement, Quantity, Readings, StatementOptions, StorageState};
+use crate::ledger::{self, Destination, Origin, ParkInterval, ParkStatement, Quantity, StatementOptions};
 use crate::store::{NewReading, ReadingOutcome, ReadingRecord};
 
+use super::ledger::LedgerBuild;
 use super::{auth, Error, Principal, Reader, Service};
 
 /// Most readings in one call or message batch.
@@ -204,11 +205,12 @@ pub struct Cancelled {
 /// A park's measured ledger over a day range.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParkLedger {
-    /// The park's monthly statement (months the range touches).
+    /// The park's monthly statement (months the range touches; roll them up by year with
+    /// `ParkStatement::years`).
     pub statement: ParkStatement,
-    /// Interval by interval.
+    /// Interval by interval (asked for with `detail`).
     pub intervals: Vec<LedgerInterval>,
-    /// The certificates cancelled for it.
+    /// The certificates cancelled for it (asked for with `detail`).
     pub certificates: Vec<Cancelled>,
     /// What the published schedules planned for the park, by month (the days of the range
     /// with a schedule): ((year, month), served MWh, green MWh).
@@ -223,11 +225,14 @@ impl ParkLedger {
 }
 
 impl Reader<'_> {
-    /// A park's ledger from the readings of `from_day ..= to_day` (local days). The
-    /// storages' colour at the range's start is inferred from their first readings (green
-    /// by the plant's `initial_green_fraction`): ask for whole months for a statement.
-    /// NOT_FOUND when the range holds no reading.
-    pub async fn park_ledger(&self, park: &str, from_day: &str, to_day: &str) -> Result<ParkLedger, Error> {
+    /// A park's measured ledger over the local days `from_day ..= to_day`: the monthly
+    /// statement of every month the range touches (whole months: each covers its days from
+    /// where the ledger began through `to_day`, GECs counted cumulatively from there),
+    /// rolled up by year, and with `detail` every interval and every certificate (part)
+    /// cancelled for the park in the range. The ledger is brought up to date first (only the
+    /// days whose readings changed are built again). NOT_FOUND when no reading is stored
+    /// for the range.
+    pub async fn park_ledger(&self, park: &str, from_day: &str, to_day: &str, detail: bool) -> Result<ParkLedger, Error> {
         auth::require_park(self.who, park)?;
         let svc = self.svc;
         let plant = &svc.plant;
@@ -235,59 +240,62 @@ impl Reader<'_> {
             return Err(Error::invalid("park", format!("no park named {} in plant {}", limits::quote(park), plant.name)));
         };
         let (from, to) = super::day_range(from_day, to_day)?;
-        let built = svc.ledger(from, to).await?;
-        let statement = built
-            .statement(plant, &StatementOptions::default())
-            .into_iter()
-            .nth(p)
-            .ok_or_else(|| Error::Internal("the statement has no such park".into()))?;
-        let intervals = built
-            .intervals()
-            .map(|i| match &i.parks[p] {
-                ParkInterval::Measured { consumption_wh, own_wh, pool_wh } => {
-                    LedgerInterval { start: i.start, measured: Some((*consumption_wh, *own_wh, *pool_wh)), missing: Vec::new() }
-                }
-                ParkInterval::Missing { what } => LedgerInterval { start: i.start, measured: None, missing: what.clone() },
-            })
-            .collect();
-        let mut certificates = Vec::new();
-        for c in built.certificates() {
-            for pl in &c.placements {
-                if let Destination::Cancelled { park: to, via } = &pl.to {
-                    if to == park {
-                        certificates.push(Cancelled {
-                            certificate_id: c.id.clone(),
-                            asset: c.asset.clone(),
-                            interval_start: c.interval_start,
-                            from_storage: matches!(c.origin, Origin::Storage { .. }),
-                            own_meter: *via == ledger::Via::OwnMeter,
-                            wh: pl.wh,
-                        });
+        let no_readings = || Error::NotFound(format!("no meter readings for {from} .. {to}"));
+        let chain = svc.ledger_chain().await?.ok_or_else(no_readings)?;
+        let (Some(first), Some(last)) = (chain.first(), chain.days.last().map(|d| d.0)) else { return Err(no_readings()) };
+        if to < first || from > last {
+            return Err(no_readings());
+        }
+        let mut statement = ledger::park_statement(park, super::ledger::park_days(&chain, p, to), &StatementOptions::default());
+        statement.months.retain(|m| (m.year, m.month) >= (from.year(), from.month()));
+        let (mut intervals, mut certificates) = (Vec::new(), Vec::new());
+        if detail {
+            let built = svc.ledger_range(first, from.max(first), to.min(last)).await?;
+            intervals = built
+                .intervals()
+                .map(|i| match &i.parks[p] {
+                    ParkInterval::Measured { consumption_wh, own_wh, pool_wh } => {
+                        LedgerInterval { start: i.start, measured: Some((*consumption_wh, *own_wh, *pool_wh)), missing: Vec::new() }
+                    }
+                    ParkInterval::Missing { what } => LedgerInterval { start: i.start, measured: None, missing: what.clone() },
+                })
+                .collect();
+            for c in built.certificates() {
+                for pl in &c.placements {
+                    if let Destination::Cancelled { park: to, via } = &pl.to {
+                        if to == park {
+                            certificates.push(Cancelled {
+                                certificate_id: c.id.clone(),
+                                asset: c.asset.clone(),
+                                interval_start: c.interval_start,
+                                from_storage: matches!(c.origin, Origin::Storage { .. }),
+                                own_meter: *via == ledger::Via::OwnMeter,
+                                wh: pl.wh,
+                            });
+                        }
                     }
                 }
             }
         }
-        // What was planned: each day's whole (stitched) schedule, as the share service says.
+        // What was planned: each day's whole (stitched) schedule, as the share service says,
+        // over the statement's days that have one.
+        let start = statement.months.first().and_then(|m| NaiveDate::from_ymd_opt(m.year, m.month, 1)).unwrap_or(from);
+        let mut scheduled: Vec<NaiveDate> = svc.store.list_schedules(start, to).await?.into_iter().map(|i| i.day).collect();
+        scheduled.dedup();
         let mut planned: Vec<((i32, u32), f64, f64)> = Vec::new();
-        let mut day = from;
-        while day <= to {
+        for day in scheduled {
             let versions = svc.day_versions(day).await?;
-            if let Some(version) = versions.last().map(|l| l.0.version) {
-                let d = super::DayVersions { day, versions };
-                if let Some(share) = super::park_day(day, version, &d.whole(plant)?, park) {
-                    let key = (day.year(), day.month());
-                    match planned.iter_mut().find(|(k, ..)| *k == key) {
-                        Some((_, served, green)) => {
-                            *served += share.served_mwh;
-                            *green += share.green_mwh;
-                        }
-                        None => planned.push((key, share.served_mwh, share.green_mwh)),
+            let Some(version) = versions.last().map(|l| l.0.version) else { continue };
+            let d = super::DayVersions { day, versions };
+            if let Some(share) = super::park_day(day, version, &d.whole(plant)?, park) {
+                let key = (day.year(), day.month());
+                match planned.iter_mut().find(|(k, ..)| *k == key) {
+                    Some((_, served, green)) => {
+                        *served += share.served_mwh;
+                        *green += share.green_mwh;
                     }
+                    None => planned.push((key, share.served_mwh, share.green_mwh)),
                 }
-            }
-            match day.succ_opt() {
-                Some(next) => day = next,
-                None => break,
             }
         }
         Ok(ParkLedger { statement, intervals, certificates, planned })
@@ -300,32 +308,15 @@ impl Service {
         auth::require_meter(who)?;
         Ok(Meters { svc: self })
     }
-
-    /// The ledger of the local days `from ..= to`, from the latest revision of every
-    /// reading stored for them; NOT_FOUND when there is none.
-    async fn ledger(&self, from: NaiveDate, to: NaiveDate) -> Result<Ledger, Error> {
-        let (start, end) = (self.day_start(from), self.day_start(to + chrono::Days::new(1)));
-        let records = self.store.readings(start, end).await?;
-        if records.is_empty() {
-            return Err(Error::NotFound(format!("no meter readings for {from} .. {to}")));
-        }
-        let step = self.meters.interval_minutes;
-        let intervals = ((end - start).num_minutes() / i64::from(step)) as usize;
-        let mut readings = Readings::empty(&self.plant, start, step, intervals);
-        for r in records {
-            let n = &r.reading;
-            let (Some(q), true) = (Quantity::parse(&n.quantity), n.interval_minutes == step) else { continue };
-            let t = ((n.interval_start - start).num_minutes() / i64::from(step)) as usize;
-            if let Some(slot) = readings.slot(q, &n.meter, t) {
-                *slot = Some(n.value_wh);
-            }
-        }
-        Ledger::build(&self.plant, readings, StorageState::unread(&self.plant))
-            .map_err(|e| Error::FailedPrecondition(super::error::bounded(format!("the stored readings do not make a ledger:\n{e}"))))
-    }
 }
 
 impl super::Operator<'_> {
+    /// Brings the measured ledger up to date now (it is otherwise built when first read):
+    /// what was computed again.
+    pub async fn update_ledger(&self) -> Result<LedgerBuild, Error> {
+        self.svc.update_ledger().await
+    }
+
     /// Every revision of one reading, oldest first (the audit trail of its corrections).
     pub async fn reading_revisions(&self, meter: &str, quantity: &str, start: DateTime<Utc>) -> Result<Vec<ReadingRecord>, Error> {
         if Quantity::parse(quantity).is_none() {

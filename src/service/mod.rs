@@ -12,7 +12,8 @@
 //!   across versions;
 //! - [`Trader`] and [`BidReader`] (`market.rs`): the bid book and awards;
 //! - [`Meters`] (`meters.rs`): meter readings in; and a park's measured ledger
-//!   ([`Reader::park_ledger`]) out.
+//!   ([`Reader::park_ledger`]) out, from the ledger the service keeps built day by day in
+//!   the store (`ledger.rs`).
 //!
 //! `pool.rs` is the bounded solver pool; `input.rs` the request fields every edge parses
 //! the same way (days, ranges).
@@ -21,6 +22,7 @@ pub mod auth;
 mod dispatch;
 mod error;
 mod input;
+mod ledger;
 mod market;
 mod meters;
 mod pool;
@@ -41,6 +43,7 @@ pub use auth::{Authenticator, Principal};
 pub use dispatch::{Cleared, Operator, Replan, ScheduleInputs};
 pub use error::Error;
 pub use input::{day, day_range};
+pub use ledger::{Chain, LedgerBuild};
 pub use market::{awards, check_bid, Acknowledged, Award, BidReader, MarketRules, Trader};
 pub use meters::{Accepted, Cancelled, LedgerInterval, MeterReading, MeterRules, Meters, ParkLedger, MAX_READINGS_PER_BATCH};
 pub use pool::SolverLimits;

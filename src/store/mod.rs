@@ -23,12 +23,14 @@
 //! Architecture invariant: nothing here knows of gRPC or the LP; records carry domain
 //! types and JSON/TOML text.
 
+mod ledger;
 pub mod postgres;
 mod readings;
 mod rows;
 mod sql;
 pub mod sqlite;
 
+pub use ledger::{DirtyMark, LedgerDayRecord, NewLedgerDay};
 pub use sql::payload_sha256;
 
 use std::collections::HashMap;
@@ -277,6 +279,21 @@ pub trait Store: Send + Sync + 'static {
     async fn readings(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<ReadingRecord>, StoreError>;
     /// Every revision of one key, oldest first: the audit trail of its corrections.
     async fn reading_revisions(&self, meter: &str, quantity: &str, start: DateTime<Utc>) -> Result<Vec<ReadingRecord>, StoreError>;
+    /// The first and last interval start of any stored reading; `None` when there is none.
+    async fn readings_span(&self) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, StoreError>;
+    /// The hours whose readings changed since the ledger was last built over them
+    /// ([`Store::put_readings`] marks them in its transaction), by day.
+    async fn ledger_dirty(&self) -> Result<Vec<DirtyMark>, StoreError>;
+    /// The built ledger days in `[from, to]`, by day, without their closing state.
+    async fn ledger_days(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<LedgerDayRecord>, StoreError>;
+    /// A built day's basis and closing state (JSON).
+    async fn ledger_closing(&self, day: NaiveDate) -> Result<Option<(String, String)>, StoreError>;
+    /// Stores built days (replacing those of the same day) and removes the dirty marks
+    /// `consumed` where their generation is still the one given, in one transaction.
+    async fn put_ledger_days(&self, days: Vec<NewLedgerDay>, consumed: Vec<DirtyMark>) -> Result<(), StoreError>;
+    /// Waits until this caller alone builds the ledger (in this process and, for a shared
+    /// database, among every process using it); held until the returned lock is dropped.
+    async fn lock_ledger(&self) -> Result<ClearingLock, StoreError>;
     /// Schedules published from now on by *other* processes sharing this database, each
     /// once, in commit order. `None` when no other process can publish (SQLite). Call at
     /// most once: the first call starts the feed; later calls return `None`.

@@ -22,6 +22,11 @@ pub(crate) fn start_value(t: DateTime<Utc>) -> i64 {
     t.timestamp()
 }
 
+/// An interval start read back.
+pub(crate) fn start_instant(v: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp(v, 0).ok_or_else(|| corrupt("a stored reading's start is out of range"))
+}
+
 /// A receipt time as stored.
 pub(crate) fn received_value(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
@@ -43,7 +48,7 @@ where
         reading: NewReading {
             meter: get(row, "meter")?,
             quantity: get(row, "quantity")?,
-            interval_start: DateTime::from_timestamp(start, 0).ok_or_else(|| corrupt("a stored reading's start is out of range"))?,
+            interval_start: start_instant(start)?,
             interval_minutes: int(get(row, "interval_minutes")?, "interval")?,
             value_wh: get(row, "value_wh")?,
             reason: get(row, "reason")?,

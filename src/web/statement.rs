@@ -38,7 +38,7 @@ async fn ledger_of(web: &Web, headers: &HeaderMap, park: &str, q: MonthQuery) ->
     let who = caller(web, headers)?;
     let month = q.month.ok_or_else(|| Error::invalid("month", "is required (YYYY-MM)"))?;
     let (first, last) = month_days(&month)?;
-    let l = web.svc.reader(&who)?.park_ledger(park, &first.to_string(), &last.to_string()).await?;
+    let l = web.svc.reader(&who)?.park_ledger(park, &first.to_string(), &last.to_string(), true).await?;
     Ok((month, l))
 }
 

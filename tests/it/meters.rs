@@ -64,7 +64,10 @@ async fn readings_in_over_grpc_make_the_ledger_the_core_makes() {
 
     let park = "huangchuan_zero_carbon";
     let ask = |token: &str, park: &str| {
-        req(Some(token), pb::ParkLedgerRequest { park: park.into(), from_day: day.to_string(), to_day: String::new() })
+        req(
+            Some(token),
+            pb::ParkLedgerRequest { park: park.into(), from_day: day.to_string(), to_day: String::new(), statement_only: false },
+        )
     };
     assert_eq!(ledgers.get_park_ledger(ask(SHIHE, park)).await.unwrap_err().code(), Code::PermissionDenied);
     assert_eq!(ledgers.get_park_ledger(ask(METER, park)).await.unwrap_err().code(), Code::PermissionDenied);
@@ -114,6 +117,117 @@ async fn readings_in_over_grpc_make_the_ledger_the_core_makes() {
     server.stop().await;
 }
 
+/// `days` consecutive days of readings from the summer fixture's schedule, each played back
+/// with its own seed, and the same readings as one run (for the core's ledger).
+fn days_of_readings(plant: &Plant, days: usize) -> (NaiveDate, Vec<Readings>, Readings) {
+    let fc = Forecast::load(repo("fixtures/forecasts/summer-peak-15.json")).unwrap();
+    let schedule = model::solve(plant, &fc, &Options::default()).unwrap();
+    let mut each = Vec::new();
+    let mut whole = Readings::empty(plant, fc.start, 15, 96 * days);
+    for k in 0..days {
+        let mut r = ledger::simulate(plant, &schedule, &ledger::Simulation { seed: 10 + k as u64, noise: 0.05, dropped: 0 }).unwrap();
+        r.start += chrono::Duration::days(k as i64);
+        for e in r.entries() {
+            *whole.slot(e.quantity, e.meter, e.t + 96 * k).unwrap() = Some(e.wh);
+        }
+        each.push(r);
+    }
+    (fc.start.with_timezone(&plant.tz()).date_naive(), each, whole)
+}
+
+/// The service keeps the ledger built day by day in the store: a statement over days is the
+/// core's ledger of the same readings (storage colour chained across days); a correction
+/// rebuilds from its own day forward, never an earlier day, and the result is what a build
+/// from scratch gives; a second update finds nothing to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kept_ledger_rebuilds_only_from_a_corrected_day() {
+    use tokio_util::sync::CancellationToken;
+    use vpp_dispatch::service::{MeterReading, Principal, Rules, Service};
+
+    let plant = plant();
+    let store = vpp_dispatch::store::open(&vpp_dispatch::store::Database::Sqlite(temp_db("ledger-days"))).await.unwrap();
+    let toml = std::fs::read_to_string(repo("models/xinyang.toml")).unwrap();
+    let svc =
+        Service::new(plant.clone(), toml, store.clone(), Rules::default(), vpp_dispatch::metrics::Metrics::new(), CancellationToken::new());
+    let meter = Principal::Meter { name: "test".into() };
+    let operator = Principal::Operator { name: "test".into() };
+    let (day0, each, mut whole) = days_of_readings(&plant, 4);
+    let days: Vec<NaiveDate> = (0..4).map(|k| day0 + chrono::Days::new(k)).collect();
+    let as_input = |r: &Readings| -> Vec<MeterReading> {
+        r.entries()
+            .iter()
+            .map(|e| MeterReading {
+                meter: e.meter.into(),
+                quantity: e.quantity.name().into(),
+                interval_start: r.instant(e.t),
+                value_mwh: e.wh as f64 / WH_PER_MWH as f64,
+                reason: None,
+            })
+            .collect()
+    };
+    for r in &each {
+        for chunk in as_input(r).chunks(5000) {
+            svc.meter(&meter).unwrap().submit(chunk.to_vec(), "test").await.unwrap();
+        }
+    }
+    let ops = svc.operator(&operator, "ledger").unwrap();
+    let built = ops.update_ledger().await.unwrap();
+    assert_eq!(built.recomputed, days, "a first build builds every day");
+    assert!(ops.update_ledger().await.unwrap().recomputed.is_empty(), "then nothing is left to do");
+
+    let park = "huangchuan_zero_carbon";
+    let p = plant.park_index(park).unwrap();
+    let reader = svc.reader(&operator).unwrap();
+    let (first, last) = (days[0].to_string(), days[3].to_string());
+    let check = |got: &vpp_dispatch::service::ParkLedger, whole: &Readings| {
+        let core = Ledger::build(&plant, whole.clone(), StorageState::unread(&plant)).unwrap();
+        let want = &core.statement(&plant, &StatementOptions::default())[p];
+        assert_eq!(got.statement, *want);
+        core
+    };
+    let kept = reader.park_ledger(park, &first, &last, false).await.unwrap();
+    assert!(kept.intervals.is_empty() && kept.certificates.is_empty(), "statement only");
+    let core = check(&kept, &whole);
+    assert!(core.days[1].opening.storages.values().any(|s| matches!(s, ledger::Stored::Layers(_))), "storage colour crosses the days");
+    // One day's detail opens with the kept closing state of the day before: the chain's own.
+    let one = reader.park_ledger(park, &days[2].to_string(), &days[2].to_string(), true).await.unwrap();
+    assert_eq!(one.intervals.len(), 96);
+    let cancelled: u64 = one.certificates.iter().map(|c| c.wh).sum();
+    assert_eq!(cancelled, core.days[2].park_days(plant.parks.len())[p].own_wh + core.days[2].park_days(plant.parks.len())[p].pool_wh);
+
+    // Correct one consumption reading of day 2: days 0 and 1 are not computed again.
+    let t = 96 * 2 + 40;
+    let before = whole.consumption_wh[park][t].unwrap();
+    whole.consumption_wh.get_mut(park).unwrap()[t] = Some(before + 400_000);
+    let fix = MeterReading {
+        meter: park.into(),
+        quantity: "consumption".into(),
+        interval_start: whole.instant(t),
+        value_mwh: (before + 400_000) as f64 / WH_PER_MWH as f64,
+        reason: Some("meter replaced".into()),
+    };
+    svc.meter(&meter).unwrap().submit(vec![fix.clone()], "test").await.unwrap();
+    let rebuilt = ops.update_ledger().await.unwrap();
+    assert_eq!(rebuilt.recomputed.first(), Some(&days[2]), "{rebuilt:?}");
+    assert!(rebuilt.recomputed.iter().all(|d| *d >= days[2]), "{rebuilt:?}");
+    check(&reader.park_ledger(park, &first, &last, false).await.unwrap(), &whole);
+    // The last day corrected: only it.
+    let t = 96 * 3 + 10;
+    let v = whole.consumption_wh[park][t].unwrap() + 100_000;
+    whole.consumption_wh.get_mut(park).unwrap()[t] = Some(v);
+    let fix = MeterReading { interval_start: whole.instant(t), value_mwh: v as f64 / WH_PER_MWH as f64, ..fix };
+    svc.meter(&meter).unwrap().submit(vec![fix.clone()], "test").await.unwrap();
+    assert_eq!(ops.update_ledger().await.unwrap().recomputed, [days[3]]);
+    check(&reader.park_ledger(park, &first, &last, false).await.unwrap(), &whole);
+    // Reading the ledger brings it up to date by itself.
+    let v = v + 100_000;
+    whole.consumption_wh.get_mut(park).unwrap()[t] = Some(v);
+    svc.meter(&meter).unwrap().submit(vec![MeterReading { value_mwh: v as f64 / WH_PER_MWH as f64, ..fix }], "test").await.unwrap();
+    check(&reader.park_ledger(park, &first, &last, false).await.unwrap(), &whole);
+    assert!(ops.update_ledger().await.unwrap().recomputed.is_empty());
+    store.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_readings_are_refused_by_field_and_nothing_of_the_batch_is_stored() {
     let server = Running::start(&temp_db("meters-bad"), "").await;
@@ -161,7 +275,12 @@ async fn bad_readings_are_refused_by_field_and_nothing_of_the_batch_is_stored() 
     let none = ledgers
         .get_park_ledger(req(
             Some(OPERATOR),
-            pb::ParkLedgerRequest { park: "shihe_park".into(), from_day: "2026-07-22".into(), to_day: String::new() },
+            pb::ParkLedgerRequest {
+                park: "shihe_park".into(),
+                from_day: "2026-07-22".into(),
+                to_day: String::new(),
+                statement_only: false,
+            },
         ))
         .await
         .unwrap_err();
@@ -329,7 +448,7 @@ async fn awards_settle_against_the_park_meter() {
     let l = LedgerServiceClient::new(ch.clone())
         .get_park_ledger(req(
             Some(OPERATOR),
-            pb::ParkLedgerRequest { park: "pingqiao_park".into(), from_day: day.to_string(), to_day: String::new() },
+            pb::ParkLedgerRequest { park: "pingqiao_park".into(), from_day: day.to_string(), to_day: String::new(), statement_only: false },
         ))
         .await
         .unwrap()

@@ -111,7 +111,8 @@ async fn every_rpc_checks_every_role() {
                 reason: String::new(),
             };
             let batch = pb::ReadingBatch { readings: vec![reading.clone()] };
-            let ledger = |park: &str| pb::ParkLedgerRequest { park: park.into(), from_day: d.clone(), to_day: String::new() };
+            let ledger =
+                |park: &str| pb::ParkLedgerRequest { park: park.into(), from_day: d.clone(), to_day: String::new(), statement_only: false };
             let r = match rpc {
                 "SubmitDayAhead" => code(
                     dc.submit_day_ahead(req(

@@ -16,7 +16,10 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use vpp_dispatch::domain::BidSide;
 use vpp_dispatch::store::postgres::PgStore;
 use vpp_dispatch::store::sqlite::SqliteStore;
-use vpp_dispatch::store::{inputs_sha256, BidState, ClearingLock, NewReading, ReadingOutcome, Store, StoreError, SubmitOutcome};
+use vpp_dispatch::store::{
+    inputs_sha256, BidState, ClearingLock, DirtyMark, LedgerDayRecord, NewLedgerDay, NewReading, ReadingOutcome, Store, StoreError,
+    SubmitOutcome,
+};
 
 use crate::service::temp_db;
 use crate::support::pg::PgDb;
@@ -92,6 +95,7 @@ store_suite!(
     a_closed_store_refuses_calls,
     readings_are_exactly_once_and_corrections_are_revisions,
     concurrent_readings_of_one_key_store_it_once,
+    readings_mark_their_days_and_built_days_consume_only_the_marks_they_saw,
 );
 
 /// A time with nanoseconds: PostgreSQL keeps microseconds, SQLite every digit; either way
@@ -622,4 +626,64 @@ async fn concurrent_readings_of_one_key_store_it_once(store: Arc<dyn Store>) {
     }
     assert_eq!(created, 1);
     assert_eq!(store.reading_revisions("shihe_park", "consumption", t0).await.unwrap().len(), 1);
+}
+
+/// The built ledger's bookkeeping: a new reading or a correction marks its hour (a
+/// redelivery or a conflict does not); built days are stored and read back; storing them
+/// removes a mark only at the generation the builder saw, so a change made meanwhile stays
+/// marked; the ledger lock excludes a second builder until dropped.
+async fn readings_mark_their_days_and_built_days_consume_only_the_marks_they_saw(store: Arc<dyn Store>) {
+    assert_eq!(store.readings_span().await.unwrap(), None);
+    assert!(store.ledger_dirty().await.unwrap().is_empty());
+    let t0 = DateTime::from_timestamp(1_790_000_100, 0).unwrap(); // Unix hour 497222
+    let t1 = t0 + chrono::Duration::days(2);
+    let hour0 = t0.timestamp() / 3_600;
+    store
+        .put_readings(vec![reading("shihe_park", "consumption", t0, 5, None), reading("shihe_park", "consumption", t1, 6, None)])
+        .await
+        .unwrap();
+    assert_eq!(store.readings_span().await.unwrap(), Some((t0, t1)));
+    let marks = store.ledger_dirty().await.unwrap();
+    assert_eq!(marks, [DirtyMark { utc_hour: hour0, generation: 1 }, DirtyMark { utc_hour: hour0 + 48, generation: 1 }]);
+    // A redelivery and a conflict change nothing; a correction is a change.
+    store
+        .put_readings(vec![reading("shihe_park", "consumption", t0, 5, None), reading("shihe_park", "consumption", t0, 7, None)])
+        .await
+        .unwrap();
+    assert_eq!(store.ledger_dirty().await.unwrap(), marks);
+    store.put_readings(vec![reading("shihe_park", "consumption", t0, 7, Some("CT ratio"))]).await.unwrap();
+    let now = store.ledger_dirty().await.unwrap();
+    assert_eq!(now[0], DirtyMark { utc_hour: hour0, generation: 2 });
+
+    // A builder that saw generation 1 of hour0 (before the correction) leaves it marked;
+    // the mark of hour0 + 48 it saw goes.
+    let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let row = |day: &str, closing: &str| NewLedgerDay {
+        record: LedgerDayRecord { day: d(day), basis: "b1".into(), parks_json: format!("[\"{day}\"]") },
+        closing_json: closing.into(),
+        built_at: DateTime::from_timestamp_micros(1_790_000_000_123_456).unwrap(),
+    };
+    store.put_ledger_days(vec![row("2026-09-21", "c1"), row("2026-09-23", "c3")], marks.clone()).await.unwrap();
+    assert_eq!(store.ledger_dirty().await.unwrap(), [DirtyMark { utc_hour: hour0, generation: 2 }]);
+    let days = store.ledger_days(d("2026-09-20"), d("2026-09-30")).await.unwrap();
+    assert_eq!(
+        days.iter().map(|r| (r.day, r.basis.as_str(), r.parks_json.as_str())).collect::<Vec<_>>(),
+        [(d("2026-09-21"), "b1", "[\"2026-09-21\"]"), (d("2026-09-23"), "b1", "[\"2026-09-23\"]")]
+    );
+    assert_eq!(store.ledger_days(d("2026-09-22"), d("2026-09-22")).await.unwrap(), []);
+    assert_eq!(store.ledger_closing(d("2026-09-23")).await.unwrap(), Some(("b1".into(), "c3".into())));
+    assert_eq!(store.ledger_closing(d("2026-09-22")).await.unwrap(), None);
+    // A rebuild replaces the day; the current generation is consumed.
+    store.put_ledger_days(vec![row("2026-09-21", "c1b")], store.ledger_dirty().await.unwrap()).await.unwrap();
+    assert_eq!(store.ledger_closing(d("2026-09-21")).await.unwrap(), Some(("b1".into(), "c1b".into())));
+    assert!(store.ledger_dirty().await.unwrap().is_empty());
+
+    // One builder at a time.
+    let held = store.lock_ledger().await.unwrap();
+    let other = store.clone();
+    let second = tokio::spawn(async move { other.lock_ledger().await.map(|_| ()) });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!second.is_finished(), "a second builder waits for the first");
+    drop(held);
+    tokio::time::timeout(Duration::from_secs(10), second).await.expect("the lock is free once dropped").unwrap().unwrap();
 }

@@ -211,7 +211,7 @@ async fn the_monthly_statement_prints_the_ledger_with_its_certificates() {
         .max_decoding_message_size(64 << 20)
         .get_park_ledger(req(
             Some(HUANGCHUAN),
-            pb::ParkLedgerRequest { park: park.into(), from_day: first.to_string(), to_day: last.to_string() },
+            pb::ParkLedgerRequest { park: park.into(), from_day: first.to_string(), to_day: last.to_string(), statement_only: false },
         ))
         .await
         .unwrap()

@@ -72,12 +72,13 @@ use tokio::sync::mpsc;
 use self::durability::{check_server, durability_problem};
 use self::error::{connect_error, db_error, unique_violation};
 use self::queries::*;
-use super::readings::{decide, inserted, reading_record, received_value, start_value, Decision};
+use super::ledger::changed_days;
+use super::readings::{decide, inserted, reading_record, received_value, start_instant, start_value, Decision};
 use super::rows::{bid_record, existing_or_conflict, get, schedule_info, schedule_record, CommonValues, StoredRow};
 use super::sql::{corrupt, migrate_error, payload_sha256, side_text};
 use super::{
-    inputs_sha256, BidRecord, ClearingLock, LocalDayLocks, NewReading, NewSchedule, ReadingOutcome, ReadingRecord, ScheduleInfo,
-    ScheduleRecord, Store, StoreError, SubmitOutcome,
+    inputs_sha256, BidRecord, ClearingLock, DirtyMark, LedgerDayRecord, LocalDayLocks, NewLedgerDay, NewReading, NewSchedule,
+    ReadingOutcome, ReadingRecord, ScheduleInfo, ScheduleRecord, Store, StoreError, SubmitOutcome,
 };
 
 /// Pooled connections per replica (clearing locks and the publication listener use
@@ -92,6 +93,9 @@ pub const CHANNEL: &str = "vpp_published";
 pub const CLEARING_LOCK_CLASS: i32 = 0x5650_5031;
 /// First key of the transaction lock every publication takes (second key 0): "VPP2".
 pub const PUBLISH_LOCK_CLASS: i32 = 0x5650_5032;
+/// First key of the lock held while the measured ledger is built (second key: the day
+/// `NaiveDate::MIN` counted as the clearing locks count theirs): "VPP3".
+pub const LEDGER_LOCK_CLASS: i32 = 0x5650_5033;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -329,8 +333,55 @@ impl Store for PgStore {
         for r in &batch {
             out.push(put_reading(&mut tx, r).await?);
         }
+        for utc_hour in changed_days(&out) {
+            sqlx::query(MARK_LEDGER_DIRTY).bind(utc_hour).execute(&mut *tx).await.map_err(db_error)?;
+        }
         tx.commit().await.map_err(db_error)?;
         Ok(out)
+    }
+
+    async fn readings_span(&self) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, StoreError> {
+        let row = sqlx::query(SELECT_READINGS_SPAN).fetch_one(&self.pool).await.map_err(db_error)?;
+        let (first, last): (Option<i64>, Option<i64>) = (get(&row, "first")?, get(&row, "last")?);
+        first.zip(last).map(|(f, l)| Ok((start_instant(f)?, start_instant(l)?))).transpose()
+    }
+
+    async fn ledger_dirty(&self) -> Result<Vec<DirtyMark>, StoreError> {
+        let rows = sqlx::query(SELECT_LEDGER_DIRTY).fetch_all(&self.pool).await.map_err(db_error)?;
+        rows.iter().map(|r| Ok(DirtyMark { utc_hour: get(r, "utc_hour")?, generation: get(r, "generation")? })).collect()
+    }
+
+    async fn ledger_days(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<LedgerDayRecord>, StoreError> {
+        let rows = sqlx::query(SELECT_LEDGER_DAYS).bind(from).bind(to).fetch_all(&self.pool).await.map_err(db_error)?;
+        rows.iter().map(|r| Ok(LedgerDayRecord { day: get(r, "day")?, basis: get(r, "basis")?, parks_json: get(r, "parks")? })).collect()
+    }
+
+    async fn ledger_closing(&self, day: NaiveDate) -> Result<Option<(String, String)>, StoreError> {
+        let row = sqlx::query(SELECT_LEDGER_CLOSING).bind(day).fetch_optional(&self.pool).await.map_err(db_error)?;
+        row.map(|r| Ok((get(&r, "basis")?, get(&r, "closing")?))).transpose()
+    }
+
+    async fn put_ledger_days(&self, days: Vec<NewLedgerDay>, consumed: Vec<DirtyMark>) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        for d in &days {
+            sqlx::query(UPSERT_LEDGER_DAY)
+                .bind(d.record.day)
+                .bind(&d.record.basis)
+                .bind(&d.closing_json)
+                .bind(&d.record.parks_json)
+                .bind(received_value(d.built_at))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        for m in &consumed {
+            sqlx::query(DELETE_LEDGER_DIRTY).bind(m.utc_hour).bind(m.generation).execute(&mut *tx).await.map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn lock_ledger(&self) -> Result<ClearingLock, StoreError> {
+        locks::lock_clearing(&self.clearing, &self.options, LEDGER_LOCK_CLASS, NaiveDate::MIN).await
     }
 
     async fn readings(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<ReadingRecord>, StoreError> {
@@ -348,7 +399,7 @@ impl Store for PgStore {
     }
 
     async fn lock_clearing(&self, day: NaiveDate) -> Result<ClearingLock, StoreError> {
-        locks::lock_clearing(&self.clearing, &self.options, day).await
+        locks::lock_clearing(&self.clearing, &self.options, CLEARING_LOCK_CLASS, day).await
     }
 
     async fn day_ahead(&self, day: NaiveDate) -> Result<Option<ScheduleRecord>, StoreError> {

@@ -43,12 +43,12 @@ use tokio::sync::{mpsc, oneshot};
 
 use self::queries::*;
 use self::writer::{write_loop, Done, Job, Msg, Op};
-use super::readings::{reading_record, start_value};
+use super::readings::{reading_record, start_instant, start_value};
 use super::rows::{bid_record, get, schedule_info, schedule_record, CommonValues, StoredRow};
 use super::sql::{corrupt, migrate_error, payload_sha256, sqlx_error};
 use super::{
-    BidRecord, ClearingLock, LocalDayLocks, NewReading, NewSchedule, ReadingOutcome, ReadingRecord, ScheduleInfo, ScheduleRecord, Store,
-    StoreError, SubmitOutcome,
+    BidRecord, ClearingLock, DirtyMark, LedgerDayRecord, LocalDayLocks, NewLedgerDay, NewReading, NewSchedule, ReadingOutcome,
+    ReadingRecord, ScheduleInfo, ScheduleRecord, Store, StoreError, SubmitOutcome,
 };
 
 /// Most writes the writer applies in one transaction.
@@ -229,6 +229,39 @@ impl Store for SqliteStore {
             .await
             .map_err(db_error)?;
         rows.iter().map(reading_record).collect()
+    }
+    async fn readings_span(&self) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, StoreError> {
+        let row = sqlx::query(SELECT_READINGS_SPAN).fetch_one(&self.readers).await.map_err(db_error)?;
+        let (first, last): (Option<i64>, Option<i64>) = (get(&row, "first")?, get(&row, "last")?);
+        first.zip(last).map(|(f, l)| Ok((start_instant(f)?, start_instant(l)?))).transpose()
+    }
+
+    async fn ledger_dirty(&self) -> Result<Vec<DirtyMark>, StoreError> {
+        let rows = sqlx::query(SELECT_LEDGER_DIRTY).fetch_all(&self.readers).await.map_err(db_error)?;
+        rows.iter().map(|r| Ok(DirtyMark { utc_hour: get(r, "utc_hour")?, generation: get(r, "generation")? })).collect()
+    }
+
+    async fn ledger_days(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<LedgerDayRecord>, StoreError> {
+        let rows =
+            sqlx::query(SELECT_LEDGER_DAYS).bind(day_text(from)).bind(day_text(to)).fetch_all(&self.readers).await.map_err(db_error)?;
+        rows.iter().map(|r| Ok(LedgerDayRecord { day: r.day("day")?, basis: get(r, "basis")?, parks_json: get(r, "parks")? })).collect()
+    }
+
+    async fn ledger_closing(&self, day: NaiveDate) -> Result<Option<(String, String)>, StoreError> {
+        let row = sqlx::query(SELECT_LEDGER_CLOSING).bind(day_text(day)).fetch_optional(&self.readers).await.map_err(db_error)?;
+        row.map(|r| Ok((get(&r, "basis")?, get(&r, "closing")?))).transpose()
+    }
+
+    async fn put_ledger_days(&self, days: Vec<NewLedgerDay>, consumed: Vec<DirtyMark>) -> Result<(), StoreError> {
+        match self.write(Op::PutLedgerDays(days, consumed)).await? {
+            Done::LedgerDays => Ok(()),
+            _ => Err(out_of_turn()),
+        }
+    }
+
+    async fn lock_ledger(&self) -> Result<ClearingLock, StoreError> {
+        // One process per SQLite file: the process's own mutex, on a day no clearing has.
+        Ok(self.clearing.clearing_lock(NaiveDate::MIN).await)
     }
 }
 

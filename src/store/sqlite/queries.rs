@@ -48,3 +48,14 @@ pub(super) const SELECT_READING_REVISIONS: &str =
 pub(super) const SELECT_LATEST_READINGS: &str = "SELECT meter, quantity, interval_start, MAX(revision) AS revision, interval_minutes, \
      value_wh, reason, source, received_at FROM readings WHERE interval_start >= ? AND interval_start < ? \
      GROUP BY meter, quantity, interval_start ORDER BY interval_start, meter, quantity";
+
+pub(super) const SELECT_READINGS_SPAN: &str = "SELECT MIN(interval_start) AS first, MAX(interval_start) AS last FROM readings";
+pub(super) const MARK_LEDGER_DIRTY: &str = "INSERT INTO ledger_dirty (utc_hour, generation) VALUES (?, 1) \
+     ON CONFLICT (utc_hour) DO UPDATE SET generation = ledger_dirty.generation + 1";
+pub(super) const SELECT_LEDGER_DIRTY: &str = "SELECT utc_hour, generation FROM ledger_dirty ORDER BY utc_hour";
+pub(super) const DELETE_LEDGER_DIRTY: &str = "DELETE FROM ledger_dirty WHERE utc_hour = ? AND generation = ?";
+pub(super) const SELECT_LEDGER_DAYS: &str = "SELECT day, basis, parks FROM ledger_days WHERE day >= ? AND day <= ? ORDER BY day";
+pub(super) const SELECT_LEDGER_CLOSING: &str = "SELECT basis, closing FROM ledger_days WHERE day = ?";
+pub(super) const UPSERT_LEDGER_DAY: &str = "INSERT INTO ledger_days (day, basis, closing, parks, built_at) VALUES (?, ?, ?, ?, ?) \
+     ON CONFLICT (day) DO UPDATE SET basis = excluded.basis, closing = excluded.closing, parks = excluded.parks, \
+     built_at = excluded.built_at";

@@ -13,10 +13,13 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::queries::*;
 use super::{closed, day_text, db_error, timestamp_text, MAX_BATCH};
+use crate::store::ledger::changed_days;
 use crate::store::readings::{decide, inserted, reading_columns, reading_record, received_value, start_value, Decision};
 use crate::store::rows::{bid_record, existing_or_conflict, get};
 use crate::store::sql::{corrupt, side_text};
-use crate::store::{inputs_sha256, BidRecord, NewReading, NewSchedule, ReadingOutcome, ScheduleInfo, StoreError, SubmitOutcome};
+use crate::store::{
+    inputs_sha256, BidRecord, DirtyMark, NewLedgerDay, NewReading, NewSchedule, ReadingOutcome, ScheduleInfo, StoreError, SubmitOutcome,
+};
 
 /// A write to apply.
 pub(super) enum Op {
@@ -25,6 +28,7 @@ pub(super) enum Op {
     Cancel { bot: String, id: String, at: DateTime<Utc> },
     Publish(Box<NewSchedule>),
     PutReadings(Vec<NewReading>),
+    PutLedgerDays(Vec<NewLedgerDay>, Vec<DirtyMark>),
 }
 
 /// What a write did, sent once its transaction has committed.
@@ -33,6 +37,7 @@ pub(super) enum Done {
     Bid(Option<BidRecord>),
     Published(ScheduleInfo),
     Readings(Vec<ReadingOutcome>),
+    LedgerDays,
 }
 
 pub(super) struct Job {
@@ -152,6 +157,7 @@ async fn apply_one(conn: &mut SqliteConnection, op: &Op) -> Result<Done, StoreEr
         }
         Op::Publish(schedule) => publish(conn, schedule).await.map(Done::Published),
         Op::PutReadings(batch) => put_readings(conn, batch).await.map(Done::Readings),
+        Op::PutLedgerDays(days, consumed) => put_ledger_days(conn, days, consumed).await.map(|()| Done::LedgerDays),
     }
 }
 
@@ -196,7 +202,30 @@ async fn put_readings(conn: &mut SqliteConnection, batch: &[NewReading]) -> Resu
             None => put_reading(conn, r).await?,
         });
     }
+    for utc_hour in changed_days(&done) {
+        sqlx::query(MARK_LEDGER_DIRTY).bind(utc_hour).execute(&mut *conn).await.map_err(db_error)?;
+    }
     Ok(done)
+}
+
+/// Built ledger days replace those stored; the dirty marks they consumed go, where no
+/// change came since.
+async fn put_ledger_days(conn: &mut SqliteConnection, days: &[NewLedgerDay], consumed: &[DirtyMark]) -> Result<(), StoreError> {
+    for d in days {
+        sqlx::query(UPSERT_LEDGER_DAY)
+            .bind(day_text(d.record.day))
+            .bind(&d.record.basis)
+            .bind(&d.closing_json)
+            .bind(&d.record.parks_json)
+            .bind(received_value(d.built_at))
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error)?;
+    }
+    for m in consumed {
+        sqlx::query(DELETE_LEDGER_DIRTY).bind(m.utc_hour).bind(m.generation).execute(&mut *conn).await.map_err(db_error)?;
+    }
+    Ok(())
 }
 
 /// A reading whose key is already stored, by the rule both backends share

@@ -117,7 +117,9 @@ pub use csv::{certificates_csv, readings_from_csv, readings_to_csv, statement_cs
 pub use meter::{Entry, Quantity};
 pub use readings::{mwh_to_wh, EnergyError, GridReading, Readings, StorageReading};
 pub use simulate::{simulate, Simulation};
-pub use statement::{DayShare, MonthStatement, ParkStatement, StatementOptions, CENTRAL_CHINA_GRID_T_PER_MWH};
+pub use statement::{
+    park_statement, DayShare, MonthStatement, ParkDay, ParkStatement, StatementOptions, YearStatement, CENTRAL_CHINA_GRID_T_PER_MWH,
+};
 
 /// Wh per MWh.
 pub const WH_PER_MWH: u64 = 1_000_000;

@@ -1,0 +1,266 @@
+//! The measured ledger as the service keeps it: built once, day by day, into the store, and
+//! built again only where readings changed.
+//!
+//! - **The chain.** The ledger begins on the local day of the first stored reading (the
+//!   storages' opening colour inferred there, `StorageState::unread`) and runs day after
+//!   day to the local day of the last one, each day opening with the previous day's closing
+//!   storage state. Every built day is a row of the store: its closing state and each
+//!   park's totals (`ledger::ParkDay`), under a *basis* (a digest of the plant file, the
+//!   meters' interval and the ledger's rules version); a row of another basis counts as not
+//!   built, so a changed plant rebuilds everything.
+//! - **What changed.** Storing a new reading or a correction marks its UTC hour in the same
+//!   transaction (`Store::put_readings`). A build takes the marks, rebuilds from the first
+//!   local day a mark touches (or the first day not built), and goes forward only until a
+//!   day closes with the storage state already stored for it and no later day is marked or
+//!   unbuilt: a correction recomputes the days it affects, no more. The marks it saw are
+//!   removed with its rows, in one transaction, and only at the generation it saw, so a
+//!   reading stored while it built stays marked for the next build.
+//! - **One builder at a time** (`Store::lock_ledger`: a process mutex, and for PostgreSQL an
+//!   advisory lock shared by the replicas). Readers never wait for it when nothing is
+//!   marked.
+//! - **Statements** are rolled up from the rows (a park-year is 365 small rows), never from
+//!   the readings; a range's intervals and certificates are built again from its readings,
+//!   opening with the stored closing state of the day before, so they are the chain's own.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::ledger::{Ledger, ParkDay, Quantity, Readings, StorageState};
+use crate::store::{DirtyMark, LedgerDayRecord, NewLedgerDay};
+
+use super::{Error, Service};
+
+/// The ledger's rules, as far as built days depend on them: a new version rebuilds them.
+const LEDGER_RULES: &str = "vpp-ledger-rules/1";
+/// Built days written per store transaction during a long build.
+const DAYS_PER_WRITE: usize = 31;
+
+/// The built ledger: every local day from where it began, with each park's totals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chain {
+    /// Its days, in order, each with every park's totals (plant order).
+    pub days: Vec<(NaiveDate, Vec<ParkDay>)>,
+}
+
+impl Chain {
+    /// The day the ledger began.
+    pub fn first(&self) -> Option<NaiveDate> {
+        self.days.first().map(|d| d.0)
+    }
+}
+
+/// What bringing the ledger up to date did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LedgerBuild {
+    /// The days computed (again), in order.
+    pub recomputed: Vec<NaiveDate>,
+    /// The dirty marks it consumed.
+    pub marks: usize,
+}
+
+impl Service {
+    /// What this service's built days are built under.
+    fn ledger_basis(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(LEDGER_RULES.as_bytes());
+        h.update([0u8]);
+        h.update(self.meters.interval_minutes.to_le_bytes());
+        h.update([0u8]);
+        h.update(self.plant_toml.as_bytes());
+        hex::encode(h.finalize())
+    }
+
+    /// The built ledger, brought up to date first where readings changed; `None` when no
+    /// reading is stored.
+    pub(super) async fn ledger_chain(&self) -> Result<Option<Chain>, Error> {
+        self.update_ledger().await?;
+        self.read_chain().await
+    }
+
+    /// Builds every day of the ledger that is not built or whose readings changed (see the
+    /// module's rules).
+    pub(super) async fn update_ledger(&self) -> Result<LedgerBuild, Error> {
+        // Nothing to do, most of the time: no lock taken.
+        if self.ledger_plan().await?.is_none() {
+            return Ok(LedgerBuild::default());
+        }
+        let _lock = self.store.lock_ledger().await?;
+        // Another builder may have done it while this one waited.
+        let Some(plan) = self.ledger_plan().await? else { return Ok(LedgerBuild::default()) };
+        self.build_ledger(plan).await
+    }
+
+    /// What a build has to do, read from the store; `None` when nothing.
+    async fn ledger_plan(&self) -> Result<Option<Plan>, Error> {
+        let Some((first, last)) = self.store.readings_span().await? else { return Ok(None) };
+        let (first, last) = (self.delivery_day(first), self.delivery_day(last));
+        let marks = self.store.ledger_dirty().await?;
+        let basis = self.ledger_basis();
+        let built: BTreeSet<NaiveDate> =
+            self.store.ledger_days(first, last).await?.into_iter().filter(|r| r.basis == basis).map(|r| r.day).collect();
+        let mut stale: BTreeSet<NaiveDate> = BTreeSet::new();
+        for m in &marks {
+            let (start, end) = m.span();
+            for at in [start, end - chrono::Duration::seconds(1)] {
+                let day = self.delivery_day(at);
+                if (first..=last).contains(&day) {
+                    stale.insert(day);
+                }
+            }
+        }
+        let mut day = first;
+        while day <= last {
+            if !built.contains(&day) {
+                stale.insert(day);
+            }
+            day = next(day)?;
+        }
+        if stale.is_empty() && marks.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Plan { first, last, stale, marks, basis }))
+    }
+
+    async fn build_ledger(&self, plan: Plan) -> Result<LedgerBuild, Error> {
+        let Plan { first, last, stale, marks, basis } = plan;
+        let mut out = LedgerBuild { recomputed: Vec::new(), marks: marks.len() };
+        let Some(&from) = stale.first() else {
+            // Marks only outside the readings' days (cannot happen: every mark is a
+            // reading's day); consume them.
+            self.store.put_ledger_days(Vec::new(), marks).await?;
+            return Ok(out);
+        };
+        let last_stale = stale.last().copied().unwrap_or(from);
+        let mut state = if from == first {
+            StorageState::unread(&self.plant)
+        } else {
+            // The day before `from` is built and not stale (`from` is the first stale day).
+            let before = from.pred_opt().unwrap_or(from);
+            self.stored_closing(before, &basis).await?.ok_or_else(|| Error::Internal(format!("the ledger of {before} is not built")))?
+        };
+        let mut rows: Vec<NewLedgerDay> = Vec::new();
+        let mut day = from;
+        while day <= last {
+            let (readings, _) = self.readings_of(day, day).await?;
+            let built = build(&self.plant, readings, state)?;
+            let d = &built.days[0];
+            let closing_json = json(&d.closing)?;
+            let parks_json = json(&d.park_days(self.plant.parks.len()))?;
+            // Converged: no later day is stale and this one closes as its stored build did,
+            // so every later stored day opened from what it opens from now.
+            let converged =
+                day >= last_stale && self.store.ledger_closing(day).await?.is_some_and(|(b, c)| b == basis && c == closing_json);
+            out.recomputed.push(day);
+            state = built.days[0].closing.clone();
+            rows.push(NewLedgerDay { record: LedgerDayRecord { day, basis: basis.clone(), parks_json }, closing_json, built_at: now() });
+            if converged {
+                break;
+            }
+            if rows.len() >= DAYS_PER_WRITE {
+                self.store.put_ledger_days(std::mem::take(&mut rows), Vec::new()).await?;
+            }
+            day = next(day)?;
+        }
+        self.store.put_ledger_days(rows, marks).await?;
+        tracing::info!(days = out.recomputed.len(), from = %from, marks = out.marks, "measured ledger built");
+        Ok(out)
+    }
+
+    /// The built days as stored.
+    async fn read_chain(&self) -> Result<Option<Chain>, Error> {
+        let Some((first, last)) = self.store.readings_span().await? else { return Ok(None) };
+        let (first, last) = (self.delivery_day(first), self.delivery_day(last));
+        let basis = self.ledger_basis();
+        let mut days = Vec::new();
+        for r in self.store.ledger_days(first, last).await? {
+            if r.basis != basis {
+                return Err(Error::Internal(format!("the ledger of {} is not built under this plant", r.day)));
+            }
+            let parks: Vec<ParkDay> = serde_json::from_str(&r.parks_json)
+                .map_err(|e| Error::Internal(format!("the stored ledger of {} is unreadable: {e}", r.day)))?;
+            days.push((r.day, parks));
+        }
+        Ok(Some(Chain { days }))
+    }
+
+    /// The stored closing state of a built day, if it is built under `basis`.
+    async fn stored_closing(&self, day: NaiveDate, basis: &str) -> Result<Option<StorageState>, Error> {
+        match self.store.ledger_closing(day).await? {
+            Some((b, closing)) if b == basis => serde_json::from_str(&closing)
+                .map(Some)
+                .map_err(|e| Error::Internal(format!("the stored closing state of {day} is unreadable: {e}"))),
+            _ => Ok(None),
+        }
+    }
+
+    /// The ledger of the local days `from ..= to` built from their readings, opening with
+    /// the chain's closing state of the day before (`first` is the day the ledger began).
+    pub(super) async fn ledger_range(&self, first: NaiveDate, from: NaiveDate, to: NaiveDate) -> Result<Ledger, Error> {
+        let opening = if from > first {
+            let before = from.pred_opt().unwrap_or(from);
+            self.stored_closing(before, &self.ledger_basis())
+                .await?
+                .ok_or_else(|| Error::Internal(format!("the ledger of {before} is not built")))?
+        } else {
+            StorageState::unread(&self.plant)
+        };
+        let (readings, _) = self.readings_of(from, to).await?;
+        build(&self.plant, readings, opening)
+    }
+
+    /// The latest revision of every reading of the local days `from ..= to`, on the meters'
+    /// grid, and how many there were.
+    pub(super) async fn readings_of(&self, from: NaiveDate, to: NaiveDate) -> Result<(Readings, usize), Error> {
+        let (start, end) = (self.day_start(from), self.day_start(next(to)?));
+        let records = self.store.readings(start, end).await?;
+        let step = self.meters.interval_minutes;
+        let intervals = ((end - start).num_minutes() / i64::from(step)) as usize;
+        let mut readings = Readings::empty(&self.plant, start, step, intervals);
+        let n = records.len();
+        for r in records {
+            let n = &r.reading;
+            let (Some(q), true) = (Quantity::parse(&n.quantity), n.interval_minutes == step) else { continue };
+            let t = ((n.interval_start - start).num_minutes() / i64::from(step)) as usize;
+            if let Some(slot) = readings.slot(q, &n.meter, t) {
+                *slot = Some(n.value_wh);
+            }
+        }
+        Ok((readings, n))
+    }
+}
+
+/// What a build has to do.
+struct Plan {
+    /// Where the ledger begins and ends (local days of the first and last reading).
+    first: NaiveDate,
+    last: NaiveDate,
+    /// Days marked or not built.
+    stale: BTreeSet<NaiveDate>,
+    /// The marks read.
+    marks: Vec<DirtyMark>,
+    basis: String,
+}
+
+fn build(plant: &crate::domain::Plant, readings: Readings, opening: StorageState) -> Result<Ledger, Error> {
+    Ledger::build(plant, readings, opening)
+        .map_err(|e| Error::FailedPrecondition(super::error::bounded(format!("the stored readings do not make a ledger:\n{e}"))))
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<String, Error> {
+    serde_json::to_string(value).map_err(|e| Error::Internal(format!("a built ledger day does not serialise: {e}")))
+}
+
+fn next(day: NaiveDate) -> Result<NaiveDate, Error> {
+    day.checked_add_days(Days::new(1)).ok_or_else(|| Error::Internal(format!("no day after {day}")))
+}
+
+fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(Utc::now().timestamp_micros()).unwrap_or_default()
+}
+
+/// Each park's totals by day, for one park.
+pub(super) fn park_days(chain: &Chain, p: usize, to: NaiveDate) -> impl Iterator<Item = (NaiveDate, ParkDay)> + '_ {
+    chain.days.iter().take_while(move |(d, _)| *d <= to).map(move |(d, parks)| (*d, parks.get(p).copied().unwrap_or_default()))
+}
