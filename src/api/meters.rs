@@ -7,7 +7,7 @@ use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::ledger::WH_PER_MWH;
-use crate::service::{Accepted, MeterReading, ParkLedger, Service};
+use crate::service::{Accepted, Cancelled, MeterReading, ParkLedger, Service};
 use crate::store::ReadingOutcome;
 
 use super::auth::principal;
@@ -178,21 +178,23 @@ fn park_ledger(park: String, l: ParkLedger) -> pb::ParkLedger {
                 }
             })
             .collect(),
-        certificates: l
-            .certificates
-            .into_iter()
-            .map(|c| pb::CancelledCertificate {
-                certificate_id: c.certificate_id,
-                asset: c.asset,
-                interval_start: Some(timestamp(c.interval_start)),
-                from_storage: c.from_storage,
-                own_meter: c.own_meter,
-                mwh: mwh(c.wh),
-            })
-            .collect(),
+        certificates: l.certificates.into_iter().map(certificate).collect(),
         years,
     }
 }
+
+fn certificate(c: Cancelled) -> pb::CancelledCertificate {
+    pb::CancelledCertificate {
+        certificate_id: c.certificate_id,
+        asset: c.asset,
+        interval_start: Some(timestamp(c.interval_start)),
+        from_storage: c.from_storage,
+        own_meter: c.own_meter,
+        mwh: mwh(c.wh),
+    }
+}
+
+type CertificateStream = std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::CertificateDay, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl LedgerService for LedgerApi {
@@ -201,6 +203,25 @@ impl LedgerService for LedgerApi {
         let req = request.into_inner();
         let ledger = self.svc.reader(&who)?.park_ledger(&req.park, &req.from_day, &req.to_day, !req.statement_only).await?;
         Ok(Response::new(park_ledger(req.park, ledger)))
+    }
+
+    type StreamCertificatesStream = CertificateStream;
+
+    async fn stream_certificates(&self, request: Request<pb::CertificateStreamRequest>) -> Result<Response<CertificateStream>, Status> {
+        let who = principal(&request)?;
+        let req = request.into_inner();
+        let park = req.park.clone();
+        let days = self.svc.reader(&who)?.watch_certificates(&req.park, &req.from_day).await?;
+        let stream = days.map(move |item| {
+            item.map(|d| pb::CertificateDay {
+                park: park.clone(),
+                day: d.day.to_string(),
+                certificates: d.certificates.into_iter().map(certificate).collect(),
+                replaces: d.replaces,
+            })
+            .map_err(Status::from)
+        });
+        Ok(Response::new(Box::pin(stream)))
     }
 
     async fn get_reading_revisions(&self, request: Request<pb::ReadingKey>) -> Result<Response<pb::ReadingRevisions>, Status> {

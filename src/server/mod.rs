@@ -94,6 +94,8 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: impl Future<Out
     if let Some(feed) = store.remote_publications().await? {
         tokio::spawn(svc.clone().forward_remote_publications(feed));
     }
+    // The measured ledger is built as readings arrive, not only when read.
+    tokio::spawn(svc.clone().keep_ledger());
     let auth = Authenticator::new(config.tokens.iter().map(|(t, p)| (t.as_str(), p.clone())));
 
     let (health, health_service) = tonic_health::server::health_reporter();

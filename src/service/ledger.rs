@@ -27,10 +27,15 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::ledger::{Ledger, ParkDay, Quantity, Readings, StorageState};
-use crate::store::{DirtyMark, LedgerDayRecord, NewLedgerDay};
+use std::sync::Arc;
 
-use super::{Error, Service};
+use tokio::sync::{broadcast, Notify};
+
+use crate::domain::Plant;
+use crate::ledger::{Ledger, ParkDay, Quantity, Readings, StorageState};
+use crate::store::{DirtyMark, LedgerDayRecord, NewLedgerDay, Store};
+
+use super::Error;
 
 /// The ledger's rules, as far as built days depend on them: a new version rebuilds them.
 const LEDGER_RULES: &str = "vpp-ledger-rules/1";
@@ -51,6 +56,22 @@ impl Chain {
     }
 }
 
+/// The ledger kept in the store, and the announcement of the days it builds. Cheap to
+/// clone: a stream's task keeps its own.
+#[derive(Clone)]
+pub(super) struct Kept {
+    plant: Arc<Plant>,
+    store: Arc<dyn Store>,
+    /// The readings' interval, minutes.
+    step: u32,
+    /// What the days are built under.
+    basis: String,
+    /// Each build that computed days, announced.
+    pub(super) built: broadcast::Sender<LedgerBuild>,
+    /// Readings were stored: the keeper may build.
+    pub(super) changed: Arc<Notify>,
+}
+
 /// What bringing the ledger up to date did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LedgerBuild {
@@ -60,44 +81,59 @@ pub struct LedgerBuild {
     pub marks: usize,
 }
 
-impl Service {
-    /// What this service's built days are built under.
-    fn ledger_basis(&self) -> String {
+impl Kept {
+    /// The kept ledger of `plant` (its file text `plant_toml`) with readings every
+    /// `step` minutes, in `store`.
+    pub(super) fn new(plant: Arc<Plant>, plant_toml: &str, step: u32, store: Arc<dyn Store>) -> Kept {
         let mut h = Sha256::new();
         h.update(LEDGER_RULES.as_bytes());
         h.update([0u8]);
-        h.update(self.meters.interval_minutes.to_le_bytes());
+        h.update(step.to_le_bytes());
         h.update([0u8]);
-        h.update(self.plant_toml.as_bytes());
-        hex::encode(h.finalize())
+        h.update(plant_toml.as_bytes());
+        let (built, _) = broadcast::channel(64);
+        Kept { plant, store, step, basis: hex::encode(h.finalize()), built, changed: Arc::new(Notify::new()) }
+    }
+
+    fn delivery_day(&self, at: DateTime<Utc>) -> NaiveDate {
+        at.with_timezone(&self.plant.tz()).date_naive()
+    }
+
+    fn day_start(&self, day: NaiveDate) -> DateTime<Utc> {
+        crate::domain::local_midnight(self.plant.tz(), day)
     }
 
     /// The built ledger, brought up to date first where readings changed; `None` when no
     /// reading is stored.
-    pub(super) async fn ledger_chain(&self) -> Result<Option<Chain>, Error> {
-        self.update_ledger().await?;
+    pub(super) async fn chain(&self) -> Result<Option<Chain>, Error> {
+        self.update().await?;
         self.read_chain().await
     }
 
     /// Builds every day of the ledger that is not built or whose readings changed (see the
     /// module's rules).
-    pub(super) async fn update_ledger(&self) -> Result<LedgerBuild, Error> {
+    pub(super) async fn update(&self) -> Result<LedgerBuild, Error> {
         // Nothing to do, most of the time: no lock taken.
-        if self.ledger_plan().await?.is_none() {
+        if self.plan().await?.is_none() {
             return Ok(LedgerBuild::default());
         }
         let _lock = self.store.lock_ledger().await?;
         // Another builder may have done it while this one waited.
-        let Some(plan) = self.ledger_plan().await? else { return Ok(LedgerBuild::default()) };
-        self.build_ledger(plan).await
+        let Some(plan) = self.plan().await? else { return Ok(LedgerBuild::default()) };
+        let built = self.build(plan).await?;
+        if !built.recomputed.is_empty() {
+            // Nobody listening is fine.
+            let _ = self.built.send(built.clone());
+        }
+        Ok(built)
     }
 
     /// What a build has to do, read from the store; `None` when nothing.
-    async fn ledger_plan(&self) -> Result<Option<Plan>, Error> {
+    async fn plan(&self) -> Result<Option<Plan>, Error> {
         let Some((first, last)) = self.store.readings_span().await? else { return Ok(None) };
         let (first, last) = (self.delivery_day(first), self.delivery_day(last));
         let marks = self.store.ledger_dirty().await?;
-        let basis = self.ledger_basis();
+        let basis = self.basis.clone();
         let built: BTreeSet<NaiveDate> =
             self.store.ledger_days(first, last).await?.into_iter().filter(|r| r.basis == basis).map(|r| r.day).collect();
         let mut stale: BTreeSet<NaiveDate> = BTreeSet::new();
@@ -123,7 +159,7 @@ impl Service {
         Ok(Some(Plan { first, last, stale, marks, basis }))
     }
 
-    async fn build_ledger(&self, plan: Plan) -> Result<LedgerBuild, Error> {
+    async fn build(&self, plan: Plan) -> Result<LedgerBuild, Error> {
         let Plan { first, last, stale, marks, basis } = plan;
         let mut out = LedgerBuild { recomputed: Vec::new(), marks: marks.len() };
         let Some(&from) = stale.first() else {
@@ -144,7 +180,7 @@ impl Service {
         let mut day = from;
         while day <= last {
             let (readings, _) = self.readings_of(day, day).await?;
-            let built = build(&self.plant, readings, state)?;
+            let built = build_ledger(&self.plant, readings, state)?;
             let d = &built.days[0];
             let closing_json = json(&d.closing)?;
             let parks_json = json(&d.park_days(self.plant.parks.len()))?;
@@ -168,11 +204,16 @@ impl Service {
         Ok(out)
     }
 
+    /// The day the ledger began (of the first stored reading).
+    pub(super) async fn first_day(&self) -> Result<Option<NaiveDate>, Error> {
+        Ok(self.store.readings_span().await?.map(|(first, _)| self.delivery_day(first)))
+    }
+
     /// The built days as stored.
     async fn read_chain(&self) -> Result<Option<Chain>, Error> {
         let Some((first, last)) = self.store.readings_span().await? else { return Ok(None) };
         let (first, last) = (self.delivery_day(first), self.delivery_day(last));
-        let basis = self.ledger_basis();
+        let basis = self.basis.clone();
         let mut days = Vec::new();
         for r in self.store.ledger_days(first, last).await? {
             if r.basis != basis {
@@ -197,17 +238,17 @@ impl Service {
 
     /// The ledger of the local days `from ..= to` built from their readings, opening with
     /// the chain's closing state of the day before (`first` is the day the ledger began).
-    pub(super) async fn ledger_range(&self, first: NaiveDate, from: NaiveDate, to: NaiveDate) -> Result<Ledger, Error> {
+    pub(super) async fn range(&self, first: NaiveDate, from: NaiveDate, to: NaiveDate) -> Result<Ledger, Error> {
         let opening = if from > first {
             let before = from.pred_opt().unwrap_or(from);
-            self.stored_closing(before, &self.ledger_basis())
+            self.stored_closing(before, &self.basis)
                 .await?
                 .ok_or_else(|| Error::Internal(format!("the ledger of {before} is not built")))?
         } else {
             StorageState::unread(&self.plant)
         };
         let (readings, _) = self.readings_of(from, to).await?;
-        build(&self.plant, readings, opening)
+        build_ledger(&self.plant, readings, opening)
     }
 
     /// The latest revision of every reading of the local days `from ..= to`, on the meters'
@@ -215,7 +256,7 @@ impl Service {
     pub(super) async fn readings_of(&self, from: NaiveDate, to: NaiveDate) -> Result<(Readings, usize), Error> {
         let (start, end) = (self.day_start(from), self.day_start(next(to)?));
         let records = self.store.readings(start, end).await?;
-        let step = self.meters.interval_minutes;
+        let step = self.step;
         let intervals = ((end - start).num_minutes() / i64::from(step)) as usize;
         let mut readings = Readings::empty(&self.plant, start, step, intervals);
         let n = records.len();
@@ -231,6 +272,33 @@ impl Service {
     }
 }
 
+/// How often the keeper looks for readings it was not told of (stored by another replica).
+const KEEPER_POLL: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long the keeper lets a burst of readings settle before it builds.
+const KEEPER_SETTLE: std::time::Duration = std::time::Duration::from_millis(250);
+
+impl super::Service {
+    /// Keeps the measured ledger built as readings arrive (told by every stored batch, and
+    /// looking every few seconds for what other replicas stored), so that reads find it
+    /// built and certificate streams hear of new days. Runs until shutdown.
+    pub async fn keep_ledger(self: Arc<Self>) {
+        loop {
+            tokio::select! {
+                () = self.shutdown.cancelled() => return,
+                () = self.ledger.changed.notified() => {}
+                () = tokio::time::sleep(KEEPER_POLL) => {}
+            }
+            tokio::select! {
+                () = self.shutdown.cancelled() => return,
+                () = tokio::time::sleep(KEEPER_SETTLE) => {}
+            }
+            if let Err(e) = self.ledger.update().await {
+                tracing::warn!(error = %e, "the measured ledger could not be brought up to date");
+            }
+        }
+    }
+}
+
 /// What a build has to do.
 struct Plan {
     /// Where the ledger begins and ends (local days of the first and last reading).
@@ -243,7 +311,7 @@ struct Plan {
     basis: String,
 }
 
-fn build(plant: &crate::domain::Plant, readings: Readings, opening: StorageState) -> Result<Ledger, Error> {
+fn build_ledger(plant: &Plant, readings: Readings, opening: StorageState) -> Result<Ledger, Error> {
     Ledger::build(plant, readings, opening)
         .map_err(|e| Error::FailedPrecondition(super::error::bounded(format!("the stored readings do not make a ledger:\n{e}"))))
 }

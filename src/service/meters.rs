@@ -96,6 +96,9 @@ impl Meters<'_> {
             return Err(Error::Invalid(super::error::bounded(format!("{n} bad reading(s), nothing stored:\n{}", problems.join("\n")))));
         }
         let outcomes = svc.store.put_readings(out).await?;
+        if outcomes.iter().any(|o| matches!(o, ReadingOutcome::Created(_) | ReadingOutcome::Corrected(_))) {
+            svc.ledger.changed.notify_one();
+        }
         for o in &outcomes {
             let kind = match o {
                 ReadingOutcome::Created(_) => "created",
@@ -202,6 +205,55 @@ pub struct Cancelled {
     pub wh: u64,
 }
 
+/// Most days a certificate stream sends before it follows new ones.
+const MAX_CATCH_UP_DAYS: usize = 366;
+
+/// The certificates cancelled for a park in one local day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CertificateDay {
+    /// The day.
+    pub day: NaiveDate,
+    /// Every certificate (part) cancelled for the park that day, in issue order.
+    pub certificates: Vec<Cancelled>,
+    /// This day was sent before on this stream; this list replaces that one.
+    pub replaces: bool,
+}
+
+/// The certificate parts of `certificates` cancelled for `park`.
+fn cancelled_for<'a>(certificates: impl Iterator<Item = &'a ledger::Certificate>, park: &str) -> Vec<Cancelled> {
+    let mut out = Vec::new();
+    for c in certificates {
+        for pl in &c.placements {
+            if let Destination::Cancelled { park: to, via } = &pl.to {
+                if to == park {
+                    out.push(Cancelled {
+                        certificate_id: c.id.clone(),
+                        asset: c.asset.clone(),
+                        interval_start: c.interval_start,
+                        from_storage: matches!(c.origin, Origin::Storage { .. }),
+                        own_meter: *via == ledger::Via::OwnMeter,
+                        wh: pl.wh,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Each of `days` (in order) with the certificates cancelled for `park`, built again from
+/// the readings of the run of days they span.
+async fn certificate_days(kept: &super::ledger::Kept, park: &str, days: &[NaiveDate]) -> Result<Vec<CertificateDay>, Error> {
+    let (Some(&from), Some(&to), Some(first)) = (days.first(), days.last(), kept.first_day().await?) else { return Ok(Vec::new()) };
+    let built = kept.range(first, from, to).await?;
+    Ok(built
+        .days
+        .iter()
+        .filter(|d| days.contains(&d.day))
+        .map(|d| CertificateDay { day: d.day, certificates: cancelled_for(d.certificates.iter(), park), replaces: false })
+        .collect())
+}
+
 /// A park's measured ledger over a day range.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParkLedger {
@@ -241,7 +293,7 @@ impl Reader<'_> {
         };
         let (from, to) = super::day_range(from_day, to_day)?;
         let no_readings = || Error::NotFound(format!("no meter readings for {from} .. {to}"));
-        let chain = svc.ledger_chain().await?.ok_or_else(no_readings)?;
+        let chain = svc.ledger.chain().await?.ok_or_else(no_readings)?;
         let (Some(first), Some(last)) = (chain.first(), chain.days.last().map(|d| d.0)) else { return Err(no_readings()) };
         if to < first || from > last {
             return Err(no_readings());
@@ -250,7 +302,7 @@ impl Reader<'_> {
         statement.months.retain(|m| (m.year, m.month) >= (from.year(), from.month()));
         let (mut intervals, mut certificates) = (Vec::new(), Vec::new());
         if detail {
-            let built = svc.ledger_range(first, from.max(first), to.min(last)).await?;
+            let built = svc.ledger.range(first, from.max(first), to.min(last)).await?;
             intervals = built
                 .intervals()
                 .map(|i| match &i.parks[p] {
@@ -260,22 +312,7 @@ impl Reader<'_> {
                     ParkInterval::Missing { what } => LedgerInterval { start: i.start, measured: None, missing: what.clone() },
                 })
                 .collect();
-            for c in built.certificates() {
-                for pl in &c.placements {
-                    if let Destination::Cancelled { park: to, via } = &pl.to {
-                        if to == park {
-                            certificates.push(Cancelled {
-                                certificate_id: c.id.clone(),
-                                asset: c.asset.clone(),
-                                interval_start: c.interval_start,
-                                from_storage: matches!(c.origin, Origin::Storage { .. }),
-                                own_meter: *via == ledger::Via::OwnMeter,
-                                wh: pl.wh,
-                            });
-                        }
-                    }
-                }
-            }
+            certificates = cancelled_for(built.certificates(), park);
         }
         // What was planned: each day's whole (stitched) schedule, as the share service says,
         // over the statement's days that have one.
@@ -300,6 +337,76 @@ impl Reader<'_> {
         }
         Ok(ParkLedger { statement, intervals, certificates, planned })
     }
+
+    /// The certificates cancelled for a park, day by day from `from_day`: first every day
+    /// the ledger holds, then each day again whenever the ledger builds it (new readings,
+    /// corrections; a day already sent comes whole again with `replaces`). Ends with
+    /// UNAVAILABLE at shutdown, or when the stream falls behind (reconnect from the last
+    /// day received).
+    pub async fn watch_certificates(&self, park: &str, from_day: &str) -> Result<super::Stream<CertificateDay>, Error> {
+        auth::require_park(self.who, park)?;
+        let svc = self.svc;
+        if svc.plant.park_index(park).is_none() {
+            return Err(Error::invalid("park", format!("no park named {} in plant {}", limits::quote(park), svc.plant.name)));
+        }
+        let from = super::day(from_day, "from_day")?;
+        let kept = svc.ledger.clone();
+        // Subscribe before catching up: a build in between is sent, maybe twice (whole).
+        let mut events = kept.built.subscribe();
+        let days: Vec<NaiveDate> =
+            kept.chain().await?.map(|c| c.days.into_iter().map(|d| d.0).filter(|d| *d >= from).collect()).unwrap_or_default();
+        if days.len() > MAX_CATCH_UP_DAYS {
+            return Err(Error::invalid(
+                "from_day",
+                format!("at most {MAX_CATCH_UP_DAYS} days back; the ledger holds {} from {from}", days.len()),
+            ));
+        }
+        let existing = certificate_days(&kept, park, &days).await?;
+        let (park, shutdown) = (park.to_string(), svc.shutdown.clone());
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        tokio::spawn(async move {
+            let mut sent: std::collections::BTreeSet<NaiveDate> = std::collections::BTreeSet::new();
+            for d in existing {
+                sent.insert(d.day);
+                if tx.send(Ok(d)).await.is_err() {
+                    return;
+                }
+            }
+            loop {
+                let event = tokio::select! {
+                    () = shutdown.cancelled() => {
+                        let _ = tx.send(Err(Error::Unavailable("the server is shutting down; reconnect".into()))).await;
+                        return;
+                    }
+                    () = tx.closed() => return,
+                    event = events.recv() => event,
+                };
+                let days: Vec<NaiveDate> = match event {
+                    Ok(build) => build.recomputed.into_iter().filter(|d| *d >= from).collect(),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        let last = sent.last().map_or_else(|| from.to_string(), ToString::to_string);
+                        let _ = tx.send(Err(Error::Unavailable(format!("the stream fell behind; reconnect from {last}")))).await;
+                        return;
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                };
+                let items = match certificate_days(&kept, &park, &days).await {
+                    Ok(items) => items,
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                };
+                for mut d in items {
+                    d.replaces = !sent.insert(d.day);
+                    if tx.send(Ok(d)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(tokio_stream::wrappers::ReceiverStream::new(rx))
+    }
 }
 
 impl Service {
@@ -314,7 +421,7 @@ impl super::Operator<'_> {
     /// Brings the measured ledger up to date now (it is otherwise built when first read):
     /// what was computed again.
     pub async fn update_ledger(&self) -> Result<LedgerBuild, Error> {
-        self.svc.update_ledger().await
+        self.svc.ledger.update().await
     }
 
     /// Every revision of one reading, oldest first (the audit trail of its corrections).

@@ -45,7 +45,9 @@ pub use error::Error;
 pub use input::{day, day_range};
 pub use ledger::{Chain, LedgerBuild};
 pub use market::{awards, check_bid, Acknowledged, Award, BidReader, MarketRules, Trader};
-pub use meters::{Accepted, Cancelled, LedgerInterval, MeterReading, MeterRules, Meters, ParkLedger, MAX_READINGS_PER_BATCH};
+pub use meters::{
+    Accepted, Cancelled, CertificateDay, LedgerInterval, MeterReading, MeterRules, Meters, ParkLedger, MAX_READINGS_PER_BATCH,
+};
 pub use pool::SolverLimits;
 pub use settlement::Settlement;
 pub use shares::{park_day, plant_day, DayShare, DayVersions, Reader, ShareInterval, ShareReport};
@@ -81,6 +83,7 @@ pub struct Service {
     published: broadcast::Sender<Published>,
     shutdown: CancellationToken,
     pool: pool::Pool,
+    ledger: ledger::Kept,
 }
 
 impl Service {
@@ -95,7 +98,9 @@ impl Service {
     ) -> Service {
         let (published, _) = broadcast::channel(256);
         let Rules { market, meters, limits } = rules;
-        Service { plant: Arc::new(plant), plant_toml, store, market, meters, pool: pool::Pool::new(limits), metrics, published, shutdown }
+        let plant = Arc::new(plant);
+        let ledger = ledger::Kept::new(plant.clone(), &plant_toml, meters.interval_minutes, store.clone());
+        Service { plant, plant_toml, store, market, meters, pool: pool::Pool::new(limits), metrics, published, shutdown, ledger }
     }
 
     /// The plant (its names and figures are configuration, readable by anyone signed in).

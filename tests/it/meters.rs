@@ -228,6 +228,50 @@ async fn the_kept_ledger_rebuilds_only_from_a_corrected_day() {
     store.close().await;
 }
 
+/// A park manager follows their certificates as readings arrive: the stream sends a day
+/// once the service (its keeper) has built it from the readings, with exactly the
+/// certificates GetParkLedger lists; a correction sends the day again, whole, replacing it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_stream_as_readings_arrive() {
+    use tokio_stream::StreamExt;
+    let server = Running::start(&temp_db("cert-stream"), "").await;
+    let ch = server.channel().await;
+    let mut meters = MeterServiceClient::new(ch.clone()).max_decoding_message_size(64 << 20);
+    let mut ledgers = LedgerServiceClient::new(ch.clone()).max_decoding_message_size(64 << 20);
+    let plant = plant();
+    let (day, readings) = day_of_readings(&plant);
+    let park = "huangchuan_zero_carbon";
+    let follow = pb::CertificateStreamRequest { park: park.into(), from_day: day.to_string() };
+    let other = pb::CertificateStreamRequest { park: "shihe_park".into(), ..follow.clone() };
+    assert_eq!(ledgers.stream_certificates(req(Some(HUANGCHUAN), other)).await.unwrap_err().code(), Code::PermissionDenied);
+    let mut stream = ledgers.stream_certificates(req(Some(HUANGCHUAN), follow)).await.unwrap().into_inner();
+    meters.submit_readings(req(Some(METER), pb::ReadingBatch { readings: wire(&readings) })).await.unwrap();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(30), stream.next()).await.expect("a day within 30 s").unwrap().unwrap();
+    assert_eq!((first.day.as_str(), first.replaces), (day.to_string().as_str(), false));
+    let ask = pb::ParkLedgerRequest { park: park.into(), from_day: day.to_string(), to_day: String::new(), statement_only: false };
+    let ledger = ledgers.get_park_ledger(req(Some(HUANGCHUAN), ask.clone())).await.unwrap().into_inner();
+    assert!(!first.certificates.is_empty());
+    assert_eq!(first.certificates, ledger.certificates);
+
+    // A correction of the park's consumption: the day again, whole, replacing the first.
+    let t = (0..96).find(|t| readings.consumption_wh[park][*t].is_some_and(|v| v > 1_000_000)).unwrap();
+    let fix = pb::Reading {
+        meter: park.into(),
+        quantity: "consumption".into(),
+        interval_start: Some(ts(readings.instant(t))),
+        value_mwh: (readings.consumption_wh[park][t].unwrap() - 1_000_000) as f64 / WH_PER_MWH as f64,
+        reason: "estimated value replaced by the meter's".into(),
+    };
+    meters.submit_readings(req(Some(METER), pb::ReadingBatch { readings: vec![fix] })).await.unwrap();
+    let again = tokio::time::timeout(std::time::Duration::from_secs(30), stream.next()).await.expect("the day again").unwrap().unwrap();
+    assert_eq!((again.day.as_str(), again.replaces), (day.to_string().as_str(), true));
+    let ledger = ledgers.get_park_ledger(req(Some(HUANGCHUAN), ask)).await.unwrap().into_inner();
+    assert_eq!(again.certificates, ledger.certificates);
+    let total = |c: &[pb::CancelledCertificate]| c.iter().map(|c| c.mwh).sum::<f64>();
+    assert!(total(&again.certificates) <= total(&first.certificates) + 1e-9, "less consumption, no more green cancelled");
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_readings_are_refused_by_field_and_nothing_of_the_batch_is_stored() {
     let server = Running::start(&temp_db("meters-bad"), "").await;

@@ -93,6 +93,8 @@ async fn every_rpc_checks_every_role() {
         ("StreamReadings", [false, false, false, false, false, true]),
         ("GetParkLedger(own)", [false, false, true, true, false, false]),
         ("GetParkLedger(other)", [false, false, true, false, false, false]),
+        ("StreamCertificates(own)", [false, false, true, true, false, false]),
+        ("StreamCertificates(other)", [false, false, true, false, false, false]),
         ("GetReadingRevisions", [false, false, true, false, false, false]),
     ];
     for (rpc, expect) in table {
@@ -174,6 +176,13 @@ async fn every_rpc_checks_every_role() {
                 "StreamReadings" => code(meters.stream_readings(req(t, tokio_stream::iter([batch.clone()]))).await),
                 "GetParkLedger(own)" => code(lc.get_park_ledger(req(t, ledger("shihe_park"))).await),
                 "GetParkLedger(other)" => code(lc.get_park_ledger(req(t, ledger("pingqiao_park"))).await),
+                "StreamCertificates(own)" | "StreamCertificates(other)" => {
+                    let park = if rpc.ends_with("(own)") { "shihe_park" } else { "pingqiao_park" };
+                    match lc.stream_certificates(req(t, pb::CertificateStreamRequest { park: park.into(), from_day: d.clone() })).await {
+                        Ok(_) => Ok(()),
+                        Err(e) => Err((e.code(), e.message().to_string())),
+                    }
+                }
                 "GetReadingRevisions" => code(
                     lc.get_reading_revisions(req(
                         t,
