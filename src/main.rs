@@ -470,9 +470,23 @@ enum MeterCommand {
         /// Park consumption readings left missing.
         #[arg(long, default_value_t = 1)]
         drop: usize,
+        /// Late corrections: this many park consumption readings sent again afterwards with
+        /// another value (±1–5 %) and a reason.
+        #[arg(long, default_value_t = 0)]
+        late: usize,
         /// Write the readings (CSV) here.
         #[arg(long)]
-        out: PathBuf,
+        out: Option<PathBuf>,
+        /// Write the late corrections (CSV) here.
+        #[arg(long)]
+        late_out: Option<PathBuf>,
+        /// Publish the readings, then the late corrections, to this MQTT broker
+        /// (`mqtt://host:port`) as meters would, at QoS 1.
+        #[arg(long)]
+        mqtt: Option<String>,
+        /// Topic prefix for --mqtt: readings go to `{topic}/{quantity}/{meter}`.
+        #[arg(long, default_value = "vpp/meters")]
+        topic: String,
     },
 }
 
@@ -590,7 +604,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Meter { action: MeterCommand::Simulate { model: plant_path, schedule, seed, noise, drop, out } } => {
+        Command::Meter {
+            action: MeterCommand::Simulate { model: plant_path, schedule, seed, noise, drop, late, out, late_out, mqtt, topic },
+        } => {
+            anyhow::ensure!(out.is_some() || mqtt.is_some(), "give --out FILE, --mqtt URL or both: the readings must go somewhere");
+            anyhow::ensure!(late_out.is_none() || late > 0, "--late-out needs --late N (N > 0)");
             let plant = Plant::load(&plant_path)?;
             let text = std::fs::read_to_string(&schedule).with_context(|| format!("cannot read schedule {}", schedule.display()))?;
             let s: vpp_dispatch::domain::Schedule = serde_json::from_str(&text)
@@ -598,15 +616,53 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let sim = vpp_dispatch::ledger::Simulation { seed, noise, dropped: drop };
             let readings =
                 vpp_dispatch::ledger::simulate(&plant, &s, &sim).map_err(|e| anyhow::anyhow!("schedule {}: {e}", schedule.display()))?;
-            std::fs::write(&out, vpp_dispatch::ledger::readings_to_csv(&readings))
-                .with_context(|| format!("cannot write {}", out.display()))?;
-            println!(
-                "{}: {} intervals of {} min from {}",
-                out.display(),
-                readings.intervals,
-                readings.interval_minutes,
-                readings.start.to_rfc3339()
-            );
+            let corrections = vpp_dispatch::ledger::late_corrections(&plant, &readings, seed, late);
+            if let Some(out) = &out {
+                std::fs::write(out, vpp_dispatch::ledger::readings_to_csv(&readings))
+                    .with_context(|| format!("cannot write {}", out.display()))?;
+                println!(
+                    "{}: {} intervals of {} min from {}",
+                    out.display(),
+                    readings.intervals,
+                    readings.interval_minutes,
+                    readings.start.to_rfc3339()
+                );
+            }
+            if let Some(path) = &late_out {
+                std::fs::write(path, vpp_dispatch::ledger::readings_to_csv(&corrections))
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                println!("{}: {late} late corrections", path.display());
+            }
+            if let Some(url) = mqtt {
+                let wire = |r: &vpp_dispatch::ledger::Readings, reason: Option<&str>| -> Vec<vpp_dispatch::service::MeterReading> {
+                    r.entries()
+                        .iter()
+                        .map(|e| vpp_dispatch::service::MeterReading {
+                            meter: e.meter.to_string(),
+                            quantity: e.quantity.name().to_string(),
+                            interval_start: r.instant(e.t),
+                            value_mwh: e.wh as f64 / vpp_dispatch::ledger::WH_PER_MWH as f64,
+                            reason: reason.map(str::to_string),
+                        })
+                        .collect()
+                };
+                let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+                let client_id = format!("vpp-simulate-{}", std::process::id());
+                let (sent, fixed) = runtime.block_on(async {
+                    let sent = vpp_dispatch::mqtt::publish(&url, &topic, &client_id, &wire(&readings, None)).await;
+                    let sent = sent.map_err(|e| anyhow::anyhow!("--mqtt: {e}"))?;
+                    let fixed = match late {
+                        0 => 0,
+                        _ => {
+                            vpp_dispatch::mqtt::publish(&url, &topic, &client_id, &wire(&corrections, Some("late meter data (simulated)")))
+                                .await
+                                .map_err(|e| anyhow::anyhow!("--mqtt: {e}"))?
+                        }
+                    };
+                    anyhow::Ok((sent, fixed))
+                })?;
+                println!("{url}: {sent} messages of readings and {fixed} of late corrections acknowledged by the broker under {topic}/");
+            }
             Ok(())
         }
         Command::Ledger { model: plant_path, readings, interval, park, certificates, statement, grid_factor } => {

@@ -484,6 +484,76 @@ fn readings_of(topic: &str, payload: &[u8]) -> Result<Vec<MeterReading>, String>
         .collect()
 }
 
+/// The payload of one reading, as the bridge reads it.
+fn payload_of(r: &MeterReading) -> serde_json::Value {
+    let mut v = serde_json::json!({ "interval_start": r.interval_start.to_rfc3339(), "value_mwh": r.value_mwh });
+    if let Some(reason) = &r.reason {
+        v["reason"] = serde_json::Value::String(reason.clone());
+    }
+    v
+}
+
+/// Readings per published message (one meter and quantity, a JSON array).
+const PUBLISH_BATCH: usize = 96;
+
+/// Publishes `readings` to the broker at `url` as a meter or data logger would: on
+/// `{topic}/{quantity}/{meter}`, JSON arrays of up to 96 readings, QoS 1, in order; returns
+/// once the broker has acknowledged every message (PUBACK), with how many there were.
+pub async fn publish(url: &str, topic: &str, client_id: &str, readings: &[MeterReading]) -> Result<usize, String> {
+    let (host, port) = MqttSettings::parse_url(url)?;
+    MqttSettings::check_topic(topic)?;
+    MqttSettings::check_client_id(client_id)?;
+    // Group by (quantity, meter), keeping each group's order.
+    let mut groups: Vec<((String, String), Vec<&MeterReading>)> = Vec::new();
+    for r in readings {
+        let key = (r.quantity.clone(), r.meter.clone());
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, list)) => list.push(r),
+            None => groups.push((key, vec![r])),
+        }
+    }
+    let messages: Vec<(String, Vec<u8>)> = groups
+        .iter()
+        .flat_map(|((quantity, meter), list)| {
+            list.chunks(PUBLISH_BATCH).map(move |chunk| {
+                let body = serde_json::Value::Array(chunk.iter().map(|r| payload_of(r)).collect());
+                (format!("{topic}/{quantity}/{meter}"), body.to_string().into_bytes())
+            })
+        })
+        .collect();
+    let mut options = MqttOptions::new(client_id, host, port);
+    options.set_clean_session(true).set_max_packet_size(MAX_PACKET_BYTES, 64 << 10).set_keep_alive(Duration::from_secs(30));
+    let (client, mut events) = AsyncClient::new(options, messages.len().max(1) + 8);
+    let total = messages.len();
+    let sender = client.clone();
+    let queue = tokio::spawn(async move {
+        for (topic, body) in messages {
+            if sender.publish(topic, QoS::AtLeastOnce, false, body).await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut acked = 0;
+    let done = tokio::time::timeout(Duration::from_secs(120), async {
+        while acked < total {
+            match events.poll().await {
+                Ok(Event::Incoming(Packet::PubAck(_))) => acked += 1,
+                Ok(_) => {}
+                Err(e) => return Err(format!("the broker at {url}: {e}")),
+            }
+        }
+        Ok(())
+    })
+    .await;
+    queue.abort();
+    let _ = client.try_disconnect();
+    match done {
+        Ok(Ok(())) => Ok(total),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(format!("the broker at {url} acknowledged {acked} of {total} messages in 120 s")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

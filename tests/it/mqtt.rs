@@ -347,3 +347,99 @@ async fn mqtt_kill_9_loses_nothing_and_stores_nothing_twice() {
     drop(vpp);
     drop(broker);
 }
+
+/// The whole loop over MQTT: `vpp meter simulate --mqtt` plays a solved day back as meters
+/// would (readings, then late corrections with a reason), the server's bridge stores every
+/// reading once and each correction as revision 2, and the park's ledger is the core's
+/// ledger of the same readings with the corrections applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_publishes_a_day_and_its_late_corrections_over_mqtt() {
+    use vpp_dispatch::api::pb;
+    use vpp_dispatch::api::pb::ledger_service_client::LedgerServiceClient;
+    use vpp_dispatch::ledger::{readings_from_csv, Ledger, StatementOptions, StorageState};
+
+    let db = temp_db("mqtt-sim");
+    let (topic, client_id) = (unique("sim"), unique("bridge"));
+    let server = Running::start(&db, &mqtt_section(BROKER_PORT, &topic, &client_id)).await;
+    let dir = std::env::temp_dir().join(unique("sim-files"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (schedule, readings, late) = (dir.join("s.json"), dir.join("r.csv"), dir.join("late.csv"));
+    let path = |x: &PathBuf| x.to_str().unwrap().to_string();
+    let vpp = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_vpp")).args(args).current_dir(crate::repo("")).output().unwrap();
+        assert!(out.status.success(), "vpp {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    vpp(&["solve", "--model", "models/xinyang.toml", "--forecast", "fixtures/forecasts/summer-peak-15.json", "--json", &path(&schedule)]);
+    let (s, r, l) = (path(&schedule), path(&readings), path(&late));
+    let simulate = [
+        "meter",
+        "simulate",
+        "--model",
+        "models/xinyang.toml",
+        "--schedule",
+        &s,
+        "--drop",
+        "1",
+        "--late",
+        "3",
+        "--out",
+        &r,
+        "--late-out",
+        &l,
+    ];
+    vpp(&simulate);
+    // The bridge's subscription is in place once a first reading is stored: the day's first
+    // reading, which the simulator then sends again (a redelivery, stored once).
+    let text = std::fs::read_to_string(&readings).unwrap();
+    let first: Vec<&str> = text.lines().nth(1).unwrap().split(',').collect();
+    let at = DateTime::parse_from_rfc3339(first[0]).unwrap().with_timezone(&Utc);
+    let p = Publisher::connect(BROKER_PORT, "probe").await;
+    let probe = format!("{topic}/{}/{}", first[2], first[1]);
+    publish_until_stored(&p, &db, &probe, &payload(at, first[3].parse().unwrap(), None), first[1], at).await;
+    let broker = format!("mqtt://127.0.0.1:{BROKER_PORT}");
+    let mut over_mqtt: Vec<&str> = simulate.to_vec();
+    over_mqtt.extend(["--mqtt", &broker, "--topic", &topic]);
+    let said = vpp(&over_mqtt);
+    assert!(said.contains("acknowledged by the broker"), "{said}");
+
+    let plant = crate::service::plant();
+    let mut day = readings_from_csv(&plant, "r.csv", &std::fs::read_to_string(&readings).unwrap(), Some(15)).unwrap();
+    let fixes = readings_from_csv(&plant, "late.csv", &std::fs::read_to_string(&late).unwrap(), Some(15)).unwrap();
+    let n = day.entries().len();
+    let fixed: Vec<(String, i64, i64)> =
+        fixes.entries().iter().map(|e| (e.meter.to_string(), fixes.instant(e.t).timestamp(), e.wh)).collect();
+    assert_eq!(fixed.len(), 3);
+    // Every reading once, the probe, and each correction as revision 2 with its reason.
+    let s = wait_stored(&db, Duration::from_secs(60), "the simulated day and its corrections", |s| s.len() == n + 3).await;
+    for (meter, start, wh) in &fixed {
+        let trail: Vec<&Stored> = s.iter().filter(|r| &r.meter == meter && r.start == *start && r.quantity == "consumption").collect();
+        assert_eq!(trail.len(), 2, "{meter} {start}: {trail:?}");
+        assert_eq!((trail[1].revision, trail[1].wh, trail[1].reason.as_deref()), (2, *wh, Some("late meter data (simulated)")));
+        assert_eq!(trail[1].source, "mqtt");
+    }
+    for e in fixes.entries() {
+        let t = ((fixes.instant(e.t) - day.start).num_minutes() / 15) as usize;
+        *day.slot(e.quantity, e.meter, t).unwrap() = Some(e.wh);
+    }
+
+    // The park's ledger: the core's, from the same readings and corrections.
+    let park = "huangchuan_zero_carbon";
+    let local = day.start.with_timezone(&plant.tz()).date_naive().to_string();
+    let mut ledgers = LedgerServiceClient::new(server.channel().await).max_decoding_message_size(64 << 20);
+    let got = ledgers
+        .get_park_ledger(crate::service::req(
+            Some(crate::service::HUANGCHUAN),
+            pb::ParkLedgerRequest { park: park.into(), from_day: local.clone(), to_day: local, statement_only: true },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let core = Ledger::build(&plant, day, StorageState::unread(&plant)).unwrap();
+    let want = &core.statement(&plant, &StatementOptions::default())[plant.park_index(park).unwrap()].months[0];
+    let mwh = |wh: u64| wh as f64 / 1e6;
+    assert_eq!((got.months[0].consumption_mwh, got.months[0].green_mwh), (mwh(want.consumption_wh), mwh(want.cancelled_wh())));
+    assert_eq!(got.months[0].missing_intervals, want.missing_intervals as u64);
+    server.stop().await;
+    forget_session(BROKER_PORT, &client_id).await;
+}

@@ -116,7 +116,7 @@ pub use build::{Ledger, Rebuilt};
 pub use csv::{certificates_csv, readings_from_csv, readings_to_csv, statement_csv, READINGS_HEADER};
 pub use meter::{Entry, Quantity};
 pub use readings::{mwh_to_wh, EnergyError, GridReading, Readings, StorageReading};
-pub use simulate::{simulate, Simulation};
+pub use simulate::{late_corrections, simulate, Simulation};
 pub use statement::{
     park_statement, DayShare, MonthStatement, ParkDay, ParkStatement, StatementOptions, YearStatement, CENTRAL_CHINA_GRID_T_PER_MWH,
 };

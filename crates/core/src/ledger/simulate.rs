@@ -103,3 +103,28 @@ pub fn simulate(plant: &Plant, schedule: &Schedule, sim: &Simulation) -> Result<
     }
     Ok(r)
 }
+
+/// `count` late corrections of `r`'s park consumption readings, picked by `seed` among the
+/// readings present: each value × (1 + e), e drawn from ±[1 %, 5 %]. The result holds only
+/// the corrected values (every other reading missing), on `r`'s grid: what a utility sends
+/// afterwards, with a reason.
+pub fn late_corrections(plant: &Plant, r: &Readings, seed: u64, count: usize) -> Readings {
+    let mut late = Readings::empty(plant, r.start, r.interval_minutes, r.intervals);
+    let present: Vec<(&String, usize, i64)> =
+        r.consumption_wh.iter().flat_map(|(park, s)| s.iter().enumerate().filter_map(move |(t, v)| v.map(|v| (park, t, v)))).collect();
+    let mut k = 0u64;
+    let mut done = 0;
+    while done < count.min(present.len()) {
+        let (park, t, v) = present[(draw(seed, 3000, k) * present.len() as f64) as usize % present.len()];
+        let u = draw(seed, 3001, k);
+        k += 1;
+        let e = if u < 0.5 { -(0.01 + 0.08 * u) } else { 0.01 + 0.08 * (u - 0.5) };
+        if let Some(slot) = late.consumption_wh.get_mut(park).and_then(|s| s.get_mut(t)) {
+            if slot.is_none() {
+                *slot = Some(((v as f64) * (1.0 + e)).round().max(0.0) as i64);
+                done += 1;
+            }
+        }
+    }
+    late
+}
