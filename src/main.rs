@@ -151,8 +151,22 @@ enum Command {
         #[arg(long)]
         model: PathBuf,
         /// summer-peak, spring-valley or windy-winter.
+        #[arg(long, required_unless_present = "point", conflicts_with = "point")]
+        day: Option<DayKind>,
+        /// Start from this point forecast (JSON) instead of generating one (for --scenarios).
         #[arg(long)]
-        day: DayKind,
+        point: Option<PathBuf>,
+        /// Add this many scenarios of the point forecast, drawn from the error model
+        /// (`crates/core/src/scenarios.rs`: wind errors growing with lead time and
+        /// correlated in time, PV scaled by the clear-sky index, load small).
+        #[arg(long, default_value_t = 0)]
+        scenarios: usize,
+        /// Seed of the scenarios.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Reduce the scenarios to this many representative ones (fast forward selection).
+        #[arg(long)]
+        reduce: Option<usize>,
         /// Interval length in minutes.
         #[arg(long, default_value_t = 60)]
         interval: u32,
@@ -672,11 +686,31 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&schemars::schema_for!(vpp_dispatch::domain::Schedule))?);
             Ok(())
         }
-        Command::Forecast { model: plant_path, day, interval, days, date, out } => {
+        Command::Forecast { model: plant_path, day, point, scenarios, seed, reduce, interval, days, date, out } => {
             let plant = Plant::load(&plant_path)?;
             anyhow::ensure!(interval > 0 && 1440 % interval == 0, "--interval must divide a day (15, 30, 60, …), got {interval}");
             anyhow::ensure!(days > 0, "--days must be at least 1");
-            let mut forecast = synth::generate(&plant, day, interval, days);
+            anyhow::ensure!(reduce.is_none() || scenarios > 0, "--reduce needs --scenarios N");
+            anyhow::ensure!(reduce != Some(0), "--reduce must be at least 1");
+            let mut forecast = match (day, &point) {
+                (Some(day), _) => synth::generate(&plant, day, interval, days),
+                (None, Some(path)) => {
+                    let f = Forecast::load(path)?;
+                    f.validate(&plant).map_err(|e| anyhow::anyhow!("forecast {}:\n{e}", path.display()))?;
+                    f
+                }
+                (None, None) => anyhow::bail!("give --day KIND or --point FILE"),
+            };
+            if scenarios > 0 {
+                let model = vpp_dispatch::scenarios::ErrorModel::default();
+                let drawn = vpp_dispatch::scenarios::generate(&plant, &forecast, &model, scenarios, seed)
+                    .map_err(|e| anyhow::anyhow!("--scenarios: {e}"))?;
+                forecast.scenarios = match reduce {
+                    Some(k) => vpp_dispatch::scenarios::reduce(&plant, &forecast, &drawn, k),
+                    None => drawn,
+                };
+                forecast.quantiles = None;
+            }
             if let Some(date) = date {
                 // The representative day's shapes, moved onto the local day asked for.
                 let date = local_day(&date, plant.tz())?;

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use tonic::Status;
 
 use crate::domain::schedule::BidStatus;
-use crate::domain::{limits, Bid, BidSide, Forecast, Schedule};
+use crate::domain::{limits, Bid, BidSide, Forecast, QuantileSeries, Quantiles, Scenario, Schedule};
 use crate::model::{Objective, Options, StorageLevel};
 use crate::service::{Acknowledged, Award, DayShare, ShareReport};
 use crate::store::{BidState, ScheduleInfo};
@@ -41,6 +41,12 @@ fn series(list: Vec<pb::Series>, field: &str) -> Result<BTreeMap<String, Vec<f64
 }
 
 /// A forecast from the wire; its time grid is checked here, before anything computes
+/// with it (the rest by `Forecast::validate` against the plant).
+pub fn forecast_from_pb(f: pb::Forecast) -> Result<Forecast, Status> {
+    forecast(f)
+}
+
+/// A forecast from the wire; its time grid is checked here, before anything computes
 /// with it.
 pub(crate) fn forecast(f: pb::Forecast) -> Result<Forecast, Status> {
     let f = forecast_unchecked(f)?;
@@ -60,6 +66,32 @@ fn forecast_unchecked(f: pb::Forecast) -> Result<Forecast, Status> {
         interruptible_mw: series(f.interruptible_mw, "forecast.interruptible_mw")?,
         import_price: series(f.import_price, "forecast.import_price")?,
         bids: Vec::new(),
+        scenarios: f
+            .scenarios
+            .into_iter()
+            .enumerate()
+            .map(|(k, s)| {
+                Ok(Scenario {
+                    name: s.name,
+                    probability: s.probability,
+                    availability: series(s.availability, &format!("forecast.scenarios[{k}].availability"))?,
+                    demand_mw: series(s.demand_mw, &format!("forecast.scenarios[{k}].demand_mw"))?,
+                })
+            })
+            .collect::<Result<_, Status>>()?,
+        quantiles: match f.quantiles {
+            None => None,
+            Some(q) => {
+                let level = |s: Option<pb::QuantileSeries>, name: &str| -> Result<QuantileSeries, Status> {
+                    let s = s.unwrap_or_default();
+                    Ok(QuantileSeries {
+                        availability: series(s.availability, &format!("forecast.quantiles.{name}.availability"))?,
+                        demand_mw: series(s.demand_mw, &format!("forecast.quantiles.{name}.demand_mw"))?,
+                    })
+                };
+                Some(Quantiles { q10: level(q.q10, "q10")?, q50: level(q.q50, "q50")?, q90: level(q.q90, "q90")? })
+            }
+        },
     })
 }
 
@@ -80,6 +112,21 @@ pub fn forecast_to_pb(f: &Forecast) -> pb::Forecast {
         interruptible_mw: to_series(&f.interruptible_mw),
         import_price: to_series(&f.import_price),
         description: f.description.clone(),
+        scenarios: f
+            .scenarios
+            .iter()
+            .map(|s| pb::Scenario {
+                name: s.name.clone(),
+                probability: s.probability,
+                availability: to_series(&s.availability),
+                demand_mw: to_series(&s.demand_mw),
+            })
+            .collect(),
+        quantiles: f.quantiles.as_ref().map(|q| {
+            let level =
+                |s: &QuantileSeries| pb::QuantileSeries { availability: to_series(&s.availability), demand_mw: to_series(&s.demand_mw) };
+            pb::Quantiles { q10: Some(level(&q.q10)), q50: Some(level(&q.q50)), q90: Some(level(&q.q90)) }
+        }),
     }
 }
 

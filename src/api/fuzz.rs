@@ -110,5 +110,7 @@ fn flat_day(plant: &Plant) -> Forecast {
         interruptible_mw: Default::default(),
         import_price: Default::default(),
         bids: Vec::new(),
+        scenarios: Vec::new(),
+        quantiles: None,
     }
 }

@@ -28,7 +28,7 @@ pub mod pb {
 }
 
 pub use auth::GrpcAuth;
-pub use convert::forecast_to_pb;
+pub use convert::{forecast_from_pb, forecast_to_pb};
 pub use dispatch::{DispatchApi, CLEARING_HEADER};
 pub use market::MarketApi;
 pub use meters::{LedgerApi, MeterApi};

@@ -344,5 +344,22 @@ fn cut(f: &Forecast, k: usize) -> Forecast {
         interruptible_mw: tail(&f.interruptible_mw),
         import_price: tail(&f.import_price),
         bids: Vec::new(),
+        scenarios: f
+            .scenarios
+            .iter()
+            .map(|s| crate::domain::Scenario {
+                name: s.name.clone(),
+                probability: s.probability,
+                availability: tail(&s.availability),
+                demand_mw: tail(&s.demand_mw),
+            })
+            .collect(),
+        quantiles: f.quantiles.as_ref().map(|q| {
+            let level = |s: &crate::domain::QuantileSeries| crate::domain::QuantileSeries {
+                availability: tail(&s.availability),
+                demand_mw: tail(&s.demand_mw),
+            };
+            crate::domain::Quantiles { q10: level(&q.q10), q50: level(&q.q50), q90: level(&q.q90) }
+        }),
     }
 }

@@ -355,3 +355,48 @@ fn infeasible_must_run_surplus() {
     let d = infeasible(&plant, &forecast(), &Options::default());
     assert!(d.iter().any(|x| x.family == "balance" && x.message.contains("that no load, storage, line or export can take")), "{d:?}");
 }
+
+/// Scenarios and quantiles are checked like the point series, by field, all at once.
+#[test]
+fn bad_scenarios_and_quantiles_are_named() {
+    use vpp_dispatch::domain::{QuantileSeries, Quantiles, Scenario};
+    let s = |name: &str, p: f64, w: Vec<f64>| Scenario {
+        name: name.into(),
+        probability: p,
+        availability: [("w".to_string(), w)].into(),
+        demand_mw: Default::default(),
+    };
+    let e = forecast_problems(|f| f.scenarios = vec![s("a", 0.5, vec![0.5, 0.2, 0.9]), s("b", 0.4, vec![0.5, 0.2, 0.9])]);
+    assert!(e.contains("scenarios: the probabilities add up to 0.9, not 1"), "{e}");
+    let e = forecast_problems(|f| {
+        f.scenarios = vec![s("a", 0.5, vec![0.5, 1.2, 0.9]), s("a", -0.5, vec![0.5]), s("c", 1.0, vec![0.1, 0.1, 0.1])];
+        f.scenarios[2].demand_mw.insert("nowhere".into(), vec![1.0, 1.0, 1.0]);
+    });
+    for want in [
+        "scenarios[a].availability.w[1]: must lie in [0, 1], got 1.2",
+        "scenarios[a].name: duplicate scenario name",
+        "scenarios[a].probability: must lie in (0, 1], got -0.5",
+        "scenarios[a].availability.w: has 1 values, the horizon has 3 intervals",
+        "scenarios[c].demand_mw.nowhere: no park of that name in the plant",
+    ] {
+        assert!(e.contains(want), "{want}\n in {e}");
+    }
+    let q = |w: Vec<f64>| QuantileSeries { availability: [("w".to_string(), w)].into(), demand_mw: Default::default() };
+    let e = forecast_problems(|f| {
+        f.quantiles = Some(Quantiles { q10: q(vec![0.4, 0.3, 0.8]), q50: q(vec![0.5, 0.2, 0.9]), q90: q(vec![0.6, 0.3, 1.0]) });
+        f.scenarios = vec![s("a", 1.0, vec![0.5, 0.2, 0.9])];
+    });
+    assert!(e.contains("quantiles: give scenarios or quantiles, not both"), "{e}");
+    let e = forecast_problems(|f| {
+        f.quantiles = Some(Quantiles { q10: q(vec![0.4, 0.3, 0.8]), q50: q(vec![0.5, 0.2, 0.9]), q90: q(vec![0.6, 0.3, 1.0]) })
+    });
+    assert!(e.contains("quantiles.availability.w[1]: q10 ≤ q50 ≤ q90 fails: 0.3 / 0.2 / 0.3"), "{e}");
+    // Well-formed quantiles read as three scenarios weighted by Swanson's rule.
+    let mut f = forecast();
+    f.quantiles = Some(Quantiles { q10: q(vec![0.4, 0.1, 0.8]), q50: q(vec![0.5, 0.2, 0.9]), q90: q(vec![0.6, 0.3, 1.0]) });
+    f.validate(&plant()).unwrap();
+    let o = f.outcomes();
+    assert_eq!(o.iter().map(|(n, p, _)| (n.as_str(), *p)).collect::<Vec<_>>(), [("q10", 0.3), ("q50", 0.4), ("q90", 0.3)]);
+    assert_eq!(o[2].2.availability["w"], [0.6, 0.3, 1.0]);
+    assert_eq!(o[2].2.demand_mw["p"], [80.0, 90.0, 100.0], "a series not given is the point one");
+}

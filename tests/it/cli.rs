@@ -86,6 +86,48 @@ fn forecast_command_remakes_the_fixtures_exactly() {
     assert_eq!(made, stored, "fixtures/forecasts/windy-winter-15.json is what `vpp forecast` makes");
 }
 
+/// `vpp forecast --scenarios N --seed S --reduce K`: scenarios of the point forecast (or of
+/// a file's), the same for the same seed, K kept with all the probability; the forecast
+/// with them still validates and solves (the deterministic solve uses the point series),
+/// and it crosses the wire whole.
+#[test]
+fn forecast_command_adds_scenarios_and_reduces_them() {
+    let make = |seed: &str, reduce: Option<&str>| -> Forecast {
+        let mut args = vec!["forecast", "--model", "models/xinyang.toml", "--day", "summer-peak", "--scenarios", "40", "--seed", seed];
+        if let Some(k) = reduce {
+            args.extend(["--reduce", k]);
+        }
+        let out = vpp(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let all = make("5", None);
+    assert_eq!(all.scenarios.len(), 40);
+    assert_eq!(all, make("5", None), "deterministic for a seed");
+    assert_ne!(all.scenarios, make("6", None).scenarios);
+    let few = make("5", Some("4"));
+    assert_eq!(few.scenarios.len(), 4);
+    assert!((few.scenarios.iter().map(|s| s.probability).sum::<f64>() - 1.0).abs() < 1e-9);
+    assert!(few.scenarios.iter().all(|s| all.scenarios.iter().any(|a| a.name == s.name && a.demand_mw == s.demand_mw)));
+    let plant = Plant::load(repo("models/xinyang.toml")).unwrap();
+    few.validate(&plant).unwrap();
+    let point = Forecast { scenarios: Vec::new(), ..few.clone() };
+    let a = vpp_dispatch::model::solve(&plant, &few, &Default::default()).unwrap();
+    let b = vpp_dispatch::model::solve(&plant, &point, &Default::default()).unwrap();
+    assert_eq!(a.totals.green_share, b.totals.green_share);
+    assert_eq!(vpp_dispatch::api::forecast_from_pb(vpp_dispatch::api::forecast_to_pb(&few)).unwrap(), few, "the wire keeps them");
+
+    // From a file, with its own point series; bad flags are refused by name.
+    let out =
+        vpp(&["forecast", "--model", "models/xinyang.toml", "--point", "fixtures/forecasts/windy-winter-15.json", "--scenarios", "3"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let f: Forecast = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((f.intervals, f.scenarios.len()), (96, 3));
+    let out = vpp(&["forecast", "--model", "models/xinyang.toml", "--day", "summer-peak", "--reduce", "2"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("--reduce needs --scenarios N"), "{}", text(&out.stderr));
+}
+
 #[test]
 fn solve_writes_an_mps_file_highs_can_read() {
     let mps = std::env::temp_dir().join(format!("vpp-cli-{}.mps", std::process::id()));

@@ -123,6 +123,8 @@ fn day(plant: &Plant, demand: f64, avail: f64) -> Forecast {
         interruptible_mw: Default::default(),
         import_price: Default::default(),
         bids: Vec::new(),
+        scenarios: Vec::new(),
+        quantiles: None,
     }
 }
 

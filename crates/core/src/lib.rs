@@ -15,4 +15,5 @@ pub mod domain;
 pub mod ledger;
 pub mod model;
 pub mod plot;
+pub mod scenarios;
 pub mod synth;

@@ -202,6 +202,8 @@ pub fn generate(plant: &Plant, day: DayKind, interval_minutes: u32, days: usize)
         interruptible_mw: Default::default(),
         import_price: Default::default(),
         bids: Vec::new(),
+        scenarios: Vec::new(),
+        quantiles: None,
     };
 
     for pv in &plant.pv {

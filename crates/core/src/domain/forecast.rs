@@ -45,7 +45,64 @@ pub struct Forecast {
     /// Bids to clear with the schedule.
     #[serde(default)]
     pub bids: Vec<Bid>,
+    /// What the weather and the loads may do instead of the point forecast: explicit
+    /// scenarios with probabilities (adding up to 1). The deterministic solve ignores them;
+    /// the stochastic day-ahead and the backtests use them ([`Forecast::outcomes`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scenarios: Vec<Scenario>,
+    /// Or quantiles of each series (10 %, 50 %, 90 %), read as three scenarios.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantiles: Option<Quantiles>,
 }
+
+/// Most scenarios a forecast may carry.
+pub const MAX_SCENARIOS: usize = 1000;
+
+/// One possible outcome of the horizon. A series it does not give is the point forecast's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Unique within the forecast.
+    pub name: String,
+    /// Probability, > 0; a forecast's scenarios add up to 1.
+    pub probability: f64,
+    /// Availability of wind farms and PV plants, in [0, 1].
+    #[serde(default)]
+    pub availability: BTreeMap<String, Vec<f64>>,
+    /// Demand of parks, MW.
+    #[serde(default)]
+    pub demand_mw: BTreeMap<String, Vec<f64>>,
+}
+
+/// Series of one quantile level. A series it does not give is the point forecast's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuantileSeries {
+    /// Availability of wind farms and PV plants, in [0, 1].
+    #[serde(default)]
+    pub availability: BTreeMap<String, Vec<f64>>,
+    /// Demand of parks, MW.
+    #[serde(default)]
+    pub demand_mw: BTreeMap<String, Vec<f64>>,
+}
+
+/// Quantiles of each series: `q10` is the value outcomes fall below with probability 0.1
+/// (what is often called P90 in energy yield reports), `q50` the median, `q90` the value
+/// they fall below with probability 0.9.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quantiles {
+    /// 10 % quantile.
+    pub q10: QuantileSeries,
+    /// Median.
+    pub q50: QuantileSeries,
+    /// 90 % quantile.
+    pub q90: QuantileSeries,
+}
+
+/// Swanson's rule: the weights that make three scenarios at the 10 %, 50 % and 90 %
+/// quantiles reproduce the mean of a wide family of distributions.
+pub const SWANSON_WEIGHTS: [f64; 3] = [0.3, 0.4, 0.3];
 
 /// Why a forecast file could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -111,7 +168,104 @@ impl Forecast {
         if c.is_empty() {
             self.validate_bids(plant, &mut c);
         }
+        self.validate_uncertainty(&renewables, &parks, &mut c);
         c.finish()
+    }
+
+    /// The outcomes the forecast describes, with their probabilities: its scenarios; or its
+    /// quantiles as three scenarios `q10`, `q50`, `q90` weighted by Swanson's rule (every
+    /// series at the same quantile at once: comonotone, the widest reading); or the point
+    /// forecast alone (`point`, probability 1). Each outcome is a whole forecast (the
+    /// point forecast with the scenario's series in place), without scenarios.
+    pub fn outcomes(&self) -> Vec<(String, f64, Forecast)> {
+        let with = |availability: &BTreeMap<String, Vec<f64>>, demand: &BTreeMap<String, Vec<f64>>| {
+            let mut f = Forecast { scenarios: Vec::new(), quantiles: None, ..self.clone() };
+            for (k, v) in availability {
+                f.availability.insert(k.clone(), v.clone());
+            }
+            for (k, v) in demand {
+                f.demand_mw.insert(k.clone(), v.clone());
+            }
+            f
+        };
+        if !self.scenarios.is_empty() {
+            return self.scenarios.iter().map(|s| (s.name.clone(), s.probability, with(&s.availability, &s.demand_mw))).collect();
+        }
+        if let Some(q) = &self.quantiles {
+            return [("q10", &q.q10), ("q50", &q.q50), ("q90", &q.q90)]
+                .into_iter()
+                .zip(SWANSON_WEIGHTS)
+                .map(|((name, s), p)| (name.to_string(), p, with(&s.availability, &s.demand_mw)))
+                .collect();
+        }
+        vec![("point".to_string(), 1.0, with(&BTreeMap::new(), &BTreeMap::new()))]
+    }
+
+    /// Scenarios and quantiles: known series of the horizon's length and in range,
+    /// probabilities positive and adding up to 1, names unique, quantiles in order.
+    fn validate_uncertainty(&self, renewables: &[&str], parks: &[&str], c: &mut Collector) {
+        let t = self.intervals;
+        if !self.scenarios.is_empty() && self.quantiles.is_some() {
+            c.push("quantiles", "give scenarios or quantiles, not both");
+        }
+        if self.scenarios.len() > MAX_SCENARIOS {
+            c.push("scenarios", format!("at most {MAX_SCENARIOS} scenarios, got {}", self.scenarios.len()));
+            return;
+        }
+        let mut names = std::collections::HashSet::new();
+        let mut total = 0.0;
+        for (k, s) in self.scenarios.iter().enumerate() {
+            let f = if s.name.trim().is_empty() { format!("scenarios[{k}]") } else { format!("scenarios[{}]", limits::short(&s.name)) };
+            if s.name.trim().is_empty() {
+                c.push(format!("{f}.name"), "must not be empty");
+            } else if !names.insert(s.name.as_str()) {
+                c.push(format!("{f}.name"), "duplicate scenario name");
+            }
+            if !(s.probability.is_finite() && s.probability > 0.0 && s.probability <= 1.0) {
+                c.push(format!("{f}.probability"), format!("must lie in (0, 1], got {}", s.probability));
+            } else {
+                total += s.probability;
+            }
+            check_series(c, &format!("{f}.availability"), &s.availability, renewables, false, t, Unit::Fraction, "wind farm or PV plant");
+            check_series(c, &format!("{f}.demand_mw"), &s.demand_mw, parks, false, t, Unit::Mw, "park");
+        }
+        if !self.scenarios.is_empty() && c.is_empty() && (total - 1.0).abs() > 1e-6 {
+            c.push("scenarios", format!("the probabilities add up to {total}, not 1"));
+        }
+        if let Some(q) = &self.quantiles {
+            for (name, s) in [("q10", &q.q10), ("q50", &q.q50), ("q90", &q.q90)] {
+                let f = format!("quantiles.{name}");
+                check_series(
+                    c,
+                    &format!("{f}.availability"),
+                    &s.availability,
+                    renewables,
+                    false,
+                    t,
+                    Unit::Fraction,
+                    "wind farm or PV plant",
+                );
+                check_series(c, &format!("{f}.demand_mw"), &s.demand_mw, parks, false, t, Unit::Mw, "park");
+            }
+            if c.is_empty() {
+                let outcomes = self.outcomes();
+                let (lo, mid, hi) = (&outcomes[0].2, &outcomes[1].2, &outcomes[2].2);
+                for (field, a, b, m) in [
+                    ("availability", &lo.availability, &hi.availability, &mid.availability),
+                    ("demand_mw", &lo.demand_mw, &hi.demand_mw, &mid.demand_mw),
+                ] {
+                    for (name, series) in m {
+                        let (Some(l), Some(h)) = (a.get(name), b.get(name)) else { continue };
+                        if let Some(k) = (0..series.len()).find(|&k| !(l[k] <= series[k] + 1e-9 && series[k] <= h[k] + 1e-9)) {
+                            c.push(
+                                format!("quantiles.{field}.{}[{k}]", limits::short(name)),
+                                format!("q10 ≤ q50 ≤ q90 fails: {} / {} / {}", l[k], series[k], h[k]),
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Checks the time grid alone (interval length, count, start and end within the

@@ -15,7 +15,7 @@ pub mod tariff;
 pub mod validation;
 
 pub use bid::{Bid, BidSide};
-pub use forecast::{local_midnight, Forecast, Horizon};
+pub use forecast::{local_midnight, Forecast, Horizon, QuantileSeries, Quantiles, Scenario, MAX_SCENARIOS, SWANSON_WEIGHTS};
 pub use plant::Plant;
 pub use schedule::Schedule;
 pub use validation::{Problem, ValidationErrors};
