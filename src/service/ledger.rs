@@ -106,20 +106,32 @@ impl Kept {
     /// The built ledger, brought up to date first where readings changed; `None` when no
     /// reading is stored.
     pub(super) async fn chain(&self) -> Result<Option<Chain>, Error> {
-        self.update().await?;
-        self.read_chain().await
+        // Most of the time nothing is to be built: one read of the store answers.
+        let Some(seen) = self.look().await? else { return Ok(None) };
+        match self.plan(&seen)? {
+            None => Ok(Some(self.chain_of(seen.rows)?)),
+            Some(_) => {
+                self.update().await?;
+                match self.look().await? {
+                    Some(seen) => Ok(Some(self.chain_of(seen.rows)?)),
+                    None => Ok(None),
+                }
+            }
+        }
     }
 
     /// Builds every day of the ledger that is not built or whose readings changed (see the
     /// module's rules).
     pub(super) async fn update(&self) -> Result<LedgerBuild, Error> {
         // Nothing to do, most of the time: no lock taken.
-        if self.plan().await?.is_none() {
+        let Some(seen) = self.look().await? else { return Ok(LedgerBuild::default()) };
+        if self.plan(&seen)?.is_none() {
             return Ok(LedgerBuild::default());
         }
         let _lock = self.store.lock_ledger().await?;
         // Another builder may have done it while this one waited.
-        let Some(plan) = self.plan().await? else { return Ok(LedgerBuild::default()) };
+        let Some(seen) = self.look().await? else { return Ok(LedgerBuild::default()) };
+        let Some(plan) = self.plan(&seen)? else { return Ok(LedgerBuild::default()) };
         let built = self.build(plan).await?;
         if !built.recomputed.is_empty() {
             // Nobody listening is fine.
@@ -128,16 +140,23 @@ impl Kept {
         Ok(built)
     }
 
-    /// What a build has to do, read from the store; `None` when nothing.
-    async fn plan(&self) -> Result<Option<Plan>, Error> {
+    /// What the store holds of the ledger: where it begins and ends, the marks, the built
+    /// days; `None` without readings.
+    async fn look(&self) -> Result<Option<Seen>, Error> {
         let Some((first, last)) = self.store.readings_span().await? else { return Ok(None) };
         let (first, last) = (self.delivery_day(first), self.delivery_day(last));
         let marks = self.store.ledger_dirty().await?;
+        let rows = self.store.ledger_days(first, last).await?;
+        Ok(Some(Seen { first, last, marks, rows }))
+    }
+
+    /// What a build has to do; `None` when nothing.
+    fn plan(&self, seen: &Seen) -> Result<Option<Plan>, Error> {
+        let (first, last) = (seen.first, seen.last);
         let basis = self.basis.clone();
-        let built: BTreeSet<NaiveDate> =
-            self.store.ledger_days(first, last).await?.into_iter().filter(|r| r.basis == basis).map(|r| r.day).collect();
+        let built: BTreeSet<NaiveDate> = seen.rows.iter().filter(|r| r.basis == basis).map(|r| r.day).collect();
         let mut stale: BTreeSet<NaiveDate> = BTreeSet::new();
-        for m in &marks {
+        for m in &seen.marks {
             let (start, end) = m.span();
             for at in [start, end - chrono::Duration::seconds(1)] {
                 let day = self.delivery_day(at);
@@ -153,10 +172,10 @@ impl Kept {
             }
             day = next(day)?;
         }
-        if stale.is_empty() && marks.is_empty() {
+        if stale.is_empty() && seen.marks.is_empty() {
             return Ok(None);
         }
-        Ok(Some(Plan { first, last, stale, marks, basis }))
+        Ok(Some(Plan { first, last, stale, marks: seen.marks.clone(), basis }))
     }
 
     async fn build(&self, plan: Plan) -> Result<LedgerBuild, Error> {
@@ -209,21 +228,18 @@ impl Kept {
         Ok(self.store.readings_span().await?.map(|(first, _)| self.delivery_day(first)))
     }
 
-    /// The built days as stored.
-    async fn read_chain(&self) -> Result<Option<Chain>, Error> {
-        let Some((first, last)) = self.store.readings_span().await? else { return Ok(None) };
-        let (first, last) = (self.delivery_day(first), self.delivery_day(last));
-        let basis = self.basis.clone();
-        let mut days = Vec::new();
-        for r in self.store.ledger_days(first, last).await? {
-            if r.basis != basis {
+    /// The built days as read (every one built under this basis).
+    fn chain_of(&self, rows: Vec<LedgerDayRecord>) -> Result<Chain, Error> {
+        let mut days = Vec::with_capacity(rows.len());
+        for r in rows {
+            if r.basis != self.basis {
                 return Err(Error::Internal(format!("the ledger of {} is not built under this plant", r.day)));
             }
             let parks: Vec<ParkDay> = serde_json::from_str(&r.parks_json)
                 .map_err(|e| Error::Internal(format!("the stored ledger of {} is unreadable: {e}", r.day)))?;
             days.push((r.day, parks));
         }
-        Ok(Some(Chain { days }))
+        Ok(Chain { days })
     }
 
     /// The stored closing state of a built day, if it is built under `basis`.
@@ -297,6 +313,14 @@ impl super::Service {
             }
         }
     }
+}
+
+/// What the store holds of the ledger at one look.
+struct Seen {
+    first: NaiveDate,
+    last: NaiveDate,
+    marks: Vec<DirtyMark>,
+    rows: Vec<LedgerDayRecord>,
 }
 
 /// What a build has to do.
