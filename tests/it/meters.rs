@@ -228,6 +228,80 @@ async fn the_kept_ledger_rebuilds_only_from_a_corrected_day() {
     store.close().await;
 }
 
+/// Two replicas on one PostgreSQL database keep one ledger: readings stored through either
+/// mark their hours for both, builds by both at once are serialised by the ledger lock, and
+/// each answers with the core's ledger of all the readings, before and after a correction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_keep_one_ledger_on_postgres() {
+    use tokio_util::sync::CancellationToken;
+    use vpp_dispatch::service::{MeterReading, Principal, Rules, Service};
+
+    let db = crate::support::pg::PgDb::create("ledger2").await;
+    let plant = plant();
+    let toml = std::fs::read_to_string(repo("models/xinyang.toml")).unwrap();
+    let replica = |store| {
+        Service::new(plant.clone(), toml.clone(), store, Rules::default(), vpp_dispatch::metrics::Metrics::new(), CancellationToken::new())
+    };
+    let database = vpp_dispatch::store::Database::Postgres(db.url.clone());
+    let (a, b) =
+        (replica(vpp_dispatch::store::open(&database).await.unwrap()), replica(vpp_dispatch::store::open(&database).await.unwrap()));
+    let operator = Principal::Operator { name: "test".into() };
+    let (day0, each, mut whole) = days_of_readings(&plant, 4);
+    let input = |r: &Readings, reason: Option<&str>| -> Vec<MeterReading> {
+        r.entries()
+            .iter()
+            .map(|e| MeterReading {
+                meter: e.meter.into(),
+                quantity: e.quantity.name().into(),
+                interval_start: r.instant(e.t),
+                value_mwh: e.wh as f64 / WH_PER_MWH as f64,
+                reason: reason.map(str::to_string),
+            })
+            .collect()
+    };
+    async fn submit(svc: &Service, r: Vec<MeterReading>) {
+        for chunk in r.chunks(5000) {
+            svc.meter(&Principal::Meter { name: "test".into() }).unwrap().submit(chunk.to_vec(), "test").await.unwrap();
+        }
+    }
+    // Days 1–2 through one replica and 3–4 through the other, at once.
+    let (first, second): (Vec<_>, Vec<_>) =
+        (each[..2].iter().flat_map(|r| input(r, None)).collect(), each[2..].iter().flat_map(|r| input(r, None)).collect());
+    tokio::join!(submit(&a, first), submit(&b, second));
+    let (oa, ob) = (a.operator(&operator, "t").unwrap(), b.operator(&operator, "t").unwrap());
+    let (ua, ub) = tokio::join!(oa.update_ledger(), ob.update_ledger());
+    let (ua, ub) = (ua.unwrap(), ub.unwrap());
+    assert_eq!(ua.recomputed.len() + ub.recomputed.len(), 4, "each day built once: {ua:?} {ub:?}");
+
+    let park = "yudongnan_hitech";
+    let (from, to) = (day0.to_string(), (day0 + chrono::Days::new(3)).to_string());
+    async fn agree(plant: &Plant, replicas: [&Service; 2], whole: Readings, park: &str, from: &str, to: &str) {
+        let core = Ledger::build(plant, whole, StorageState::unread(plant)).unwrap();
+        let want = core.statement(plant, &StatementOptions::default()).swap_remove(plant.park_index(park).unwrap());
+        for svc in replicas {
+            let got = svc.reader(&Principal::Operator { name: "test".into() }).unwrap().park_ledger(park, from, to, false).await.unwrap();
+            assert_eq!(got.statement, want);
+        }
+    }
+    agree(&plant, [&a, &b], whole.clone(), park, &from, &to).await;
+
+    // A correction through one replica; both build at once; both answer with it.
+    let t = 96 + 50;
+    let v = whole.consumption_wh[park][t].unwrap() + 300_000;
+    whole.consumption_wh.get_mut(park).unwrap()[t] = Some(v);
+    let mut fix = Readings::empty(&plant, whole.start, 15, whole.intervals);
+    *fix.slot(vpp_dispatch::ledger::Quantity::Consumption, park, t).unwrap() = Some(v);
+    submit(&b, input(&fix, Some("meter swapped"))).await;
+    let (ua, ub) = tokio::join!(oa.update_ledger(), ob.update_ledger());
+    let rebuilt: Vec<NaiveDate> = ua.unwrap().recomputed.into_iter().chain(ub.unwrap().recomputed).collect();
+    assert_eq!(rebuilt.first(), Some(&(day0 + chrono::Days::new(1))), "{rebuilt:?}");
+    assert!(!rebuilt.contains(&day0), "{rebuilt:?}");
+    agree(&plant, [&a, &b], whole, park, &from, &to).await;
+    drop((oa, ob));
+    drop((a, b));
+    drop(db);
+}
+
 /// A park manager follows their certificates as readings arrive: the stream sends a day
 /// once the service (its keeper) has built it from the readings, with exactly the
 /// certificates GetParkLedger lists; a correction sends the day again, whole, replacing it.
