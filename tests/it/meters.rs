@@ -297,7 +297,6 @@ async fn two_replicas_keep_one_ledger_on_postgres() {
     assert_eq!(rebuilt.first(), Some(&(day0 + chrono::Days::new(1))), "{rebuilt:?}");
     assert!(!rebuilt.contains(&day0), "{rebuilt:?}");
     agree(&plant, [&a, &b], whole, park, &from, &to).await;
-    drop((oa, ob));
     drop((a, b));
     drop(db);
 }
