@@ -22,7 +22,7 @@
 //!   the readings; a range's intervals and certificates are built again from its readings,
 //!   opening with the stored closing state of the day before, so they are the chain's own.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
@@ -70,6 +70,9 @@ pub(super) struct Kept {
     pub(super) built: broadcast::Sender<LedgerBuild>,
     /// Readings were stored: the keeper may build.
     pub(super) changed: Arc<Notify>,
+    /// When each built day was last built, as this replica knows it (`None` until the
+    /// keeper's first look): a day built again by another replica is announced here too.
+    known: Arc<std::sync::Mutex<Option<BTreeMap<NaiveDate, DateTime<Utc>>>>>,
 }
 
 /// What bringing the ledger up to date did.
@@ -92,7 +95,15 @@ impl Kept {
         h.update([0u8]);
         h.update(plant_toml.as_bytes());
         let (built, _) = broadcast::channel(64);
-        Kept { plant, store, step, basis: hex::encode(h.finalize()), built, changed: Arc::new(Notify::new()) }
+        Kept {
+            plant,
+            store,
+            step,
+            basis: hex::encode(h.finalize()),
+            built,
+            changed: Arc::new(Notify::new()),
+            known: Arc::new(std::sync::Mutex::new(None)),
+        }
     }
 
     fn delivery_day(&self, at: DateTime<Utc>) -> NaiveDate {
@@ -138,6 +149,42 @@ impl Kept {
             let _ = self.built.send(built.clone());
         }
         Ok(built)
+    }
+
+    /// Notes the days this replica builds, so that they are not announced again as built
+    /// by another.
+    fn remember(&self, rows: &[NewLedgerDay]) {
+        let mut known = self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(k) = known.as_mut() {
+            for r in rows {
+                k.insert(r.record.day, r.record.built_at);
+            }
+        }
+    }
+
+    /// Announces the days another replica built since the last look (their build time
+    /// changed), as if built here: streams on this replica hear of them too.
+    pub(super) async fn notice_others(&self) -> Result<(), Error> {
+        let Some(seen) = self.look().await? else { return Ok(()) };
+        let mut changed = Vec::new();
+        {
+            let mut known = self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match known.as_mut() {
+                None => *known = Some(seen.rows.iter().map(|r| (r.day, r.built_at)).collect()),
+                Some(k) => {
+                    for r in &seen.rows {
+                        if k.insert(r.day, r.built_at) != Some(r.built_at) {
+                            changed.push(r.day);
+                        }
+                    }
+                }
+            }
+        }
+        if !changed.is_empty() {
+            tracing::debug!(days = changed.len(), "ledger days built by another replica");
+            let _ = self.built.send(LedgerBuild { recomputed: changed, marks: 0 });
+        }
+        Ok(())
     }
 
     /// What the store holds of the ledger: where it begins and ends, the marks, the built
@@ -209,15 +256,17 @@ impl Kept {
                 day >= last_stale && self.store.ledger_closing(day).await?.is_some_and(|(b, c)| b == basis && c == closing_json);
             out.recomputed.push(day);
             state = built.days[0].closing.clone();
-            rows.push(NewLedgerDay { record: LedgerDayRecord { day, basis: basis.clone(), parks_json }, closing_json, built_at: now() });
+            rows.push(NewLedgerDay { record: LedgerDayRecord { day, basis: basis.clone(), parks_json, built_at: now() }, closing_json });
             if converged {
                 break;
             }
             if rows.len() >= DAYS_PER_WRITE {
+                self.remember(&rows);
                 self.store.put_ledger_days(std::mem::take(&mut rows), Vec::new()).await?;
             }
             day = next(day)?;
         }
+        self.remember(&rows);
         self.store.put_ledger_days(rows, marks).await?;
         tracing::info!(days = out.recomputed.len(), from = %from, marks = out.marks, "measured ledger built");
         Ok(out)
@@ -298,6 +347,10 @@ impl super::Service {
     /// looking every few seconds for what other replicas stored), so that reads find it
     /// built and certificate streams hear of new days. Runs until shutdown.
     pub async fn keep_ledger(self: Arc<Self>) {
+        // What is built already is known, not news.
+        if let Err(e) = self.ledger.notice_others().await {
+            tracing::warn!(error = %e, "the measured ledger could not be read");
+        }
         loop {
             tokio::select! {
                 () = self.shutdown.cancelled() => return,
@@ -310,6 +363,9 @@ impl super::Service {
             }
             if let Err(e) = self.ledger.update().await {
                 tracing::warn!(error = %e, "the measured ledger could not be brought up to date");
+            }
+            if let Err(e) = self.ledger.notice_others().await {
+                tracing::warn!(error = %e, "the measured ledger could not be read");
             }
         }
     }

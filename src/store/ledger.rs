@@ -36,6 +36,9 @@ pub struct LedgerDayRecord {
     pub basis: String,
     /// Each park's totals over the day, JSON (`[ledger::ParkDay]`, plant order).
     pub parks_json: String,
+    /// When it was built (microseconds kept): a replica that sees it change learns that
+    /// another one built the day again.
+    pub built_at: DateTime<Utc>,
 }
 
 /// A built day to store (replacing what is stored for the day).
@@ -45,8 +48,11 @@ pub struct NewLedgerDay {
     pub record: LedgerDayRecord,
     /// The storages' content at its end, JSON (`ledger::StorageState`).
     pub closing_json: String,
-    /// When it was built.
-    pub built_at: DateTime<Utc>,
+}
+
+/// A build time read back (microseconds).
+pub(crate) fn built_instant(micros: i64) -> Result<DateTime<Utc>, super::StoreError> {
+    DateTime::from_timestamp_micros(micros).ok_or_else(|| super::sql::corrupt("a built ledger day's time is out of range"))
 }
 
 /// The distinct hours of the readings a batch stored (new readings and corrections; a

@@ -296,8 +296,32 @@ async fn two_replicas_keep_one_ledger_on_postgres() {
     let rebuilt: Vec<NaiveDate> = ua.unwrap().recomputed.into_iter().chain(ub.unwrap().recomputed).collect();
     assert_eq!(rebuilt.first(), Some(&(day0 + chrono::Days::new(1))), "{rebuilt:?}");
     assert!(!rebuilt.contains(&day0), "{rebuilt:?}");
-    agree(&plant, [&a, &b], whole, park, &from, &to).await;
-    drop((a, b));
+    agree(&plant, [&a, &b], whole.clone(), park, &from, &to).await;
+
+    // A park manager following certificates on one replica hears of a day the other built.
+    let b = std::sync::Arc::new(b);
+    let keeper = tokio::spawn(b.clone().keep_ledger());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let manager = Principal::ParkManager { park: park.into() };
+    let day3 = (day0 + chrono::Days::new(3)).to_string();
+    let mut stream = b.reader(&manager).unwrap().watch_certificates(park, &day3).await.unwrap();
+    use tokio_stream::StreamExt;
+    let caught_up = tokio::time::timeout(std::time::Duration::from_secs(10), stream.next()).await.unwrap().unwrap().unwrap();
+    assert_eq!((caught_up.day.to_string(), caught_up.replaces), (day3.clone(), false));
+    let t = 96 * 3 + 30;
+    let v = whole.consumption_wh[park][t].unwrap() + 200_000;
+    let mut fix = Readings::empty(&plant, whole.start, 15, whole.intervals);
+    *fix.slot(vpp_dispatch::ledger::Quantity::Consumption, park, t).unwrap() = Some(v);
+    submit(&a, input(&fix, Some("late meter data"))).await;
+    assert_eq!(oa.update_ledger().await.unwrap().recomputed, [day0 + chrono::Days::new(3)]);
+    let heard =
+        tokio::time::timeout(std::time::Duration::from_secs(15), stream.next()).await.expect("within the keeper's poll").unwrap().unwrap();
+    assert_eq!((heard.day.to_string(), heard.replaces), (day3, true));
+    let total = |c: &[vpp_dispatch::service::Cancelled]| c.iter().map(|c| c.wh).sum::<u64>();
+    assert_ne!(total(&heard.certificates), 0);
+    b.shutdown().cancel();
+    keeper.await.unwrap();
+    drop(a);
     drop(db);
 }
 

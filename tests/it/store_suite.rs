@@ -659,13 +659,21 @@ async fn readings_mark_their_days_and_built_days_consume_only_the_marks_they_saw
     // the mark of hour0 + 48 it saw goes.
     let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
     let row = |day: &str, closing: &str| NewLedgerDay {
-        record: LedgerDayRecord { day: d(day), basis: "b1".into(), parks_json: format!("[\"{day}\"]") },
+        record: LedgerDayRecord {
+            day: d(day),
+            basis: "b1".into(),
+            parks_json: format!("[\"{day}\"]"),
+            built_at: DateTime::from_timestamp_micros(1_790_000_000_123_456).unwrap(),
+        },
         closing_json: closing.into(),
-        built_at: DateTime::from_timestamp_micros(1_790_000_000_123_456).unwrap(),
     };
     store.put_ledger_days(vec![row("2026-09-21", "c1"), row("2026-09-23", "c3")], marks.clone()).await.unwrap();
     assert_eq!(store.ledger_dirty().await.unwrap(), [DirtyMark { utc_hour: hour0, generation: 2 }]);
     let days = store.ledger_days(d("2026-09-20"), d("2026-09-30")).await.unwrap();
+    assert!(
+        days.iter().all(|r| r.built_at == DateTime::from_timestamp_micros(1_790_000_000_123_456).unwrap()),
+        "built_at read back exactly"
+    );
     assert_eq!(
         days.iter().map(|r| (r.day, r.basis.as_str(), r.parks_json.as_str())).collect::<Vec<_>>(),
         [(d("2026-09-21"), "b1", "[\"2026-09-21\"]"), (d("2026-09-23"), "b1", "[\"2026-09-23\"]")]

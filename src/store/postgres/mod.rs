@@ -72,7 +72,7 @@ use tokio::sync::mpsc;
 use self::durability::{check_server, durability_problem};
 use self::error::{connect_error, db_error, unique_violation};
 use self::queries::*;
-use super::ledger::changed_days;
+use super::ledger::{built_instant, changed_days};
 use super::readings::{decide, inserted, reading_record, received_value, start_instant, start_value, Decision};
 use super::rows::{bid_record, existing_or_conflict, get, schedule_info, schedule_record, CommonValues, StoredRow};
 use super::sql::{corrupt, migrate_error, payload_sha256, side_text};
@@ -353,7 +353,16 @@ impl Store for PgStore {
 
     async fn ledger_days(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<LedgerDayRecord>, StoreError> {
         let rows = sqlx::query(SELECT_LEDGER_DAYS).bind(from).bind(to).fetch_all(&self.pool).await.map_err(db_error)?;
-        rows.iter().map(|r| Ok(LedgerDayRecord { day: get(r, "day")?, basis: get(r, "basis")?, parks_json: get(r, "parks")? })).collect()
+        rows.iter()
+            .map(|r| {
+                Ok(LedgerDayRecord {
+                    day: get(r, "day")?,
+                    basis: get(r, "basis")?,
+                    parks_json: get(r, "parks")?,
+                    built_at: built_instant(get(r, "built_at")?)?,
+                })
+            })
+            .collect()
     }
 
     async fn ledger_closing(&self, day: NaiveDate) -> Result<Option<(String, String)>, StoreError> {
@@ -369,7 +378,7 @@ impl Store for PgStore {
                 .bind(&d.record.basis)
                 .bind(&d.closing_json)
                 .bind(&d.record.parks_json)
-                .bind(received_value(d.built_at))
+                .bind(received_value(d.record.built_at))
                 .execute(&mut *tx)
                 .await
                 .map_err(db_error)?;

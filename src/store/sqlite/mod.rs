@@ -43,6 +43,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use self::queries::*;
 use self::writer::{write_loop, Done, Job, Msg, Op};
+use super::ledger::built_instant;
 use super::readings::{reading_record, start_instant, start_value};
 use super::rows::{bid_record, get, schedule_info, schedule_record, CommonValues, StoredRow};
 use super::sql::{corrupt, migrate_error, payload_sha256, sqlx_error};
@@ -244,7 +245,16 @@ impl Store for SqliteStore {
     async fn ledger_days(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<LedgerDayRecord>, StoreError> {
         let rows =
             sqlx::query(SELECT_LEDGER_DAYS).bind(day_text(from)).bind(day_text(to)).fetch_all(&self.readers).await.map_err(db_error)?;
-        rows.iter().map(|r| Ok(LedgerDayRecord { day: r.day("day")?, basis: get(r, "basis")?, parks_json: get(r, "parks")? })).collect()
+        rows.iter()
+            .map(|r| {
+                Ok(LedgerDayRecord {
+                    day: r.day("day")?,
+                    basis: get(r, "basis")?,
+                    parks_json: get(r, "parks")?,
+                    built_at: built_instant(get(r, "built_at")?)?,
+                })
+            })
+            .collect()
     }
 
     async fn ledger_closing(&self, day: NaiveDate) -> Result<Option<(String, String)>, StoreError> {

@@ -57,7 +57,7 @@ pub(super) const MARK_LEDGER_DIRTY: &str = "INSERT INTO ledger_dirty (utc_hour, 
      ON CONFLICT (utc_hour) DO UPDATE SET generation = ledger_dirty.generation + 1";
 pub(super) const SELECT_LEDGER_DIRTY: &str = "SELECT utc_hour, generation FROM ledger_dirty ORDER BY utc_hour";
 pub(super) const DELETE_LEDGER_DIRTY: &str = "DELETE FROM ledger_dirty WHERE utc_hour = ? AND generation = ?";
-pub(super) const SELECT_LEDGER_DAYS: &str = "SELECT day, basis, parks FROM ledger_days WHERE day >= ? AND day <= ? ORDER BY day";
+pub(super) const SELECT_LEDGER_DAYS: &str = "SELECT day, basis, parks, built_at FROM ledger_days WHERE day >= ? AND day <= ? ORDER BY day";
 pub(super) const SELECT_LEDGER_CLOSING: &str = "SELECT basis, closing FROM ledger_days WHERE day = ?";
 pub(super) const UPSERT_LEDGER_DAY: &str = "INSERT INTO ledger_days (day, basis, closing, parks, built_at) VALUES (?, ?, ?, ?, ?) \
      ON CONFLICT (day) DO UPDATE SET basis = excluded.basis, closing = excluded.closing, parks = excluded.parks, \

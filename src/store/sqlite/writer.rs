@@ -217,7 +217,7 @@ async fn put_ledger_days(conn: &mut SqliteConnection, days: &[NewLedgerDay], con
             .bind(&d.record.basis)
             .bind(&d.closing_json)
             .bind(&d.record.parks_json)
-            .bind(received_value(d.built_at))
+            .bind(received_value(d.record.built_at))
             .execute(&mut *conn)
             .await
             .map_err(db_error)?;
