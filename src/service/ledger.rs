@@ -56,6 +56,9 @@ impl Chain {
     }
 }
 
+/// When each built day was built.
+type BuildTimes = BTreeMap<NaiveDate, DateTime<Utc>>;
+
 /// The ledger kept in the store, and the announcement of the days it builds. Cheap to
 /// clone: a stream's task keeps its own.
 #[derive(Clone)]
@@ -72,7 +75,7 @@ pub(super) struct Kept {
     pub(super) changed: Arc<Notify>,
     /// When each built day was last built, as this replica knows it (`None` until the
     /// keeper's first look): a day built again by another replica is announced here too.
-    known: Arc<std::sync::Mutex<Option<BTreeMap<NaiveDate, DateTime<Utc>>>>>,
+    known: Arc<std::sync::Mutex<Option<BuildTimes>>>,
 }
 
 /// What bringing the ledger up to date did.
