@@ -642,6 +642,19 @@ async fn drive(c: Client, base: String, grpc: Channel, day: NaiveDate) {
     assert!(share_chart.iter().any(|l| l.starts_with("Target")), "the share chart shows the target: {share_chart:?}");
     assert_eq!(chart_labels(&c, "chart-storage").await, ["Green", "Grey"]);
     assert_eq!(chart_labels(&c, "chart-price").await, ["huangchuan"]);
+    // The measured statement of the day's month, a button away: no meter readings yet, and
+    // the page says so (the request went out with the manager's token: not a 401 or 403).
+    assert_eq!(text(&c, "#statement-month").await, d[..7]);
+    c.find(Locator::Id("statement-open")).await.unwrap().click().await.unwrap();
+    let mut note = String::new();
+    for _ in 0..100 {
+        note = text(&c, "#statement-note").await;
+        if !note.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(note, format!("No meter readings for {} yet.", &d[..7]));
     screenshot(&c, "park-manager.png").await;
     assert_fits(&c, "park-manager").await;
 
