@@ -167,6 +167,10 @@ enum Command {
         /// Reduce the scenarios to this many representative ones (fast forward selection).
         #[arg(long)]
         reduce: Option<usize>,
+        /// Give the scenarios' 10 %, 50 % and 90 % quantiles of every series instead of the
+        /// scenarios themselves.
+        #[arg(long)]
+        as_quantiles: bool,
         /// Interval length in minutes.
         #[arg(long, default_value_t = 60)]
         interval: u32,
@@ -686,11 +690,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&schemars::schema_for!(vpp_dispatch::domain::Schedule))?);
             Ok(())
         }
-        Command::Forecast { model: plant_path, day, point, scenarios, seed, reduce, interval, days, date, out } => {
+        Command::Forecast { model: plant_path, day, point, scenarios, seed, reduce, as_quantiles, interval, days, date, out } => {
             let plant = Plant::load(&plant_path)?;
             anyhow::ensure!(interval > 0 && 1440 % interval == 0, "--interval must divide a day (15, 30, 60, …), got {interval}");
             anyhow::ensure!(days > 0, "--days must be at least 1");
             anyhow::ensure!(reduce.is_none() || scenarios > 0, "--reduce needs --scenarios N");
+            anyhow::ensure!(!as_quantiles || scenarios > 0, "--as-quantiles needs --scenarios N");
             anyhow::ensure!(reduce != Some(0), "--reduce must be at least 1");
             let mut forecast = match (day, &point) {
                 (Some(day), _) => synth::generate(&plant, day, interval, days),
@@ -710,6 +715,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     None => drawn,
                 };
                 forecast.quantiles = None;
+                if as_quantiles {
+                    forecast.quantiles = Some(vpp_dispatch::scenarios::quantiles(&forecast.scenarios));
+                    forecast.scenarios = Vec::new();
+                }
             }
             if let Some(date) = date {
                 // The representative day's shapes, moved onto the local day asked for.

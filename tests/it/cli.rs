@@ -123,6 +123,12 @@ fn forecast_command_adds_scenarios_and_reduces_them() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let f: Forecast = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((f.intervals, f.scenarios.len()), (96, 3));
+    let out = vpp(&["forecast", "--model", "models/xinyang.toml", "--day", "summer-peak", "--scenarios", "50", "--as-quantiles"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let q: Forecast = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(q.scenarios.is_empty() && q.quantiles.is_some());
+    q.validate(&plant).unwrap();
+    assert_eq!(q.outcomes().len(), 3);
     let out = vpp(&["forecast", "--model", "models/xinyang.toml", "--day", "summer-peak", "--reduce", "2"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("--reduce needs --scenarios N"), "{}", text(&out.stderr));

@@ -209,6 +209,43 @@ pub fn reduce(plant: &Plant, forecast: &Forecast, scenarios: &[Scenario], k: usi
     kept.iter().zip(probability).map(|(&c, prob)| Scenario { probability: prob, ..scenarios[c].clone() }).collect()
 }
 
+/// The 10 %, 50 % and 90 % quantiles of every series over `scenarios`, interval by
+/// interval (weighted by probability: the smallest value whose cumulative probability
+/// reaches the level). A series no scenario gives is left to the point forecast.
+pub fn quantiles(scenarios: &[Scenario]) -> crate::domain::Quantiles {
+    use std::collections::BTreeMap;
+    fn level(scenarios: &[Scenario], pick: impl Fn(&Scenario) -> &BTreeMap<String, Vec<f64>>, q: f64) -> BTreeMap<String, Vec<f64>> {
+        let mut out = BTreeMap::new();
+        let names: std::collections::BTreeSet<&String> = scenarios.iter().flat_map(|s| pick(s).keys()).collect();
+        for name in names {
+            let with: Vec<(&Vec<f64>, f64)> = scenarios.iter().filter_map(|s| pick(s).get(name).map(|v| (v, s.probability))).collect();
+            let total: f64 = with.iter().map(|(_, p)| p).sum();
+            let len = with.iter().map(|(v, _)| v.len()).min().unwrap_or(0);
+            let series = (0..len)
+                .map(|t| {
+                    let mut values: Vec<(f64, f64)> = with.iter().map(|(v, p)| (v[t], *p)).collect();
+                    values.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    let mut run = 0.0;
+                    for (v, p) in &values {
+                        run += p / total;
+                        if run >= q - 1e-12 {
+                            return *v;
+                        }
+                    }
+                    values.last().map_or(0.0, |v| v.0)
+                })
+                .collect();
+            out.insert(name.clone(), series);
+        }
+        out
+    }
+    let at = |q: f64| crate::domain::QuantileSeries {
+        availability: level(scenarios, |s| &s.availability, q),
+        demand_mw: level(scenarios, |s| &s.demand_mw, q),
+    };
+    crate::domain::Quantiles { q10: at(0.1), q50: at(0.5), q90: at(0.9) }
+}
+
 /// A scenario's series in MW, in a fixed order (the point forecast's where it gives none).
 fn vector(plant: &Plant, forecast: &Forecast, s: &Scenario) -> Vec<f64> {
     let mut v = Vec::new();
@@ -319,6 +356,25 @@ mod tests {
         let park = &plant.parks[0].name;
         let load: Vec<f64> = s.iter().map(|x| x.demand_mw[park][10] / f.demand_mw[park][10] - 1.0).collect();
         assert!(sd(&load) < 0.03, "{}", sd(&load));
+    }
+
+    #[test]
+    fn quantiles_of_the_scenarios_are_ordered_and_valid() {
+        let plant = xinyang();
+        let mut f = synth::generate(&plant, DayKind::SpringValley, 60, 1);
+        let s = generate(&plant, &f, &ErrorModel::default(), 200, 4).unwrap();
+        let q = quantiles(&s);
+        let w = &plant.wind[0].name;
+        for t in 0..24 {
+            let (lo, mid, hi) = (q.q10.availability[w][t], q.q50.availability[w][t], q.q90.availability[w][t]);
+            assert!(lo <= mid && mid <= hi, "{t}: {lo} {mid} {hi}");
+            // About a tenth of the draws lie below q10.
+            let below = s.iter().filter(|x| x.availability[w][t] < lo).count();
+            assert!(below <= 20, "{t}: {below} of 200 below q10");
+        }
+        assert!(q.q90.availability[w][12] > q.q10.availability[w][12], "a spread");
+        f.quantiles = Some(q);
+        f.validate(&plant).unwrap();
     }
 
     #[test]
