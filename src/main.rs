@@ -652,18 +652,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{}: {late} late corrections", path.display());
             }
             if let Some(url) = mqtt {
-                let wire = |r: &vpp_dispatch::ledger::Readings, reason: Option<&str>| -> Vec<vpp_dispatch::service::MeterReading> {
-                    r.entries()
-                        .iter()
-                        .map(|e| vpp_dispatch::service::MeterReading {
-                            meter: e.meter.to_string(),
-                            quantity: e.quantity.name().to_string(),
-                            interval_start: r.instant(e.t),
-                            value_mwh: e.wh as f64 / vpp_dispatch::ledger::WH_PER_MWH as f64,
-                            reason: reason.map(str::to_string),
-                        })
-                        .collect()
-                };
+                let wire = vpp_dispatch::service::MeterReading::all_of;
                 let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
                 let client_id = format!("vpp-simulate-{}", std::process::id());
                 let (sent, fixed) = runtime.block_on(async {

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 
 use crate::domain::limits;
-use crate::ledger::{self, Destination, Origin, ParkInterval, ParkStatement, Quantity, StatementOptions};
+use crate::ledger::{self, Destination, Origin, ParkInterval, ParkStatement, Quantity, Readings, StatementOptions};
 use crate::store::{NewReading, ReadingOutcome, ReadingRecord};
 
 use super::ledger::LedgerBuild;
@@ -45,6 +45,22 @@ pub struct MeterReading {
     pub value_mwh: f64,
     /// For a correction: why the earlier value was wrong.
     pub reason: Option<String>,
+}
+
+impl MeterReading {
+    /// Every reading `r` holds, as it would come in (with `reason` for corrections).
+    pub fn all_of(r: &Readings, reason: Option<&str>) -> Vec<MeterReading> {
+        r.entries()
+            .iter()
+            .map(|e| MeterReading {
+                meter: e.meter.to_string(),
+                quantity: e.quantity.name().to_string(),
+                interval_start: r.instant(e.t),
+                value_mwh: e.wh as f64 / ledger::WH_PER_MWH as f64,
+                reason: reason.map(str::to_string),
+            })
+            .collect()
+    }
 }
 
 /// What became of one reading.
@@ -373,14 +389,7 @@ impl Reader<'_> {
                 }
             }
             loop {
-                let event = tokio::select! {
-                    () = shutdown.cancelled() => {
-                        let _ = tx.send(Err(Error::Unavailable("the server is shutting down; reconnect".into()))).await;
-                        return;
-                    }
-                    () = tx.closed() => return,
-                    event = events.recv() => event,
-                };
+                let Some(event) = super::next_event(&shutdown, &tx, &mut events).await else { return };
                 let days: Vec<NaiveDate> = match event {
                     Ok(build) => build.recomputed.into_iter().filter(|d| *d >= from).collect(),
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {

@@ -214,16 +214,7 @@ impl Service {
                 }
             }
             loop {
-                let event = tokio::select! {
-                    () = shutdown.cancelled() => {
-                        // A bot must tell shutdown from the end of a day: the stream ends
-                        // with UNAVAILABLE (retry on another replica, or later), not OK.
-                        let _ = tx.send(Err(Error::Unavailable("the server is shutting down; reconnect".into()))).await;
-                        return;
-                    }
-                    () = tx.closed() => return,
-                    event = events.recv() => event,
-                };
+                let Some(event) = next_event(&shutdown, &tx, &mut events).await else { return };
                 match event {
                     Ok(p) => {
                         for item in live(&p) {
@@ -242,6 +233,25 @@ impl Service {
 
     fn subscribe(&self) -> broadcast::Receiver<Published> {
         self.published.subscribe()
+    }
+}
+
+/// The next announcement for a stream's task to handle; `None` when the stream is over:
+/// at shutdown, after telling the client with UNAVAILABLE (a client must tell shutdown from
+/// the end of its stream, and retries on another replica or later), or when the client went
+/// away.
+async fn next_event<E: Clone, T>(
+    shutdown: &CancellationToken,
+    tx: &tokio::sync::mpsc::Sender<Result<T, Error>>,
+    events: &mut broadcast::Receiver<E>,
+) -> Option<Result<E, broadcast::error::RecvError>> {
+    tokio::select! {
+        () = shutdown.cancelled() => {
+            let _ = tx.send(Err(Error::Unavailable("the server is shutting down; reconnect".into()))).await;
+            None
+        }
+        () = tx.closed() => None,
+        event = events.recv() => Some(event),
     }
 }
 

@@ -153,20 +153,8 @@ async fn the_kept_ledger_rebuilds_only_from_a_corrected_day() {
     let operator = Principal::Operator { name: "test".into() };
     let (day0, each, mut whole) = days_of_readings(&plant, 4);
     let days: Vec<NaiveDate> = (0..4).map(|k| day0 + chrono::Days::new(k)).collect();
-    let as_input = |r: &Readings| -> Vec<MeterReading> {
-        r.entries()
-            .iter()
-            .map(|e| MeterReading {
-                meter: e.meter.into(),
-                quantity: e.quantity.name().into(),
-                interval_start: r.instant(e.t),
-                value_mwh: e.wh as f64 / WH_PER_MWH as f64,
-                reason: None,
-            })
-            .collect()
-    };
     for r in &each {
-        for chunk in as_input(r).chunks(5000) {
+        for chunk in MeterReading::all_of(r, None).chunks(5000) {
             svc.meter(&meter).unwrap().submit(chunk.to_vec(), "test").await.unwrap();
         }
     }
@@ -247,18 +235,7 @@ async fn two_replicas_keep_one_ledger_on_postgres() {
         (replica(vpp_dispatch::store::open(&database).await.unwrap()), replica(vpp_dispatch::store::open(&database).await.unwrap()));
     let operator = Principal::Operator { name: "test".into() };
     let (day0, each, mut whole) = days_of_readings(&plant, 4);
-    let input = |r: &Readings, reason: Option<&str>| -> Vec<MeterReading> {
-        r.entries()
-            .iter()
-            .map(|e| MeterReading {
-                meter: e.meter.into(),
-                quantity: e.quantity.name().into(),
-                interval_start: r.instant(e.t),
-                value_mwh: e.wh as f64 / WH_PER_MWH as f64,
-                reason: reason.map(str::to_string),
-            })
-            .collect()
-    };
+    let input = MeterReading::all_of;
     async fn submit(svc: &Service, r: Vec<MeterReading>) {
         for chunk in r.chunks(5000) {
             svc.meter(&Principal::Meter { name: "test".into() }).unwrap().submit(chunk.to_vec(), "test").await.unwrap();
