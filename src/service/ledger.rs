@@ -165,10 +165,24 @@ impl Kept {
         }
     }
 
+    /// One pass of the keeper: builds what is to be built, then announces the days another
+    /// replica built. One look at the store when there is nothing to build.
+    pub(super) async fn keep(&self) -> Result<(), Error> {
+        let Some(mut seen) = self.look().await? else { return Ok(()) };
+        if self.plan(&seen)?.is_some() {
+            self.update().await?;
+            match self.look().await? {
+                Some(now) => seen = now,
+                None => return Ok(()),
+            }
+        }
+        self.notice_others(&seen);
+        Ok(())
+    }
+
     /// Announces the days another replica built since the last look (their build time
     /// changed), as if built here: streams on this replica hear of them too.
-    pub(super) async fn notice_others(&self) -> Result<(), Error> {
-        let Some(seen) = self.look().await? else { return Ok(()) };
+    fn notice_others(&self, seen: &Seen) {
         let mut changed = Vec::new();
         {
             let mut known = self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -187,7 +201,6 @@ impl Kept {
             tracing::debug!(days = changed.len(), "ledger days built by another replica");
             let _ = self.built.send(LedgerBuild { recomputed: changed, marks: 0 });
         }
-        Ok(())
     }
 
     /// What the store holds of the ledger: where it begins and ends, the marks, the built
@@ -350,11 +363,11 @@ impl super::Service {
     /// looking every few seconds for what other replicas stored), so that reads find it
     /// built and certificate streams hear of new days. Runs until shutdown.
     pub async fn keep_ledger(self: Arc<Self>) {
-        // What is built already is known, not news.
-        if let Err(e) = self.ledger.notice_others().await {
-            tracing::warn!(error = %e, "the measured ledger could not be read");
-        }
         loop {
+            // The first pass (at once) learns what is built already: known, not news.
+            if let Err(e) = self.ledger.keep().await {
+                tracing::warn!(error = %e, "the measured ledger could not be brought up to date");
+            }
             tokio::select! {
                 () = self.shutdown.cancelled() => return,
                 () = self.ledger.changed.notified() => {}
@@ -363,12 +376,6 @@ impl super::Service {
             tokio::select! {
                 () = self.shutdown.cancelled() => return,
                 () = tokio::time::sleep(KEEPER_SETTLE) => {}
-            }
-            if let Err(e) = self.ledger.update().await {
-                tracing::warn!(error = %e, "the measured ledger could not be brought up to date");
-            }
-            if let Err(e) = self.ledger.notice_others().await {
-                tracing::warn!(error = %e, "the measured ledger could not be read");
             }
         }
     }
