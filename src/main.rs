@@ -66,6 +66,19 @@ enum Command {
         /// Draw one park's power instead of all parks' (with --plot).
         #[arg(long, requires = "plot")]
         plot_park: Option<String>,
+        /// Plan the day-ahead over the scenarios (or quantiles) the forecast carries: one
+        /// grid position, interruption notice and bid award for all, the rest per
+        /// scenario; prints VSS and EVPI. --json writes the plan.
+        #[arg(long, conflicts_with_all = ["frontier", "mps", "plot"])]
+        stochastic: bool,
+        /// Take the scenarios (or quantiles) from this forecast file instead (as `vpp
+        /// forecast --scenarios N` writes it; its horizon must be the forecast's).
+        /// Implies --stochastic.
+        #[arg(long)]
+        scenarios: Option<PathBuf>,
+        /// Real-time imbalance premium of the stochastic day-ahead, yuan/MWh.
+        #[arg(long, default_value_t = model::DEFAULT_IMBALANCE_PREMIUM)]
+        imbalance_premium: f64,
     },
     /// Print the JSON Schema of the schedule files `vpp solve --json` writes.
     Schema,
@@ -560,6 +573,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             mps,
             plot,
             plot_park,
+            stochastic,
+            scenarios,
+            imbalance_premium,
         } => {
             let plant = Plant::load(&plant_path)?;
             if let Some(park) = &plot_park {
@@ -586,6 +602,37 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 time_limit_s: time_limit,
                 ..Options::default()
             };
+            if stochastic || scenarios.is_some() {
+                if let Some(path) = &scenarios {
+                    let other = Forecast::load(path)?;
+                    if (other.start, other.interval_minutes, other.intervals)
+                        != (forecast.start, forecast.interval_minutes, forecast.intervals)
+                    {
+                        anyhow::bail!(
+                            "--scenarios: {} covers {} × {} min from {}, the forecast {} × {} min from {}",
+                            path.display(),
+                            other.intervals,
+                            other.interval_minutes,
+                            other.start,
+                            forecast.intervals,
+                            forecast.interval_minutes,
+                            forecast.start
+                        );
+                    }
+                    if other.scenarios.is_empty() && other.quantiles.is_none() {
+                        anyhow::bail!("--scenarios: {} holds neither scenarios nor quantiles", path.display());
+                    }
+                    forecast.scenarios = other.scenarios;
+                    forecast.quantiles = other.quantiles;
+                }
+                let plan = model::solve_stochastic(&plant, &forecast, &options, imbalance_premium)?;
+                print!("{}", vpp_dispatch::cli::stochastic_summary(&plant, &plan));
+                if let Some(path) = json {
+                    let text = serde_json::to_string_pretty(&plan)?;
+                    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+                }
+                return Ok(());
+            }
             if let Some(path) = mps {
                 let text = model::export_mps(&plant, &forecast, &options)?;
                 std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;

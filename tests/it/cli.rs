@@ -135,6 +135,56 @@ fn forecast_command_adds_scenarios_and_reduces_them() {
 }
 
 #[test]
+fn solve_plans_the_day_ahead_over_scenarios_from_a_file() {
+    let dir = std::env::temp_dir().join(format!("vpp-cli-stochastic-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (scen, plan) = (dir.join("scenarios.json"), dir.join("plan.json"));
+    let point = "fixtures/forecasts/spring-valley-60.json";
+    let args = ["forecast", "--model", "models/xinyang.toml", "--point", point, "--scenarios", "12", "--seed", "4", "--reduce", "3"];
+    let out = vpp(&[&args[..], &["--out", scen.to_str().unwrap()]].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = vpp(&[
+        "solve",
+        "--model",
+        "models/xinyang.toml",
+        "--forecast",
+        point,
+        "--scenarios",
+        scen.to_str().unwrap(),
+        "--objective",
+        "cost",
+        "--json",
+        plan.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    for want in ["stochastic day-ahead", "3 scenario(s)", "deterministic plan (EEV)", "VSS", "EVPI"] {
+        assert!(printed.contains(want), "no '{want}' in:\n{printed}");
+    }
+    let plan: vpp_dispatch::domain::stochastic::StochasticPlan = serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
+    assert_eq!(plan.scenarios.len(), 3);
+    assert!(plan.vss.cost_yuan >= -1e-6 * plan.stochastic.cost_yuan.abs(), "{:?}", plan.vss);
+    assert!(plan.evpi.cost_yuan >= -1e-6 * plan.stochastic.cost_yuan.abs(), "{:?}", plan.evpi);
+
+    // Scenarios of another horizon, and a file without any, are refused by name.
+    let out = vpp(&[
+        "solve",
+        "--model",
+        "models/xinyang.toml",
+        "--forecast",
+        "fixtures/forecasts/spring-valley-15.json",
+        "--scenarios",
+        scen.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("--scenarios:") && text(&out.stderr).contains("96 × 15 min"), "{}", text(&out.stderr));
+    let out = vpp(&["solve", "--model", "models/xinyang.toml", "--forecast", point, "--scenarios", point]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("holds neither scenarios nor quantiles"), "{}", text(&out.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn solve_writes_an_mps_file_highs_can_read() {
     let mps = std::env::temp_dir().join(format!("vpp-cli-{}.mps", std::process::id()));
     let out = vpp(&[

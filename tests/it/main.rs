@@ -16,6 +16,7 @@ mod readme;
 mod replicas;
 mod service;
 mod service_auth;
+mod stochastic;
 mod store_suite;
 mod support;
 mod tls;

@@ -182,3 +182,73 @@ fn table(plant: &Plant, s: &Schedule) -> String {
     }
     o
 }
+
+/// The summary `vpp solve --stochastic` prints: the three evaluations (stochastic plan,
+/// deterministic plan, perfect information), VSS and EVPI, each scenario and the first
+/// stage by interval.
+pub fn stochastic_summary(plant: &Plant, p: &crate::domain::stochastic::StochasticPlan) -> String {
+    let mut o = String::new();
+    let tz = plant.tz();
+    let first = p.intervals.first().map(|i| i.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()).unwrap_or_default();
+    let _ = writeln!(
+        o,
+        "plant {}  stochastic day-ahead  objective {}  from {first}  {} intervals  {} scenario(s)  imbalance premium {} yuan/MWh",
+        p.plant,
+        p.objective,
+        p.intervals.len(),
+        p.scenarios.len(),
+        p.imbalance_premium_yuan_per_mwh
+    );
+    let _ = writeln!(
+        o,
+        "solver {}: {} solve(s), stochastic LP {} variables × {} rows, {:.1} ms in all",
+        p.solver.backend, p.solver.solves, p.solver.variables, p.solver.rows, p.solver.total_ms
+    );
+    let _ = writeln!(o);
+    let _ = writeln!(o, "{:<26} {:>10} {:>14} {:>14}", "expected", "share %", "cost yuan", "imbalance MWh");
+    for (name, e) in [
+        ("stochastic plan", &p.stochastic),
+        ("deterministic plan (EEV)", &p.deterministic),
+        ("perfect information (WS)", &p.perfect_information),
+    ] {
+        let _ = writeln!(o, "{:<26} {:>10.3} {:>14.0} {:>14.1}", name, e.green_share * 100.0, e.cost_yuan, e.imbalance_mwh);
+    }
+    let _ = writeln!(o, "{:<26} {:>10.3} {:>14.0}", "VSS", p.vss.green_share * 100.0, p.vss.cost_yuan);
+    let _ = writeln!(o, "{:<26} {:>10.3} {:>14.0}", "EVPI", p.evpi.green_share * 100.0, p.evpi.cost_yuan);
+    let _ = writeln!(o);
+    let _ = writeln!(o, "{:<20} {:>8} {:>10} {:>14} {:>14}", "scenario", "prob", "share %", "cost yuan", "imbalance MWh");
+    for s in &p.stochastic.scenarios {
+        let _ = writeln!(
+            o,
+            "{:<20} {:>8.4} {:>10.3} {:>14.0} {:>14.1}",
+            s.name,
+            s.probability,
+            s.green_share * 100.0,
+            s.cost_yuan,
+            s.imbalance_mwh
+        );
+    }
+    let _ = writeln!(o);
+    let _ = write!(o, "{:<6}", "hour");
+    for g in &p.first_stage.grids {
+        let _ = write!(o, " {:>16}", format!("{} MW", g.grid));
+    }
+    for n in p.first_stage.parks.iter().filter(|n| n.interrupted_mw.iter().any(|v| *v > 0.0)) {
+        let _ = write!(o, " {:>16}", format!("{} cut MW", n.park));
+    }
+    let _ = writeln!(o);
+    for (t, at) in p.intervals.iter().enumerate() {
+        let _ = write!(o, "{:<6}", at.with_timezone(&tz).format("%H:%M"));
+        for g in &p.first_stage.grids {
+            let _ = write!(o, " {:>16.1}", g.position_mw[t]);
+        }
+        for n in p.first_stage.parks.iter().filter(|n| n.interrupted_mw.iter().any(|v| *v > 0.0)) {
+            let _ = write!(o, " {:>16.1}", n.interrupted_mw[t]);
+        }
+        let _ = writeln!(o);
+    }
+    for w in &p.warnings {
+        let _ = writeln!(o, "warning: {w}");
+    }
+    o
+}

@@ -11,6 +11,7 @@ pub mod plant;
 pub mod schedule;
 pub mod sources;
 pub mod stitch;
+pub mod stochastic;
 pub mod tariff;
 pub mod validation;
 

@@ -128,6 +128,32 @@ pub(crate) struct Built {
     /// Emissions, tCO2.
     pub(crate) emissions: LinExpr,
     pub(crate) warnings: Vec<String>,
+    /// The indices of further copies of the plant in the same LP (the scenarios after the
+    /// first of a stochastic day-ahead, whose index is `ix`): the tie-break stages treat
+    /// their columns like `ix`'s.
+    pub(crate) more: Vec<Index>,
+    /// Energy the canonical objective moves as little as possible beyond the families'
+    /// own (real-time imbalance of a stochastic day-ahead), MW columns.
+    pub(crate) moves: Vec<Var>,
+}
+
+impl Built {
+    /// Every copy of the plant's index in the LP: `ix`, then `more`.
+    pub(crate) fn indices(&self) -> impl Iterator<Item = &Index> {
+        std::iter::once(&self.ix).chain(&self.more)
+    }
+
+    /// The colour columns of every copy of the plant (see [`Index::colour_vars`]).
+    pub(crate) fn colour_vars(&self) -> Vec<bool> {
+        let n = self.lp.cols.len();
+        let mut colour = vec![false; n];
+        for ix in self.indices() {
+            for (c, own) in colour.iter_mut().zip(ix.colour_vars(n)) {
+                *c |= own;
+            }
+        }
+        colour
+    }
 }
 
 /// The operating cost as named parts, each a linear expression in yuan. The LP's cost
@@ -226,6 +252,13 @@ impl<'a> Builder<'a> {
         0..self.h.len
     }
 
+    /// Continues building into `lp` (which already holds other copies of the plant: the
+    /// scenarios of a stochastic day-ahead), so that every column keeps its number.
+    pub(crate) fn into_lp(mut self, lp: Lp) -> Self {
+        self.lp = lp;
+        self
+    }
+
     /// Builds the whole model, one asset family after the other.
     pub(crate) fn build(mut self) -> Built {
         self.add_wind_pv();
@@ -247,6 +280,8 @@ impl<'a> Builder<'a> {
             cost_parts: self.cost,
             emissions: self.emissions,
             warnings: self.warnings,
+            more: Vec::new(),
+            moves: Vec::new(),
         }
     }
 }

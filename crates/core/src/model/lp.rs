@@ -93,6 +93,13 @@ pub(crate) enum Family {
     MilpImport,
     /// MILP: export only when it says export.
     MilpExport,
+    /// Stochastic day-ahead: a scenario's net import = the day-ahead position + bought
+    /// short − sold long.
+    Position,
+    /// Stochastic day-ahead: a scenario's interruption = the notice given the day before.
+    Notice,
+    /// Stochastic day-ahead: a scenario's bid award = the award cleared the day before.
+    Award,
 }
 
 impl Family {
@@ -130,6 +137,9 @@ impl Family {
             Family::MinGeneration => "min_generation",
             Family::MilpImport => "milp_import",
             Family::MilpExport => "milp_export",
+            Family::Position => "position",
+            Family::Notice => "notice",
+            Family::Award => "award",
         }
     }
 

@@ -21,6 +21,7 @@ mod network;
 mod solution;
 pub(crate) mod solver;
 mod stages;
+mod stochastic;
 mod storage;
 mod wind_pv;
 
@@ -34,6 +35,7 @@ use crate::domain::{Forecast, Plant, ValidationErrors};
 
 pub use solver::Backend;
 pub use stages::{export_mps, solve, solve_traced};
+pub use stochastic::{solve_stochastic, DEFAULT_IMBALANCE_PREMIUM, MAX_SCENARIO_INTERVALS};
 
 /// The rule that chooses among equal optima, as schedules name it: the highest green share
 /// among least-cost dispatches, then the canonical objective (keep green stored, move the

@@ -54,8 +54,49 @@ fn solve_run(plant: &Plant, forecast: &Forecast, options: &Options, trace: Optio
     forecast.validate(plant).map_err(DispatchError::InvalidForecast)?;
     options.validate(plant, forecast).map_err(DispatchError::InvalidOptions)?;
     let started = Instant::now();
-    let deadline = options.time_limit_s.map(|s| started + std::time::Duration::from_secs_f64(s));
     let built = Builder::new(plant, forecast, options)?.build();
+    let staged = run_stages(plant, forecast, options, built, started, Staging { trace, diagnose: true, tie_break: true })?;
+    let mut schedule = solution::schedule(plant, forecast, options, &staged.b, &staged.x, &staged.duals, staged.report);
+    schedule.warnings.extend(staged.warnings);
+    Ok(schedule)
+}
+
+/// What the stages leave: the model, the final point and its duals, the solver's report
+/// and the warnings of the tie-break stages.
+pub(crate) struct Staged {
+    pub(crate) b: Built,
+    pub(crate) x: Vec<f64>,
+    pub(crate) duals: Vec<f64>,
+    pub(crate) report: solution::Report,
+    pub(crate) warnings: Vec<String>,
+}
+
+/// How [`run_stages`] runs.
+pub(crate) struct Staging<'t> {
+    /// Collects every LP solved, as MPS text.
+    pub(crate) trace: Option<&'t mut Vec<String>>,
+    /// Explain an infeasible model row by row (see [`diagnose::explain`]); otherwise it is
+    /// reported without reasons and the caller explains it.
+    pub(crate) diagnose: bool,
+    /// Run the last tie-break stage (the canonical objective). Without it the point is the
+    /// greenest least-cost dispatch as the solver left it: share and cost are those of the
+    /// whole rule, the dispatch one of the ties (for evaluations that need only figures).
+    pub(crate) tie_break: bool,
+}
+
+/// Runs `options.objective`'s stages and the tie-break stages on a built model (one plant,
+/// or every scenario of a stochastic day-ahead in one LP). `started` is when building
+/// began: the time budget counts from it.
+pub(crate) fn run_stages(
+    plant: &Plant,
+    forecast: &Forecast,
+    options: &Options,
+    built: Built,
+    started: Instant,
+    staging: Staging<'_>,
+) -> Result<Staged, DispatchError> {
+    let Staging { trace, diagnose, tie_break } = staging;
+    let deadline = options.time_limit_s.map(|s| started + std::time::Duration::from_secs_f64(s));
     let mut run = Run {
         plant,
         forecast,
@@ -72,6 +113,8 @@ fn solve_run(plant: &Plant, forecast: &Forecast, options: &Options, trace: Optio
         tie_break: false,
         tight: false,
         deadline,
+        diagnose,
+        canonical_stage: true,
     };
     if options.backend == Backend::Highs {
         let t = Instant::now();
@@ -119,6 +162,7 @@ fn solve_run(plant: &Plant, forecast: &Forecast, options: &Options, trace: Optio
     // Prices come from the final least-cost LP; the tie-break stages below stay on its
     // optimal face, so they remain valid prices for the dispatch reported.
     let duals = run.duals(&fin, &cost)?;
+    run.canonical_stage = tie_break;
     let x = run.canonical(&fin, &cost, &duals)?;
     if options.objective == Objective::Cost && options.frontier_points >= 2 {
         frontier = run.frontier(options.frontier_points, Some((share_of(&run.b, &x), fin.objective)))?;
@@ -135,9 +179,7 @@ fn solve_run(plant: &Plant, forecast: &Forecast, options: &Options, trace: Optio
         build_ms: run.build_ms,
         solve_ms: run.solve_ms,
     };
-    let mut schedule = solution::schedule(plant, forecast, options, &run.b, &x, &duals, report);
-    schedule.warnings.extend(run.warnings);
-    Ok(schedule)
+    Ok(Staged { b: run.b, x, duals, report, warnings: run.warnings })
 }
 
 /// Writes the base model (the `cost` objective's first LP) as free MPS, so HiGHS alone can
@@ -171,6 +213,10 @@ struct Run<'a> {
     tight: bool,
     /// When the whole run's time budget ends.
     deadline: Option<Instant>,
+    /// Explain an infeasible model (see [`run_stages`]).
+    diagnose: bool,
+    /// Run the canonical stage after the greenest least-cost one (see [`Staging`]).
+    canonical_stage: bool,
 }
 
 impl Run<'_> {
@@ -223,6 +269,7 @@ impl Run<'_> {
             // A tie-break stage is infeasible only numerically (its face comes from a solved
             // optimum): no diagnosis, the caller falls back.
             Err(Failure::Infeasible) if self.tie_break => Err(DispatchError::Solver("tie-break stage infeasible".into())),
+            Err(Failure::Infeasible) if !self.diagnose => Err(DispatchError::Infeasible(Vec::new())),
             Err(Failure::Infeasible) => Err(diagnose::explain(self.plant, self.forecast, self.options, &self.b)),
             Err(Failure::Unbounded) => {
                 Err(DispatchError::Unbounded("some quantity has no limit; check for a negative price on an unbounded variable".into()))
@@ -337,7 +384,7 @@ impl Run<'_> {
     /// The last resort of [`Run::canonical`]: the dispatch `x` kept exactly, only its
     /// colour parts chosen by the canonical objective (so colour is still conserved).
     fn colour_only(&mut self, x: &[f64]) -> Result<Vec<f64>, DispatchError> {
-        let colour = self.b.ix.colour_vars(self.b.lp.cols.len());
+        let colour = self.b.colour_vars();
         let saved = (self.b.lp.cols.clone(), self.b.lp.rows.len());
         for (j, col) in self.b.lp.cols.iter_mut().enumerate() {
             if !colour[j] {
@@ -362,6 +409,9 @@ impl Run<'_> {
         self.hold_face(&fin.x, duals, cost, Direction::Minimise);
         let start = share_of(&self.b, &fin.x);
         let (_, best, _, lambda) = self.max_share(start, true)?;
+        if !self.canonical_stage {
+            return Ok(best.x);
+        }
         let dinkelbach = self.b.green.plus(-lambda, &self.b.served);
         self.hold_face(&best.x, &best.duals, &dinkelbach, Direction::Maximise);
         let objective = canonical_objective(&self.b);
@@ -543,7 +593,19 @@ fn canonical_objective(b: &Built) -> LinExpr {
     let mut o = LinExpr::default();
     let mut add = |v: Var, w: f64| o.add(v, w * factor(v.idx()));
     let m = MOVE_WEIGHT * dt;
-    for s in &b.ix.storage {
+    for &v in &b.moves {
+        add(v, -m);
+    }
+    for ix in b.indices() {
+        canonical_terms(ix, dt, &mut add);
+    }
+    o
+}
+
+/// The canonical objective's terms for one copy of the plant.
+fn canonical_terms(ix: &super::builder::Index, dt: f64, add: &mut impl FnMut(Var, f64)) {
+    let m = MOVE_WEIGHT * dt;
+    for s in &ix.storage {
         for t in 0..s.charge.len() {
             add(s.energy_green[t], 1.0);
             add(s.charge[t], -m);
@@ -553,36 +615,35 @@ fn canonical_objective(b: &Built) -> LinExpr {
             }
         }
     }
-    for &v in b.ix.renewable.iter().flatten() {
+    for &v in ix.renewable.iter().flatten() {
         add(v, m);
     }
-    for k in 0..b.ix.import.len() {
-        for t in 0..b.ix.import[k].len() {
-            add(b.ix.import[k][t], -m);
-            add(b.ix.export[k][t], -m);
-            if let Some(eg) = b.ix.export_green[k][t] {
+    for k in 0..ix.import.len() {
+        for t in 0..ix.import[k].len() {
+            add(ix.import[k][t], -m);
+            add(ix.export[k][t], -m);
+            if let Some(eg) = ix.export_green[k][t] {
                 add(eg, m);
             }
         }
     }
-    for &v in b.ix.interrupted.iter().flatten() {
+    for &v in ix.interrupted.iter().flatten() {
         add(v, -m);
     }
-    for (&x, g) in b.ix.bid.iter().zip(&b.ix.bid_green) {
+    for (&x, g) in ix.bid.iter().zip(&ix.bid_green) {
         add(x, m);
         if let Some(g) = g {
             add(*g, m);
         }
     }
-    for &v in &b.ix.green_to_load {
+    for &v in &ix.green_to_load {
         add(v, MOVE_WEIGHT);
     }
     // A park's own green counts for it first: as much as its meter allows.
-    for &v in b.ix.own_green.iter().flatten().flatten() {
+    for &v in ix.own_green.iter().flatten().flatten() {
         add(v, MOVE_WEIGHT);
     }
-    for &v in b.ix.thermal.iter().flatten() {
+    for &v in ix.thermal.iter().flatten() {
         add(v, -m);
     }
-    o
 }

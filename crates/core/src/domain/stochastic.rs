@@ -1,0 +1,156 @@
+//! The stochastic day-ahead plan: what is fixed the day before (grid positions, interruption
+//! notices, bid awards), each scenario's own dispatch under it, and what the plan is worth
+//! against the deterministic plan (VSS) and against perfect information (EVPI).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::schedule::BidAward;
+use super::Schedule;
+
+/// A day-ahead planned over every scenario of a forecast at once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct StochasticPlan {
+    /// Plant name.
+    pub plant: String,
+    /// What was maximised first (`green-share`, `green-energy` or `cost`).
+    pub objective: String,
+    /// Real-time imbalance premium, yuan/MWh: a deviation from the grid position is settled
+    /// at the day-ahead price plus this (bought short) or minus it (sold long).
+    pub imbalance_premium_yuan_per_mwh: f64,
+    /// Interval starts (UTC).
+    pub intervals: Vec<DateTime<Utc>>,
+    /// The first stage: the same in every scenario.
+    pub first_stage: FirstStage,
+    /// This plan, evaluated over the scenarios (the recourse problem, RP).
+    pub stochastic: Evaluation,
+    /// The deterministic plan (solved on the point forecast) with its first stage held in
+    /// every scenario and the rest re-planned per scenario (EEV).
+    pub deterministic: Evaluation,
+    /// Each scenario planned as if it were known the day before (wait-and-see, WS): the
+    /// bound no day-ahead plan can beat.
+    pub perfect_information: Evaluation,
+    /// Value of the stochastic solution: stochastic minus deterministic (share), and
+    /// deterministic minus stochastic (cost).
+    pub vss: Gain,
+    /// Expected value of perfect information: perfect information minus stochastic (share),
+    /// stochastic minus perfect information (cost).
+    pub evpi: Gain,
+    /// Each scenario's dispatch under the stochastic plan's first stage.
+    pub scenarios: Vec<ScenarioPlan>,
+    /// How the solves went.
+    pub solver: PlanSolver,
+    /// Things an operator should know.
+    pub warnings: Vec<String>,
+}
+
+/// What is fixed the day before, per interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct FirstStage {
+    /// Net position bought (+) or sold (−) on each grid exchange, MW.
+    pub grids: Vec<Position>,
+    /// Interruption notified to each park, MW.
+    pub parks: Vec<Notice>,
+    /// Bid awards (the first scenario's schedule's awards: every scenario has the same
+    /// quantities).
+    pub bids: Vec<BidAward>,
+}
+
+/// A grid exchange's day-ahead position.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Position {
+    /// Grid exchange.
+    pub grid: String,
+    /// Import minus export, MW, per interval.
+    pub position_mw: Vec<f64>,
+}
+
+/// A park's interruption notice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Notice {
+    /// Park.
+    pub park: String,
+    /// Interrupted load, MW, per interval.
+    pub interrupted_mw: Vec<f64>,
+}
+
+/// A plan evaluated over the scenarios: expectations (green share as the ratio of the
+/// expected green energy to the expected served energy) and each scenario's figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Evaluation {
+    /// Expected green MWh to loads over expected MWh served.
+    pub green_share: f64,
+    /// Expected cost, yuan: the day-ahead operating cost plus the imbalance premium.
+    pub cost_yuan: f64,
+    /// Expected real-time imbalance, MWh (bought short plus sold long).
+    pub imbalance_mwh: f64,
+    /// Per scenario.
+    pub scenarios: Vec<ScenarioOutcome>,
+}
+
+/// One scenario's figures under a plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ScenarioOutcome {
+    /// Scenario name.
+    pub name: String,
+    /// Its probability.
+    pub probability: f64,
+    /// Green share of the scenario.
+    pub green_share: f64,
+    /// Green MWh to loads.
+    pub green_mwh: f64,
+    /// MWh served.
+    pub served_mwh: f64,
+    /// Cost, yuan, imbalance premium included.
+    pub cost_yuan: f64,
+    /// Real-time imbalance, MWh.
+    pub imbalance_mwh: f64,
+}
+
+/// What one plan gains over another (positive: better).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Gain {
+    /// Expected green share, absolute.
+    pub green_share: f64,
+    /// Expected cost saved, yuan.
+    pub cost_yuan: f64,
+}
+
+/// One scenario's second stage under the stochastic plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ScenarioPlan {
+    /// Scenario name.
+    pub name: String,
+    /// Its probability.
+    pub probability: f64,
+    /// Real-time imbalance on each grid exchange.
+    pub imbalance: Vec<Imbalance>,
+    /// The scenario's dispatch, a full schedule (its cost without the imbalance premium).
+    pub schedule: Schedule,
+}
+
+/// Deviation from a grid position in one scenario, MW per interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Imbalance {
+    /// Grid exchange.
+    pub grid: String,
+    /// Bought short in real time (net import above the position).
+    pub short_mw: Vec<f64>,
+    /// Sold long in real time (net import below the position).
+    pub long_mw: Vec<f64>,
+}
+
+/// The solves behind a plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PlanSolver {
+    /// Backend.
+    pub backend: String,
+    /// LPs solved, all evaluations together.
+    pub solves: u32,
+    /// Columns of the stochastic LP.
+    pub variables: usize,
+    /// Rows of the stochastic LP.
+    pub rows: usize,
+    /// Wall-clock time of everything, milliseconds.
+    pub total_ms: f64,
+}

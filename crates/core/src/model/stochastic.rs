@@ -1,0 +1,472 @@
+//! The stochastic day-ahead: one LP holding a copy of the plant per scenario of the
+//! forecast, tied together by what must be fixed the day before.
+//!
+//! - **First stage** (one value for every scenario): each grid exchange's net position per
+//!   interval, each park's interruption notice per interval, each bid's award.
+//! - **Second stage** (per scenario): everything else — renewable output and curtailment,
+//!   storage dispatch with its colours, exports, thermal output — and the real-time
+//!   imbalance: net import = position + bought short − sold long. Imbalance is settled at
+//!   the day-ahead price plus a premium (short) or minus it (long), so it costs the premium
+//!   per MWh either way. The default premium, [`DEFAULT_IMBALANCE_PREMIUM`], is assumed.
+//! - **Objective**: the objective of [`Options`] on expectations — the expected green
+//!   share is Σ p·N / Σ p·D (the ratio of expectations, exact through Dinkelbach as for
+//!   one scenario), the expected cost is Σ p·(cost + premium × imbalance) — then the
+//!   tie-break stages on every scenario's columns. A minimum share holds in every scenario.
+//!
+//! The plan is then valued twice more on the same LP: with the first stage fixed at the
+//! deterministic plan's (solved on the point forecast; its notices clipped to what every
+//! scenario allows), which gives the expected value of that plan (EEV), and without the
+//! first stage (each scenario on its own, wait-and-see, WS). VSS = RP − EEV and
+//! EVPI = WS − RP (share; the other way round for cost) follow, both ≥ 0 up to the share
+//! tolerance for the objective optimised first.
+
+use std::time::Instant;
+
+use crate::domain::limits;
+use crate::domain::stochastic::{
+    Evaluation, FirstStage, Gain, Imbalance, Notice, PlanSolver, Position, ScenarioOutcome, ScenarioPlan, StochasticPlan,
+};
+use crate::domain::validation::Collector;
+use crate::domain::{Forecast, Plant};
+
+use super::builder::{Builder, Built, CostParts};
+use super::lp::{Family, LinExpr, Lp, Sense, Var};
+use super::stages::{run_stages, Staged, Staging};
+use super::{solution, DispatchError, Options};
+
+/// Real-time imbalance premium, yuan/MWh, when none is given. Assumed: the Henan spot
+/// market trial's price band (50–1,200 yuan/MWh, DATA.md) gives no deviation charge, and
+/// 100 yuan/MWh is about a quarter of a mid-day price, a common order for deviation
+/// penalties in China's provincial spot pilots.
+pub const DEFAULT_IMBALANCE_PREMIUM: f64 = 100.0;
+
+/// Largest stochastic LP accepted: scenarios × intervals.
+pub const MAX_SCENARIO_INTERVALS: usize = 20_000;
+
+/// Highest imbalance premium accepted, yuan/MWh.
+const MAX_PREMIUM: f64 = limits::MAX_PRICE_YUAN_PER_MWH;
+
+/// Plans the day-ahead over every scenario of `forecast` (its scenarios, or its quantiles
+/// as three scenarios, or the point forecast alone) and values the plan against the
+/// deterministic one and against perfect information.
+pub fn solve_stochastic(plant: &Plant, forecast: &Forecast, options: &Options, premium: f64) -> Result<StochasticPlan, DispatchError> {
+    plant.validate().map_err(DispatchError::InvalidPlant)?;
+    forecast.validate(plant).map_err(DispatchError::InvalidForecast)?;
+    options.validate(plant, forecast).map_err(DispatchError::InvalidOptions)?;
+    let outcomes = forecast.outcomes();
+    let mut c = Collector::default();
+    if c.finite("imbalance_premium", premium) && !(0.0..=MAX_PREMIUM).contains(&premium) {
+        c.push("imbalance_premium", format!("must lie in [0, {MAX_PREMIUM}] yuan/MWh, got {premium}"));
+    }
+    if outcomes.len() * forecast.intervals > MAX_SCENARIO_INTERVALS {
+        c.push(
+            "scenarios",
+            format!(
+                "{} scenarios × {} intervals exceed the {MAX_SCENARIO_INTERVALS} a stochastic day-ahead takes; reduce the scenarios (vpp forecast --reduce K)",
+                outcomes.len(),
+                forecast.intervals
+            ),
+        );
+    }
+    if options.frontier_points > 0 {
+        c.push("frontier_points", "a stochastic day-ahead computes no frontier");
+    }
+    c.finish().map_err(DispatchError::InvalidOptions)?;
+
+    let started = Instant::now();
+    let budget = Budget { options, started };
+    let mut solves = 0;
+    let rp = Joint::build(plant, &outcomes, options, premium, Link::Shared)?.solve(plant, forecast, &budget.options()?, true)?;
+    solves += rp.staged.report.solves;
+    // The deterministic plan: the point forecast alone, as `model::solve` would plan it.
+    let point = Forecast { scenarios: Vec::new(), quantiles: None, ..forecast.clone() };
+    let det = {
+        let built = Builder::new(plant, &point, options)?.build();
+        run_stages(plant, &point, options, built, Instant::now(), Staging { trace: None, diagnose: true, tie_break: true })?
+    };
+    solves += det.report.solves;
+    let fixed = first_stage_values(&det.b, &det.x);
+    let eev = Joint::build(plant, &outcomes, options, premium, Link::Fixed(&fixed))?.solve(plant, forecast, &budget.options()?, false)?;
+    solves += eev.staged.report.solves;
+    let ws = Joint::build(plant, &outcomes, options, premium, Link::Free)?.solve(plant, forecast, &budget.options()?, false)?;
+    solves += ws.staged.report.solves;
+
+    let (stochastic, deterministic, perfect_information) = (rp.evaluate(premium), eev.evaluate(premium), ws.evaluate(premium));
+    let vss =
+        Gain { green_share: stochastic.green_share - deterministic.green_share, cost_yuan: deterministic.cost_yuan - stochastic.cost_yuan };
+    let evpi = Gain {
+        green_share: perfect_information.green_share - stochastic.green_share,
+        cost_yuan: stochastic.cost_yuan - perfect_information.cost_yuan,
+    };
+    let scenarios = rp.schedules(plant, options);
+    let first_stage = rp.first_stage(plant, &scenarios);
+    let mut warnings = rp.staged.warnings.clone();
+    warnings.extend(eev.staged.warnings.iter().map(|w| format!("deterministic plan: {w}")));
+    warnings.extend(ws.staged.warnings.iter().map(|w| format!("perfect information: {w}")));
+    Ok(StochasticPlan {
+        plant: plant.name.clone(),
+        objective: options.objective.name().into(),
+        imbalance_premium_yuan_per_mwh: premium,
+        intervals: (0..rp.h_len()).map(|t| rp.staged.b.h.instant(t)).collect(),
+        first_stage,
+        stochastic,
+        deterministic,
+        perfect_information,
+        vss,
+        evpi,
+        scenarios,
+        solver: PlanSolver {
+            backend: options.backend.name().into(),
+            solves,
+            variables: rp.staged.report.variables,
+            rows: rp.staged.report.rows,
+            total_ms: started.elapsed().as_secs_f64() * 1e3,
+        },
+        warnings,
+    })
+}
+
+/// The options of each solve: the whole run's time budget shared out as it goes.
+struct Budget<'a> {
+    options: &'a Options,
+    started: Instant,
+}
+
+impl Budget<'_> {
+    fn options(&self) -> Result<Options, DispatchError> {
+        let mut o = self.options.clone();
+        if let Some(limit) = self.options.time_limit_s {
+            let left = limit - self.started.elapsed().as_secs_f64();
+            if left <= 0.0 {
+                return Err(DispatchError::TimeLimit(limit));
+            }
+            o.time_limit_s = Some(left);
+        }
+        Ok(o)
+    }
+}
+
+/// How the scenarios' first stages are tied.
+enum Link<'a> {
+    /// One first stage for all, chosen by the optimizer (the stochastic plan).
+    Shared,
+    /// One first stage for all, fixed at these values (the deterministic plan's).
+    Fixed(&'a FirstValues),
+    /// None: each scenario plans as if it knew its outcome (perfect information).
+    Free,
+}
+
+/// First-stage values: positions[grid][t], notices[park][t], awards[bid].
+#[derive(Debug, Clone, Default)]
+struct FirstValues {
+    positions: Vec<Vec<f64>>,
+    notices: Vec<Vec<f64>>,
+    awards: Vec<f64>,
+}
+
+/// The first stage a solved single-scenario model chose.
+fn first_stage_values(b: &Built, x: &[f64]) -> FirstValues {
+    let ix = &b.ix;
+    FirstValues {
+        positions: ix.import.iter().zip(&ix.export).map(|(i, e)| i.iter().zip(e).map(|(i, e)| x[i.idx()] - x[e.idx()]).collect()).collect(),
+        notices: ix.interrupted.iter().map(|vs| vs.iter().map(|v| x[v.idx()]).collect()).collect(),
+        awards: ix.bid.iter().map(|v| x[v.idx()]).collect(),
+    }
+}
+
+/// The first-stage columns: positions[grid][t] and notices[park][t] (awards are read from
+/// the first scenario's schedule).
+struct FirstVars {
+    positions: Vec<Vec<Var>>,
+    notices: Vec<Vec<Var>>,
+}
+
+/// One scenario's copy of the plant in the joint LP.
+struct Part {
+    name: String,
+    probability: f64,
+    forecast: Forecast,
+    /// The copy's model (its `lp` empty: the columns live in the joint LP).
+    b: Built,
+    /// Bought short and sold long, per grid and interval (none without a first stage).
+    short: Vec<Vec<Var>>,
+    long: Vec<Vec<Var>>,
+}
+
+/// The joint LP of every scenario.
+struct Joint {
+    parts: Vec<Part>,
+    built: Built,
+    first: Option<FirstVars>,
+}
+
+impl Joint {
+    fn build(
+        plant: &Plant,
+        outcomes: &[(String, f64, Forecast)],
+        options: &Options,
+        premium: f64,
+        link: Link<'_>,
+    ) -> Result<Joint, DispatchError> {
+        let mut lp = Lp::default();
+        let mut parts = Vec::with_capacity(outcomes.len());
+        for (name, probability, forecast) in outcomes {
+            let mut b = Builder::new(plant, forecast, options)?.into_lp(lp).build();
+            lp = std::mem::take(&mut b.lp);
+            parts.push(Part {
+                name: name.clone(),
+                probability: *probability,
+                forecast: forecast.clone(),
+                b,
+                short: Vec::new(),
+                long: Vec::new(),
+            });
+        }
+        let Some(head) = parts.first() else {
+            return Err(DispatchError::Solver("a forecast without outcomes".into()));
+        };
+        let (h, t_len, dt) = (head.b.h.clone(), head.b.h.len, head.b.h.dt);
+        let mut green = LinExpr::default();
+        let mut served = LinExpr::default();
+        let mut cost = LinExpr::default();
+        for part in &parts {
+            green = green.plus(part.probability, &part.b.green);
+            served = served.plus(part.probability, &part.b.served);
+            cost = cost.plus(part.probability, &part.b.cost);
+        }
+        let mut moves = Vec::new();
+        let mut first = None;
+        let fixed = match link {
+            Link::Free => None,
+            Link::Shared => Some(None),
+            Link::Fixed(values) => Some(Some(values)),
+        };
+        if let Some(fixed) = fixed {
+            let fix = |lp: &mut Lp, v: Var, value: Option<f64>| {
+                if let Some(value) = value {
+                    let col = &mut lp.cols[v.idx()];
+                    let value = value.clamp(col.lo, col.hi);
+                    (col.lo, col.hi) = (value, value);
+                }
+            };
+            // Grid positions, and each scenario's imbalance against them.
+            let mut positions = Vec::with_capacity(plant.grids.len());
+            for (g, grid) in plant.grids.iter().enumerate() {
+                let subject = lp.subject(&grid.name);
+                let span = grid.import_cap_mw + grid.export_cap_mw;
+                let row: Vec<Var> = (0..t_len).map(|_| lp.var(-grid.export_cap_mw, grid.import_cap_mw)).collect();
+                for (t, &x) in row.iter().enumerate() {
+                    fix(&mut lp, x, fixed.map(|f| f.positions[g][t]));
+                }
+                for part in &mut parts {
+                    let (mut short, mut long) = (Vec::with_capacity(t_len), Vec::with_capacity(t_len));
+                    for (t, &x) in row.iter().enumerate() {
+                        let (s, l) = (lp.var(0.0, span), lp.var(0.0, span));
+                        let (i, e) = (part.b.ix.import[g][t], part.b.ix.export[g][t]);
+                        lp.row(Family::Position, subject, Some(t), [(i, 1.0), (e, -1.0), (x, -1.0), (s, -1.0), (l, 1.0)], Sense::Eq, 0.0);
+                        cost.add(s, part.probability * premium * dt);
+                        cost.add(l, part.probability * premium * dt);
+                        moves.extend([s, l]);
+                        short.push(s);
+                        long.push(l);
+                    }
+                    part.short.push(short);
+                    part.long.push(long);
+                }
+                positions.push(row);
+            }
+            // Interruption notices: within what every scenario allows.
+            let mut notices = Vec::with_capacity(plant.parks.len());
+            for (p, park) in plant.parks.iter().enumerate() {
+                let subject = lp.subject(&park.name);
+                let mut row = Vec::with_capacity(t_len);
+                for t in 0..t_len {
+                    let cols: Vec<_> = parts.iter().map(|part| lp.cols[part.b.ix.interrupted[p][t].idx()]).collect();
+                    let lo = cols.iter().fold(0.0f64, |m, c| m.max(c.lo));
+                    let hi = cols.iter().fold(f64::INFINITY, |m, c| m.min(c.hi));
+                    let x = lp.var(lo, hi.max(lo));
+                    fix(&mut lp, x, fixed.map(|f| f.notices[p][t]));
+                    for part in &parts {
+                        lp.row(Family::Notice, subject, Some(t), [(part.b.ix.interrupted[p][t], 1.0), (x, -1.0)], Sense::Eq, 0.0);
+                    }
+                    row.push(x);
+                }
+                notices.push(row);
+            }
+            // Bid awards.
+            let subject = lp.subject("bids");
+            for (k, &award) in head_bids(&parts).iter().enumerate() {
+                let col = lp.cols[award.idx()];
+                let x = lp.var(col.lo, col.hi);
+                fix(&mut lp, x, fixed.map(|f| f.awards[k]));
+                for part in &parts {
+                    lp.row(
+                        Family::Award,
+                        subject,
+                        part.b.ix.bid_places.get(k).map(|p| p.t),
+                        [(part.b.ix.bid[k], 1.0), (x, -1.0)],
+                        Sense::Eq,
+                        0.0,
+                    );
+                }
+            }
+            first = Some(FirstVars { positions, notices });
+        }
+        let mut ix = parts.iter().map(|p| p.b.ix.clone());
+        let built = Built {
+            lp,
+            ix: ix.next().unwrap_or_default(),
+            more: ix.collect(),
+            h,
+            green,
+            served,
+            cost,
+            cost_parts: CostParts::default(),
+            emissions: LinExpr::default(),
+            warnings: parts.iter().flat_map(|p| p.b.warnings.iter().map(|w| format!("scenario {}: {w}", p.name))).collect(),
+            moves,
+        };
+        Ok(Joint { parts, built, first })
+    }
+
+    /// Runs the objective's stages on the joint LP (and the tie-break stages, for a plan
+    /// whose dispatch is published; an evaluation needs only its figures). An infeasible
+    /// joint LP is explained by the first scenario that is infeasible on its own.
+    fn solve(self, plant: &Plant, forecast: &Forecast, options: &Options, tie_break: bool) -> Result<Solved, DispatchError> {
+        let Joint { parts, built, first } = self;
+        match run_stages(plant, forecast, options, built, Instant::now(), Staging { trace: None, diagnose: false, tie_break }) {
+            Ok(staged) => Ok(Solved { parts, staged, first }),
+            Err(DispatchError::Infeasible(_)) => Err(explain(plant, &parts, options)),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The bid award columns of the first scenario (every scenario has the same bids).
+fn head_bids(parts: &[Part]) -> Vec<Var> {
+    parts.first().map(|p| p.b.ix.bid.clone()).unwrap_or_default()
+}
+
+/// Why a stochastic day-ahead is infeasible: the first scenario that is infeasible alone,
+/// its reasons named by scenario; otherwise the first stage itself (a notice or award no
+/// single first stage can meet in every scenario).
+fn explain(plant: &Plant, parts: &[Part], options: &Options) -> DispatchError {
+    for part in parts {
+        if let Err(DispatchError::Infeasible(reasons)) = super::solve(plant, &part.forecast, options) {
+            let reasons = reasons
+                .into_iter()
+                .map(|mut d| {
+                    d.message = format!("scenario {}: {}", part.name, d.message);
+                    d.subject = format!("{}/{}", part.name, d.subject);
+                    d
+                })
+                .collect();
+            return DispatchError::Infeasible(reasons);
+        }
+    }
+    DispatchError::Infeasible(vec![super::Diagnosis {
+        family: "first_stage".into(),
+        subject: plant.name.clone(),
+        interval: None,
+        at: None,
+        shortfall: 0.0,
+        message: "every scenario is feasible alone, but no single day-ahead position, notice and award suits them all".into(),
+    }])
+}
+
+/// A solved joint LP.
+struct Solved {
+    parts: Vec<Part>,
+    staged: Staged,
+    first: Option<FirstVars>,
+}
+
+impl Solved {
+    fn h_len(&self) -> usize {
+        self.staged.b.h.len
+    }
+
+    /// Real-time imbalance of a part, MWh.
+    fn imbalance_mwh(&self, part: &Part) -> f64 {
+        let x = &self.staged.x;
+        let dt = self.staged.b.h.dt;
+        part.short.iter().chain(&part.long).flatten().map(|v| x[v.idx()]).sum::<f64>() * dt
+    }
+
+    fn evaluate(&self, premium: f64) -> Evaluation {
+        let x = &self.staged.x;
+        let scenarios: Vec<ScenarioOutcome> = self
+            .parts
+            .iter()
+            .map(|part| {
+                let (green, served) = (part.b.green.eval(x), part.b.served.eval(x));
+                let imbalance = self.imbalance_mwh(part);
+                ScenarioOutcome {
+                    name: part.name.clone(),
+                    probability: part.probability,
+                    green_share: if served > 0.0 { green / served } else { 0.0 },
+                    green_mwh: green,
+                    served_mwh: served,
+                    cost_yuan: part.b.cost.eval(x) + premium * imbalance,
+                    imbalance_mwh: imbalance,
+                }
+            })
+            .collect();
+        let expect = |f: fn(&ScenarioOutcome) -> f64| scenarios.iter().map(|s| s.probability * f(s)).sum::<f64>();
+        let served = expect(|s| s.served_mwh);
+        Evaluation {
+            green_share: if served > 0.0 { expect(|s| s.green_mwh) / served } else { 0.0 },
+            cost_yuan: expect(|s| s.cost_yuan),
+            imbalance_mwh: expect(|s| s.imbalance_mwh),
+            scenarios,
+        }
+    }
+
+    /// Each scenario's schedule. The joint LP weighs scenario k's rows by its probability,
+    /// so its prices are its rows' duals divided by that probability.
+    fn schedules(&self, plant: &Plant, options: &Options) -> Vec<ScenarioPlan> {
+        let x = &self.staged.x;
+        let r = &self.staged.report;
+        self.parts
+            .iter()
+            .map(|part| {
+                let duals: Vec<f64> = self.staged.duals.iter().map(|d| d / part.probability).collect();
+                let report = solution::Report {
+                    backend: r.backend,
+                    stage1: r.stage1,
+                    iterations: r.iterations,
+                    solves: r.solves,
+                    variables: r.variables,
+                    rows: r.rows,
+                    build_ms: r.build_ms,
+                    solve_ms: r.solve_ms,
+                    premium: r.premium,
+                    frontier: Vec::new(),
+                };
+                let schedule = solution::schedule(plant, &part.forecast, options, &part.b, x, &duals, report);
+                let series = |vs: &[Var]| vs.iter().map(|v| solution::clean(x[v.idx()])).collect::<Vec<f64>>();
+                let imbalance = plant
+                    .grids
+                    .iter()
+                    .zip(part.short.iter().zip(&part.long))
+                    .map(|(g, (s, l))| Imbalance { grid: g.name.clone(), short_mw: series(s), long_mw: series(l) })
+                    .collect();
+                ScenarioPlan { name: part.name.clone(), probability: part.probability, imbalance, schedule }
+            })
+            .collect()
+    }
+
+    /// The first stage as solved (the first scenario's flows where there is none).
+    fn first_stage(&self, plant: &Plant, scenarios: &[ScenarioPlan]) -> FirstStage {
+        let x = &self.staged.x;
+        let series = |vs: &[Var]| vs.iter().map(|v| solution::clean(x[v.idx()])).collect::<Vec<f64>>();
+        let (grids, parks) = match &self.first {
+            Some(FirstVars { positions, notices }) => (
+                plant.grids.iter().zip(positions).map(|(g, p)| Position { grid: g.name.clone(), position_mw: series(p) }).collect(),
+                plant.parks.iter().zip(notices).map(|(p, n)| Notice { park: p.name.clone(), interrupted_mw: series(n) }).collect(),
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
+        FirstStage { grids, parks, bids: scenarios.first().map(|s| s.schedule.bids.clone()).unwrap_or_default() }
+    }
+}
