@@ -13,6 +13,11 @@
 //! The year case (8760 h, cost mode; ~46 s per solve on the 2-core reference machine, so
 //! ≥ 11 solves plus 11 HiGHS-alone runs ≈ 20 min) runs only with `VPP_BENCH_YEAR=1`;
 //! `examples/bench_report.rs` measures it once by default.
+//!
+//! `stochastic/N`: the stochastic day-ahead (`model::solve_stochastic`: the plan, the
+//! deterministic plan, EEV and WS) over N scenarios of the windy-winter hourly fixture
+//! (drawn with seed 3 and reduced from 40), with `VPP_BENCH_STOCHASTIC=1` (N = 2, 5, 10:
+//! ≈ 3 min).
 
 mod common;
 
@@ -50,6 +55,30 @@ fn dispatch(c: &mut Criterion) {
     if std::env::var("VPP_BENCH_YEAR").is_ok_and(|v| v == "1") {
         bench_case(c, &plant, &common::year_60(&plant), 10, 60);
     }
+    if std::env::var("VPP_BENCH_STOCHASTIC").is_ok_and(|v| v == "1") {
+        stochastic(c, &plant);
+    }
+}
+
+fn stochastic(c: &mut Criterion, plant: &Plant) {
+    use vpp_dispatch::scenarios::{self, ErrorModel};
+    let point = vpp_dispatch::domain::Forecast::load("fixtures/forecasts/windy-winter-60.json").expect("fixture");
+    let drawn = scenarios::generate(plant, &point, &ErrorModel::default(), 40, 3).expect("scenarios");
+    let mut g = c.benchmark_group("stochastic");
+    g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(20));
+    for n in [2, 5, 10] {
+        let forecast = vpp_dispatch::domain::Forecast { scenarios: scenarios::reduce(plant, &point, &drawn, n), ..point.clone() };
+        let options = model::Options::default();
+        let plan = model::solve_stochastic(plant, &forecast, &options, model::DEFAULT_IMBALANCE_PREMIUM).expect("plan");
+        eprintln!(
+            "stochastic/{n}: {} variables, {} rows, {} solves, {:.0} ms; VSS {:.4} share, EVPI {:.4} share",
+            plan.solver.variables, plan.solver.rows, plan.solver.solves, plan.solver.total_ms, plan.vss.green_share, plan.evpi.green_share
+        );
+        g.bench_function(BenchmarkId::from_parameter(n), |b| {
+            b.iter(|| model::solve_stochastic(plant, &forecast, &options, model::DEFAULT_IMBALANCE_PREMIUM).expect("plan"))
+        });
+    }
+    g.finish();
 }
 
 criterion_group!(benches, dispatch);
