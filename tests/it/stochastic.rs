@@ -192,4 +192,13 @@ fn a_stochastic_day_ahead_names_what_it_cannot_take() {
         other => panic!("expected invalid options, got {:?}", other.map(|p| p.stochastic)),
     };
     assert!(msg.contains("scenarios") && msg.contains("--reduce"), "{msg}");
+    let mut tiny = forecast.clone();
+    tiny.scenarios = scenarios::generate(&plant, &forecast, &ErrorModel::default(), 2, 1).expect("scenarios");
+    tiny.scenarios[0].probability = 1e-9;
+    tiny.scenarios[1].probability = 1.0 - 1e-9;
+    let msg = match model::solve_stochastic(&plant, &tiny, &Options::default(), 100.0) {
+        Err(DispatchError::InvalidOptions(e)) => e.to_string(),
+        other => panic!("expected invalid options, got {:?}", other.map(|p| p.stochastic)),
+    };
+    assert!(msg.contains("scenarios[s001].probability"), "{msg}");
 }

@@ -35,7 +35,7 @@ use crate::domain::{Forecast, Plant, ValidationErrors};
 
 pub use solver::Backend;
 pub use stages::{export_mps, solve, solve_traced};
-pub use stochastic::{solve_stochastic, DEFAULT_IMBALANCE_PREMIUM, MAX_SCENARIO_INTERVALS};
+pub use stochastic::{solve_stochastic, DEFAULT_IMBALANCE_PREMIUM, MAX_SCENARIO_INTERVALS, MIN_PROBABILITY};
 
 /// The rule that chooses among equal optima, as schedules name it: the highest green share
 /// among least-cost dispatches, then the canonical objective (keep green stored, move the

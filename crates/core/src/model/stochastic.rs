@@ -43,6 +43,10 @@ pub const DEFAULT_IMBALANCE_PREMIUM: f64 = 100.0;
 /// Largest stochastic LP accepted: scenarios × intervals.
 pub const MAX_SCENARIO_INTERVALS: usize = 20_000;
 
+/// Smallest scenario probability the stochastic LP weighs: below it a scenario's rows are
+/// scaled past what the solver's tolerances can tell from zero.
+pub const MIN_PROBABILITY: f64 = 1e-6;
+
 /// Highest imbalance premium accepted, yuan/MWh.
 const MAX_PREMIUM: f64 = limits::MAX_PRICE_YUAN_PER_MWH;
 
@@ -67,6 +71,16 @@ pub fn solve_stochastic(plant: &Plant, forecast: &Forecast, options: &Options, p
                 forecast.intervals
             ),
         );
+    }
+    for (name, p, _) in &outcomes {
+        if *p < MIN_PROBABILITY {
+            c.push(
+                format!("scenarios[{}].probability", limits::short(name)),
+                format!(
+                    "{p} is below the {MIN_PROBABILITY} a stochastic day-ahead weighs; merge it into a neighbour (vpp forecast --reduce K)"
+                ),
+            );
+        }
     }
     if options.frontier_points > 0 {
         c.push("frontier_points", "a stochastic day-ahead computes no frontier");
