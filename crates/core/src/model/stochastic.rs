@@ -89,21 +89,18 @@ pub fn solve_stochastic(plant: &Plant, forecast: &Forecast, options: &Options, p
 
     let started = Instant::now();
     let budget = Budget { options, started };
-    let mut solves = 0;
-    let rp = Joint::build(plant, &outcomes, options, premium, Link::Shared)?.solve(plant, forecast, &budget.options()?, true)?;
-    solves += rp.staged.report.solves;
-    // The deterministic plan: the point forecast alone, as `model::solve` would plan it.
-    let point = Forecast { scenarios: Vec::new(), quantiles: None, ..forecast.clone() };
-    let det = {
-        let built = Builder::new(plant, &point, options)?.build();
-        run_stages(plant, &point, options, built, Instant::now(), Staging { trace: None, diagnose: true, tie_break: true })?
-    };
-    solves += det.report.solves;
-    let fixed = first_stage_values(&det.b, &det.x);
-    let eev = Joint::build(plant, &outcomes, options, premium, Link::Fixed(&fixed))?.solve(plant, forecast, &budget.options()?, false)?;
-    solves += eev.staged.report.solves;
-    let ws = Joint::build(plant, &outcomes, options, premium, Link::Free)?.solve(plant, forecast, &budget.options()?, false)?;
-    solves += ws.staged.report.solves;
+    // The plan on this thread; the deterministic plan, EEV and WS (independent of it) on
+    // another: each LP has its own HiGHS instance, so the figures do not depend on it.
+    let (rp, valued) = std::thread::scope(|scope| {
+        let valued = scope.spawn(|| value(plant, forecast, &outcomes, options, premium, &budget));
+        let rp =
+            Joint::build(plant, &outcomes, options, premium, Link::Shared).and_then(|j| j.solve(plant, forecast, &budget.options()?, true));
+        (rp, valued.join())
+    });
+    let rp = rp?;
+    let (det, eev, ws) =
+        valued.map_err(|_| DispatchError::Solver("the evaluation of the deterministic plan failed unexpectedly".into()))??;
+    let solves = rp.staged.report.solves + det.report.solves + eev.staged.report.solves + ws.staged.report.solves;
 
     let (stochastic, deterministic, perfect_information) = (rp.evaluate(premium), eev.evaluate(premium), ws.evaluate(premium));
     let vss =
@@ -138,6 +135,28 @@ pub fn solve_stochastic(plant: &Plant, forecast: &Forecast, options: &Options, p
         },
         warnings,
     })
+}
+
+/// The deterministic plan (the point forecast alone, as `model::solve` plans it), then the
+/// joint LP with its first stage fixed (EEV) and without a first stage (WS).
+fn value(
+    plant: &Plant,
+    forecast: &Forecast,
+    outcomes: &[(String, f64, Forecast)],
+    options: &Options,
+    premium: f64,
+    budget: &Budget<'_>,
+) -> Result<(Staged, Solved, Solved), DispatchError> {
+    let point = Forecast { scenarios: Vec::new(), quantiles: None, ..forecast.clone() };
+    let det = {
+        let options = budget.options()?;
+        let built = Builder::new(plant, &point, &options)?.build();
+        run_stages(plant, &point, &options, built, Instant::now(), Staging { trace: None, diagnose: true, tie_break: true })?
+    };
+    let fixed = first_stage_values(&det.b, &det.x);
+    let eev = Joint::build(plant, outcomes, options, premium, Link::Fixed(&fixed))?.solve(plant, forecast, &budget.options()?, false)?;
+    let ws = Joint::build(plant, outcomes, options, premium, Link::Free)?.solve(plant, forecast, &budget.options()?, false)?;
+    Ok((det, eev, ws))
 }
 
 /// The options of each solve: the whole run's time budget shared out as it goes.
