@@ -202,3 +202,20 @@ fn a_stochastic_day_ahead_names_what_it_cannot_take() {
     };
     assert!(msg.contains("scenarios[s001].probability"), "{msg}");
 }
+
+#[test]
+fn an_infeasible_scenario_is_named_in_the_diagnosis() {
+    let path = repo("fixtures/cases/stochastic-keep-storage.toml");
+    let mut c: Case = toml::from_str(&std::fs::read_to_string(&path).expect("case")).expect("case parses");
+    // The calm scenario's park needs 60 MW in hour 2: 20 from the grid and 10 from the
+    // store are all there is.
+    c.forecast.scenarios[1].demand_mw.insert("p".into(), vec![10.0, 60.0]);
+    match model::solve_stochastic(&c.plant, &c.forecast, &c.case, c.expected.imbalance_premium) {
+        Err(DispatchError::Infeasible(reasons)) => {
+            assert!(!reasons.is_empty());
+            assert!(reasons.iter().all(|r| r.message.starts_with("scenario calm: ") && r.subject.starts_with("calm/")), "{reasons:?}");
+            assert!(reasons.iter().any(|r| r.interval == Some(1)), "{reasons:?}");
+        }
+        other => panic!("expected infeasible, got {:?}", other.map(|p| p.stochastic)),
+    }
+}
