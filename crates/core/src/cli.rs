@@ -16,7 +16,7 @@ pub fn summary(plant: &Plant, s: &Schedule) -> String {
     let dt = s.dt_hours;
     let hours = s.intervals.len() as f64 * dt;
     let tz = plant.tz();
-    let first = s.intervals.first().map(|i| i.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()).unwrap_or_default();
+    let first = local_start(&s.intervals, tz);
     let _ = writeln!(
         o,
         "plant {}  objective {}  from {first}  {} intervals of {} min ({hours} h)",
@@ -118,6 +118,11 @@ pub fn summary(plant: &Plant, s: &Schedule) -> String {
     o
 }
 
+/// The first interval's start in the plant's zone, as the summaries' headers show it.
+fn local_start(intervals: &[chrono::DateTime<chrono::Utc>], tz: chrono_tz::Tz) -> String {
+    intervals.first().map(|i| i.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()).unwrap_or_default()
+}
+
 /// Average MW per hour (or per day for horizons over two days).
 fn table(plant: &Plant, s: &Schedule) -> String {
     let tz = plant.tz();
@@ -189,7 +194,7 @@ fn table(plant: &Plant, s: &Schedule) -> String {
 pub fn stochastic_summary(plant: &Plant, p: &crate::domain::stochastic::StochasticPlan) -> String {
     let mut o = String::new();
     let tz = plant.tz();
-    let first = p.intervals.first().map(|i| i.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()).unwrap_or_default();
+    let first = local_start(&p.intervals, tz);
     let _ = writeln!(
         o,
         "plant {}  stochastic day-ahead  objective {}  from {first}  {} intervals  {} scenario(s)  imbalance premium {} yuan/MWh",

@@ -12,6 +12,7 @@ use super::lp::Var;
 use super::{bids, green, grid, network, wind_pv, Backend, Options};
 
 /// Numbers of the solve, for the schedule's solver report.
+#[derive(Clone)]
 pub(crate) struct Report {
     pub(crate) backend: Backend,
     pub(crate) stage1: f64,

@@ -114,7 +114,7 @@ pub(crate) fn run_stages(
         tight: false,
         deadline,
         diagnose,
-        canonical_stage: true,
+        canonical_stage: tie_break,
     };
     if options.backend == Backend::Highs {
         let t = Instant::now();
@@ -162,7 +162,6 @@ pub(crate) fn run_stages(
     // Prices come from the final least-cost LP; the tie-break stages below stay on its
     // optimal face, so they remain valid prices for the dispatch reported.
     let duals = run.duals(&fin, &cost)?;
-    run.canonical_stage = tie_break;
     let x = run.canonical(&fin, &cost, &duals)?;
     if options.objective == Objective::Cost && options.frontier_points >= 2 {
         frontier = run.frontier(options.frontier_points, Some((share_of(&run.b, &x), fin.objective)))?;

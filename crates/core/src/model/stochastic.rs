@@ -269,12 +269,12 @@ impl Joint {
         }
         let mut moves = Vec::new();
         let mut first = None;
-        let fixed = match link {
-            Link::Free => None,
-            Link::Shared => Some(None),
-            Link::Fixed(values) => Some(Some(values)),
+        let (linked, fixed) = match link {
+            Link::Free => (false, None),
+            Link::Shared => (true, None),
+            Link::Fixed(values) => (true, Some(values)),
         };
-        if let Some(fixed) = fixed {
+        if linked {
             let fix = |lp: &mut Lp, v: Var, value: Option<f64>| {
                 if let Some(value) = value {
                     let col = &mut lp.cols[v.idx()];
@@ -464,25 +464,14 @@ impl Solved {
             .iter()
             .map(|part| {
                 let duals: Vec<f64> = self.staged.duals.iter().map(|d| d / part.probability).collect();
-                let report = solution::Report {
-                    backend: r.backend,
-                    stage1: r.stage1,
-                    iterations: r.iterations,
-                    solves: r.solves,
-                    variables: r.variables,
-                    rows: r.rows,
-                    build_ms: r.build_ms,
-                    solve_ms: r.solve_ms,
-                    premium: r.premium,
-                    frontier: Vec::new(),
-                };
+                let report = solution::Report { frontier: Vec::new(), ..r.clone() };
                 let schedule = solution::schedule(plant, &part.forecast, options, &part.b, x, &duals, report);
-                let series = |vs: &[Var]| vs.iter().map(|v| solution::clean(x[v.idx()])).collect::<Vec<f64>>();
+                let v = solution::Values(x);
                 let imbalance = plant
                     .grids
                     .iter()
                     .zip(part.short.iter().zip(&part.long))
-                    .map(|(g, (s, l))| Imbalance { grid: g.name.clone(), short_mw: series(s), long_mw: series(l) })
+                    .map(|(g, (s, l))| Imbalance { grid: g.name.clone(), short_mw: v.series(s), long_mw: v.series(l) })
                     .collect();
                 ScenarioPlan { name: part.name.clone(), probability: part.probability, imbalance, schedule }
             })
@@ -491,12 +480,11 @@ impl Solved {
 
     /// The first stage as solved (the first scenario's flows where there is none).
     fn first_stage(&self, plant: &Plant, scenarios: &[ScenarioPlan]) -> FirstStage {
-        let x = &self.staged.x;
-        let series = |vs: &[Var]| vs.iter().map(|v| solution::clean(x[v.idx()])).collect::<Vec<f64>>();
+        let v = solution::Values(&self.staged.x);
         let (grids, parks) = match &self.first {
             Some(FirstVars { positions, notices }) => (
-                plant.grids.iter().zip(positions).map(|(g, p)| Position { grid: g.name.clone(), position_mw: series(p) }).collect(),
-                plant.parks.iter().zip(notices).map(|(p, n)| Notice { park: p.name.clone(), interrupted_mw: series(n) }).collect(),
+                plant.grids.iter().zip(positions).map(|(g, p)| Position { grid: g.name.clone(), position_mw: v.series(p) }).collect(),
+                plant.parks.iter().zip(notices).map(|(p, n)| Notice { park: p.name.clone(), interrupted_mw: v.series(n) }).collect(),
             ),
             None => (Vec::new(), Vec::new()),
         };
