@@ -10,13 +10,15 @@ use vpp_dispatch::model::{self, Backend, Options};
 use crate::checker::{assert_valid, Asked};
 use crate::{near, repo};
 
+/// A case file: the options, the hand-derived answer (`E`: this file's `Expected`, or
+/// another test's), the plant and the forecast.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Case {
-    case: Options,
-    expected: Expected,
-    plant: Plant,
-    forecast: Forecast,
+pub(crate) struct Case<E> {
+    pub(crate) case: Options,
+    pub(crate) expected: E,
+    pub(crate) plant: Plant,
+    pub(crate) forecast: Forecast,
 }
 
 #[derive(Deserialize)]
@@ -42,13 +44,13 @@ struct Expected {
     own_green_mwh: Option<BTreeMap<String, f64>>,
 }
 
-fn load(name: &str) -> Case {
+pub(crate) fn load<E: serde::de::DeserializeOwned>(name: &str) -> Case<E> {
     let path = repo(&format!("fixtures/cases/{name}.toml"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn solve(c: &Case, backend: Backend) -> Schedule {
+fn solve(c: &Case<Expected>, backend: Backend) -> Schedule {
     let options = Options { backend, ..c.case.clone() };
     let s = model::solve(&c.plant, &c.forecast, &options).unwrap_or_else(|e| panic!("{backend:?}: {e}"));
     let asked = Asked { carbon_price: options.carbon_price, ..Asked::default() };
@@ -58,7 +60,7 @@ fn solve(c: &Case, backend: Backend) -> Schedule {
 
 /// Solves a case with both backends and compares with the hand-derived answer.
 fn run(name: &str) {
-    let c = load(name);
+    let c: Case<Expected> = load(name);
     let e = &c.expected;
     for backend in [Backend::Highs, Backend::HighsCold, Backend::Clarabel] {
         let s = solve(&c, backend);
@@ -153,7 +155,7 @@ fn issue10_infeasible_minimum_names_the_short_park() {
     // load: the minimums need 90 + 10 = 100 MWh. By the allocation rule the 60 MWh go to
     // the owed parks equally up to their minimums: 100·min(0.9, θ) + 100·min(0.1, θ) = 60,
     // θ = 0.5, so a gets 50 MWh (40 short) and c its 10 MWh (not short).
-    let mut c = load("water-filling");
+    let mut c: Case<Expected> = load("water-filling");
     c.plant.parks[0].min_green_share = Some(0.9);
     c.plant.parks[2].min_green_share = Some(0.1);
     c.plant.wind[0].capacity_mw = 60.0;
@@ -239,7 +241,7 @@ fn bids_clear_with_the_plan() {
 fn grid_charged_storage_returns_grey() {
     // storage-shift with the PV replaced by cheap valley imports: the store may fill from
     // the grid, but what it gives back is grey, so the share stays 0.
-    let mut c = load("storage-shift");
+    let mut c: Case<Expected> = load("storage-shift");
     c.plant.pv.clear();
     c.forecast.availability.clear();
     c.forecast.import_price.insert("grid".into(), vec![100.0, 400.0]);
@@ -256,7 +258,7 @@ fn grid_charged_storage_returns_grey() {
 fn milp_mode_forbids_charging_while_discharging() {
     // Negative-price hour with a small, filling store: in LP mode it pumps 100 MW and
     // turbines at once to absorb more than its room allows; the MILP mode must not.
-    let mut c = load("storage-shift");
+    let mut c: Case<Expected> = load("storage-shift");
     c.plant.storage[0].e_max_mwh = 50.0;
     c.plant.pv.clear();
     c.forecast.availability.clear();

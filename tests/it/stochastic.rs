@@ -8,17 +8,9 @@ use vpp_dispatch::domain::{Forecast, Plant};
 use vpp_dispatch::model::{self, Backend, DispatchError, Options, DEFAULT_IMBALANCE_PREMIUM};
 use vpp_dispatch::scenarios::{self, ErrorModel};
 
+use crate::cases::{load, Case};
 use crate::checker::{assert_valid, Asked};
 use crate::{near, repo};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Case {
-    case: Options,
-    expected: Expected,
-    plant: Plant,
-    forecast: Forecast,
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -80,8 +72,7 @@ fn assert_plan_valid(plant: &Plant, forecast: &Forecast, options: &Options, plan
 
 #[test]
 fn the_stochastic_plan_keeps_back_the_storage_the_deterministic_plan_spends() {
-    let path = repo("fixtures/cases/stochastic-keep-storage.toml");
-    let c: Case = toml::from_str(&std::fs::read_to_string(&path).expect("case")).expect("case parses");
+    let c: Case<Expected> = load("stochastic-keep-storage");
     let e = &c.expected;
     for backend in [Backend::Highs, Backend::HighsCold, Backend::Clarabel] {
         let options = Options { backend, ..c.case.clone() };
@@ -205,8 +196,7 @@ fn a_stochastic_day_ahead_names_what_it_cannot_take() {
 
 #[test]
 fn an_infeasible_scenario_is_named_in_the_diagnosis() {
-    let path = repo("fixtures/cases/stochastic-keep-storage.toml");
-    let mut c: Case = toml::from_str(&std::fs::read_to_string(&path).expect("case")).expect("case parses");
+    let mut c: Case<Expected> = load("stochastic-keep-storage");
     // The calm scenario's park needs 60 MW in hour 2: 20 from the grid and 10 from the
     // store are all there is.
     c.forecast.scenarios[1].demand_mw.insert("p".into(), vec![10.0, 60.0]);
