@@ -122,19 +122,17 @@ impl Operator<'_> {
         let k = h.index_of(from).ok_or_else(|| {
             Error::invalid("from", format!("{} is not the start of an interval of the {day} schedule", from.to_rfc3339()))
         })?;
-        let mut options = r.options;
-        for st in &schedule.storages {
-            options.initial.insert(st.name.clone(), StorageLevel { green_mwh: st.energy_green_mwh[k], grey_mwh: st.energy_grey_mwh[k] });
-            let end = st.energy_green_mwh[h.len] + st.energy_grey_mwh[h.len];
-            options.end_energy_mwh.insert(st.name.clone(), end);
-        }
+        let mut options = r.options.replanning(&svc.plant, &schedule, k);
         for (name, level) in r.levels {
             if !options.initial.contains_key(&name) {
                 return Err(Error::invalid(&format!("levels.{name}"), "no storage of that name in the plant"));
             }
             options.initial.insert(name, level);
         }
-        let mut forecast = r.forecast.unwrap_or_else(|| cut(&stored, k));
+        let mut forecast = r.forecast.unwrap_or_else(|| {
+            let rest = stored.window(k, h.len - k);
+            Forecast { description: format!("{} (from interval {k})", stored.description), ..rest }
+        });
         if forecast.start != from || forecast.horizon(svc.plant.tz()).end() != h.end() {
             return Err(Error::invalid("forecast", format!("must cover {} .. {}", from.to_rfc3339(), h.end().to_rfc3339())));
         }
@@ -328,38 +326,4 @@ fn already_cleared(existing: &ScheduleRecord) -> Result<Cleared, Error> {
     tracing::info!(day = %existing.info.day, version = existing.info.version, "day already cleared; returning its day-ahead schedule");
     let schedule = decode_schedule(&existing.schedule_json)?;
     Ok(Cleared { published: Published { info: existing.info.clone(), schedule: Arc::new(schedule) }, new: false })
-}
-
-/// The forecast from interval `k` on.
-fn cut(f: &Forecast, k: usize) -> Forecast {
-    let tail = |m: &BTreeMap<String, Vec<f64>>| m.iter().map(|(n, v)| (n.clone(), v[k..].to_vec())).collect();
-    Forecast {
-        description: format!("{} (from interval {k})", f.description),
-        start: f.horizon(chrono_tz::Tz::UTC).instant(k),
-        interval_minutes: f.interval_minutes,
-        intervals: f.intervals - k,
-        availability: tail(&f.availability),
-        demand_mw: tail(&f.demand_mw),
-        inflow_mwh: tail(&f.inflow_mwh),
-        interruptible_mw: tail(&f.interruptible_mw),
-        import_price: tail(&f.import_price),
-        bids: Vec::new(),
-        scenarios: f
-            .scenarios
-            .iter()
-            .map(|s| crate::domain::Scenario {
-                name: s.name.clone(),
-                probability: s.probability,
-                availability: tail(&s.availability),
-                demand_mw: tail(&s.demand_mw),
-            })
-            .collect(),
-        quantiles: f.quantiles.as_ref().map(|q| {
-            let level = |s: &crate::domain::QuantileSeries| crate::domain::QuantileSeries {
-                availability: tail(&s.availability),
-                demand_mw: tail(&s.demand_mw),
-            };
-            crate::domain::Quantiles { q10: level(&q.q10), q50: level(&q.q50), q90: level(&q.q90) }
-        }),
-    }
 }

@@ -172,6 +172,44 @@ impl Forecast {
         c.finish()
     }
 
+    /// The forecast's intervals `k .. k + len` (cut to its end): every series, scenario
+    /// and quantile sliced, the bids whose interval starts inside kept.
+    pub fn window(&self, k: usize, len: usize) -> Forecast {
+        let k = k.min(self.intervals);
+        let end = (k + len).min(self.intervals);
+        let slice = |m: &BTreeMap<String, Vec<f64>>| -> BTreeMap<String, Vec<f64>> {
+            m.iter().map(|(n, v)| (n.clone(), v.get(k..end.min(v.len())).unwrap_or_default().to_vec())).collect()
+        };
+        let h = self.horizon(chrono_tz::Tz::UTC);
+        let (from, to) = (h.instant(k), h.instant(end));
+        Forecast {
+            description: self.description.clone(),
+            start: from,
+            interval_minutes: self.interval_minutes,
+            intervals: end - k,
+            availability: slice(&self.availability),
+            demand_mw: slice(&self.demand_mw),
+            inflow_mwh: slice(&self.inflow_mwh),
+            interruptible_mw: slice(&self.interruptible_mw),
+            import_price: slice(&self.import_price),
+            bids: self.bids.iter().filter(|b| b.interval_start >= from && b.interval_start < to).cloned().collect(),
+            scenarios: self
+                .scenarios
+                .iter()
+                .map(|s| Scenario {
+                    name: s.name.clone(),
+                    probability: s.probability,
+                    availability: slice(&s.availability),
+                    demand_mw: slice(&s.demand_mw),
+                })
+                .collect(),
+            quantiles: self.quantiles.as_ref().map(|q| {
+                let level = |s: &QuantileSeries| QuantileSeries { availability: slice(&s.availability), demand_mw: slice(&s.demand_mw) };
+                Quantiles { q10: level(&q.q10), q50: level(&q.q50), q90: level(&q.q90) }
+            }),
+        }
+    }
+
     /// The outcomes the forecast describes, with their probabilities: its scenarios; or its
     /// quantiles as three scenarios `q10`, `q50`, `q90` weighted by Swanson's rule (every
     /// series at the same quantile at once: comonotone, the widest reading); or the point

@@ -35,7 +35,7 @@ use crate::domain::{Forecast, Plant, ValidationErrors};
 
 pub use solver::Backend;
 pub use stages::{export_mps, solve, solve_traced};
-pub use stochastic::{solve_stochastic, DEFAULT_IMBALANCE_PREMIUM, MAX_SCENARIO_INTERVALS, MIN_PROBABILITY};
+pub use stochastic::{plan_first_stage, solve_held, solve_stochastic, DEFAULT_IMBALANCE_PREMIUM, MAX_SCENARIO_INTERVALS, MIN_PROBABILITY};
 
 /// The rule that chooses among equal optima, as schedules name it: the highest green share
 /// among least-cost dispatches, then the canonical objective (keep green stored, move the
@@ -87,6 +87,30 @@ pub struct StorageLevel {
     pub green_mwh: f64,
     /// Grey energy, MWh.
     pub grey_mwh: f64,
+}
+
+impl StorageLevel {
+    /// This level as a solved schedule reads it back, put within the storage's limits: a
+    /// solver's answer may lie a rounding error outside [e_min, e_max] or below 0, which a
+    /// re-plan from it would otherwise refuse as input.
+    pub fn within(self, s: &crate::domain::plant::Storage) -> StorageLevel {
+        let (g, k) = (self.green_mwh.max(0.0), self.grey_mwh.max(0.0));
+        let total = g + k;
+        // A clamped total keeps a relative 1e-12 inside the limit, so that the sum of its
+        // scaled parts cannot round back out of it.
+        let margin = 1e-12 * s.e_max_mwh.abs().max(1.0);
+        let target = if total > s.e_max_mwh {
+            s.e_max_mwh - margin
+        } else if total < s.e_min_mwh {
+            s.e_min_mwh + margin
+        } else {
+            return StorageLevel { green_mwh: g, grey_mwh: k };
+        };
+        if total <= 0.0 {
+            return StorageLevel { green_mwh: 0.0, grey_mwh: target };
+        }
+        StorageLevel { green_mwh: g * target / total, grey_mwh: k * target / total }
+    }
 }
 
 /// How to solve. Defaults: green-share, HiGHS, LP mode, tolerance 1e-4, no carbon price.
@@ -166,6 +190,46 @@ impl Default for Options {
 }
 
 impl Options {
+    /// These options for a re-plan of `latest` from its interval `k`: each storage starts
+    /// at its level in `latest` at `k` and ends the horizon where `latest` ended it (the
+    /// service's re-plan rule; measured levels, where there are any, then replace the
+    /// start levels). `k` must not exceed `latest`'s intervals.
+    pub fn replanning(self, plant: &Plant, latest: &crate::domain::Schedule, k: usize) -> Options {
+        let mut o = self.starting_at(plant, latest, k);
+        for st in &latest.storages {
+            let Some(s) = plant.storage(&st.name) else { continue };
+            if let (Some(&g), Some(&k0)) = (st.energy_green_mwh.last(), st.energy_grey_mwh.last()) {
+                o.end_energy_mwh.insert(st.name.clone(), (g + k0).clamp(s.e_min_mwh, s.e_max_mwh));
+            }
+        }
+        o
+    }
+
+    /// These options with each storage starting at its level in `schedule` at interval `k`
+    /// (within the storage's limits: see [`StorageLevel::within`]).
+    pub fn starting_at(mut self, plant: &Plant, schedule: &crate::domain::Schedule, k: usize) -> Options {
+        for st in &schedule.storages {
+            let Some(s) = plant.storage(&st.name) else { continue };
+            if let (Some(&g), Some(&k0)) = (st.energy_green_mwh.get(k), st.energy_grey_mwh.get(k)) {
+                self.initial.insert(st.name.clone(), StorageLevel { green_mwh: g, grey_mwh: k0 }.within(s));
+            }
+        }
+        self
+    }
+
+    /// Each storage's end-of-horizon target as these options set it: the one given, or else
+    /// its start level (given, or the plant's e0).
+    pub fn end_targets(&self, plant: &Plant) -> BTreeMap<String, f64> {
+        plant
+            .storage
+            .iter()
+            .map(|s| {
+                let start = self.initial.get(&s.name).map_or(s.e0_mwh, |l| l.green_mwh + l.grey_mwh);
+                (s.name.clone(), self.end_energy_mwh.get(&s.name).copied().unwrap_or(start))
+            })
+            .collect()
+    }
+
     /// Checks the options against the plant and forecast; reports all problems.
     pub fn validate(&self, plant: &Plant, forecast: &Forecast) -> Result<(), ValidationErrors> {
         let mut c = Collector::default();
