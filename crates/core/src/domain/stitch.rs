@@ -162,6 +162,11 @@ pub fn stitch(plant: &Plant, versions: &[(u32, &Schedule)]) -> Option<Stitched> 
     t.exported_mwh = s.grids.iter().map(|g| g.export_mw.iter().sum::<f64>() * dt).sum();
     t.cost_yuan = cost.total();
     t.cost = cost;
+    // The day's objective is its cost as stitched, not the last version's (which covers only
+    // the rest of the day from its start).
+    if versions.len() > 1 {
+        s.solver.objective = t.cost_yuan;
+    }
     t.co2_t = co2;
     t.certificates = (t.green_mwh + 1e-6).floor().max(0.0) as u64;
     // A premium is a property of one solve, not of a stitched day.

@@ -56,6 +56,32 @@ pub struct FirstStage {
     pub bids: Vec<BidAward>,
 }
 
+impl FirstStage {
+    /// The first stage a deterministic schedule commits to: each grid's net import, each
+    /// park's interruption and the bid awards, as planned.
+    pub fn of(schedule: &Schedule) -> FirstStage {
+        FirstStage {
+            grids: schedule
+                .grids
+                .iter()
+                .map(|g| Position { grid: g.name.clone(), position_mw: g.import_mw.iter().zip(&g.export_mw).map(|(i, e)| i - e).collect() })
+                .collect(),
+            parks: schedule.parks.iter().map(|p| Notice { park: p.name.clone(), interrupted_mw: p.interrupted_mw.clone() }).collect(),
+            bids: schedule.bids.clone(),
+        }
+    }
+
+    /// Its intervals from `k` on (awards of bids starting before `k`'s instant `from` dropped).
+    pub fn from_interval(&self, k: usize, from: DateTime<Utc>) -> FirstStage {
+        let tail = |v: &[f64]| v.get(k..).unwrap_or_default().to_vec();
+        FirstStage {
+            grids: self.grids.iter().map(|g| Position { grid: g.grid.clone(), position_mw: tail(&g.position_mw) }).collect(),
+            parks: self.parks.iter().map(|p| Notice { park: p.park.clone(), interrupted_mw: tail(&p.interrupted_mw) }).collect(),
+            bids: self.bids.iter().filter(|a| a.interval_start.is_none_or(|at| at >= from)).cloned().collect(),
+        }
+    }
+}
+
 /// A grid exchange's day-ahead position.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Position {

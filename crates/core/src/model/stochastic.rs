@@ -54,39 +54,7 @@ const MAX_PREMIUM: f64 = limits::MAX_PRICE_YUAN_PER_MWH;
 /// as three scenarios, or the point forecast alone) and values the plan against the
 /// deterministic one and against perfect information.
 pub fn solve_stochastic(plant: &Plant, forecast: &Forecast, options: &Options, premium: f64) -> Result<StochasticPlan, DispatchError> {
-    plant.validate().map_err(DispatchError::InvalidPlant)?;
-    forecast.validate(plant).map_err(DispatchError::InvalidForecast)?;
-    options.validate(plant, forecast).map_err(DispatchError::InvalidOptions)?;
-    let outcomes = forecast.outcomes();
-    let mut c = Collector::default();
-    if c.finite("imbalance_premium", premium) && !(0.0..=MAX_PREMIUM).contains(&premium) {
-        c.push("imbalance_premium", format!("must lie in [0, {MAX_PREMIUM}] yuan/MWh, got {premium}"));
-    }
-    if outcomes.len() * forecast.intervals > MAX_SCENARIO_INTERVALS {
-        c.push(
-            "scenarios",
-            format!(
-                "{} scenarios × {} intervals exceed the {MAX_SCENARIO_INTERVALS} a stochastic day-ahead takes; reduce the scenarios (vpp forecast --reduce K)",
-                outcomes.len(),
-                forecast.intervals
-            ),
-        );
-    }
-    for (name, p, _) in &outcomes {
-        if *p < MIN_PROBABILITY {
-            c.push(
-                format!("scenarios[{}].probability", limits::short(name)),
-                format!(
-                    "{p} is below the {MIN_PROBABILITY} a stochastic day-ahead weighs; merge it into a neighbour (vpp forecast --reduce K)"
-                ),
-            );
-        }
-    }
-    if options.frontier_points > 0 {
-        c.push("frontier_points", "a stochastic day-ahead computes no frontier");
-    }
-    c.finish().map_err(DispatchError::InvalidOptions)?;
-
+    let outcomes = check(plant, forecast, options, premium)?;
     let started = Instant::now();
     let budget = Budget { options, started };
     // The plan on this thread; the deterministic plan, EEV and WS (independent of it) on
@@ -135,6 +103,132 @@ pub fn solve_stochastic(plant: &Plant, forecast: &Forecast, options: &Options, p
         },
         warnings,
     })
+}
+
+/// The first stage alone of the stochastic day-ahead (no valuation against the
+/// deterministic plan or perfect information): what a closed-loop backtest commits to the
+/// day before. The same plan as [`solve_stochastic`]'s, tie-break stages included.
+pub fn plan_first_stage(plant: &Plant, forecast: &Forecast, options: &Options, premium: f64) -> Result<FirstStage, DispatchError> {
+    let outcomes = check(plant, forecast, options, premium)?;
+    let rp = Joint::build(plant, &outcomes, options, premium, Link::Shared)?.solve(plant, forecast, options, true)?;
+    let scenarios = rp.schedules(plant, options);
+    Ok(rp.first_stage(plant, &scenarios))
+}
+
+/// A re-plan of `forecast` (one outcome, its point series) that holds a first stage fixed
+/// the day before: each grid's position per interval (deviations bought short or sold long
+/// at the day-ahead price ± `premium`), each park's interruption notice and each bid's
+/// award. `first` must cover the forecast's intervals; it names every grid and park of
+/// the plant and awards every bid of the forecast (by id, bot and interval start).
+pub fn solve_held(
+    plant: &Plant,
+    forecast: &Forecast,
+    options: &Options,
+    first: &FirstStage,
+    premium: f64,
+) -> Result<ScenarioPlan, DispatchError> {
+    let point = Forecast { scenarios: Vec::new(), quantiles: None, ..forecast.clone() };
+    let outcomes = check(plant, &point, options, premium)?;
+    let values = held_values(plant, &point, first).map_err(DispatchError::InvalidOptions)?;
+    let held = Joint::build(plant, &outcomes, options, premium, Link::Fixed(&values))?.solve(plant, &point, options, true)?;
+    held.schedules(plant, options).into_iter().next().ok_or_else(|| DispatchError::Solver("a held re-plan without its outcome".into()))
+}
+
+/// `first` as first-stage values for `forecast`'s LP, every gap named by field.
+fn held_values(plant: &Plant, forecast: &Forecast, first: &FirstStage) -> Result<FirstValues, crate::domain::ValidationErrors> {
+    let mut c = Collector::default();
+    let t_len = forecast.intervals;
+    let mut series = |field: String, found: Option<&Vec<f64>>| -> Vec<f64> {
+        match found {
+            Some(v) if v.len() == t_len && v.iter().all(|x| x.is_finite()) => v.clone(),
+            Some(v) => {
+                c.push(field, format!("needs {t_len} finite values, got {}", v.len()));
+                vec![0.0; t_len]
+            }
+            None => {
+                c.push(field, "missing");
+                vec![0.0; t_len]
+            }
+        }
+    };
+    let positions = plant
+        .grids
+        .iter()
+        .map(|g| {
+            let found = first.grids.iter().find(|p| p.grid == g.name).map(|p| &p.position_mw);
+            series(format!("first_stage.grids.{}", limits::short(&g.name)), found)
+        })
+        .collect();
+    let notices = plant
+        .parks
+        .iter()
+        .map(|p| {
+            let found = first.parks.iter().find(|n| n.park == p.name).map(|n| &n.interrupted_mw);
+            series(format!("first_stage.parks.{}", limits::short(&p.name)), found)
+        })
+        .collect();
+    let awards = forecast
+        .bids
+        .iter()
+        .enumerate()
+        .map(|(k, b)| {
+            let award = first.bids.iter().find(|a| a.id == b.id && a.bot == b.bot && a.interval_start == Some(b.interval_start));
+            match award {
+                Some(a) if a.accepted_mw.is_finite() => a.accepted_mw,
+                _ => {
+                    c.push(
+                        format!("first_stage.bids[{k}]"),
+                        format!(
+                            "no award for bid {} of {} at {}",
+                            limits::short(&b.id),
+                            limits::short(&b.bot),
+                            b.interval_start.to_rfc3339()
+                        ),
+                    );
+                    0.0
+                }
+            }
+        })
+        .collect();
+    c.finish()?;
+    Ok(FirstValues { positions, notices, awards })
+}
+
+/// The checks of a stochastic solve (by field), then the forecast's outcomes.
+fn check(plant: &Plant, forecast: &Forecast, options: &Options, premium: f64) -> Result<Vec<(String, f64, Forecast)>, DispatchError> {
+    plant.validate().map_err(DispatchError::InvalidPlant)?;
+    forecast.validate(plant).map_err(DispatchError::InvalidForecast)?;
+    options.validate(plant, forecast).map_err(DispatchError::InvalidOptions)?;
+    let outcomes = forecast.outcomes();
+    let mut c = Collector::default();
+    if c.finite("imbalance_premium", premium) && !(0.0..=MAX_PREMIUM).contains(&premium) {
+        c.push("imbalance_premium", format!("must lie in [0, {MAX_PREMIUM}] yuan/MWh, got {premium}"));
+    }
+    if outcomes.len() * forecast.intervals > MAX_SCENARIO_INTERVALS {
+        c.push(
+            "scenarios",
+            format!(
+                "{} scenarios × {} intervals exceed the {MAX_SCENARIO_INTERVALS} a stochastic day-ahead takes; reduce the scenarios (vpp forecast --reduce K)",
+                outcomes.len(),
+                forecast.intervals
+            ),
+        );
+    }
+    for (name, p, _) in &outcomes {
+        if *p < MIN_PROBABILITY {
+            c.push(
+                format!("scenarios[{}].probability", limits::short(name)),
+                format!(
+                    "{p} is below the {MIN_PROBABILITY} a stochastic day-ahead weighs; merge it into a neighbour (vpp forecast --reduce K)"
+                ),
+            );
+        }
+    }
+    if options.frontier_points > 0 {
+        c.push("frontier_points", "a stochastic day-ahead computes no frontier");
+    }
+    c.finish().map_err(DispatchError::InvalidOptions)?;
+    Ok(outcomes)
 }
 
 /// The deterministic plan (the point forecast alone, as `model::solve` plans it), then the
