@@ -18,6 +18,11 @@
 //! deterministic plan, EEV and WS) over N scenarios of the windy-winter hourly fixture
 //! (drawn with seed 3 and reduced from 40), with `VPP_BENCH_STOCHASTIC=1` (N = 2, 5, 10:
 //! ≈ 3 min).
+//!
+//! `backtest/POLICY`: a closed-loop backtest day (`backtest::run`: the day-ahead, 24 hourly
+//! re-plans holding it, the perfect-foresight day) of the windy-winter hourly forecast, for
+//! each policy, with `VPP_BENCH_BACKTEST=1`. The 365-day figures in benches/README.md come
+//! from `vpp backtest --days 365` (release), timed whole.
 
 mod common;
 
@@ -58,6 +63,26 @@ fn dispatch(c: &mut Criterion) {
     if std::env::var("VPP_BENCH_STOCHASTIC").is_ok_and(|v| v == "1") {
         stochastic(c, &plant);
     }
+    if std::env::var("VPP_BENCH_BACKTEST").is_ok_and(|v| v == "1") {
+        backtest(c, &plant);
+    }
+}
+
+fn backtest(c: &mut Criterion, plant: &Plant) {
+    use vpp_dispatch::backtest::{self, Policy, Spec};
+    let point = vpp_dispatch::domain::Forecast::load("fixtures/forecasts/windy-winter-60.json").expect("fixture");
+    let mut g = c.benchmark_group("backtest");
+    g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(20));
+    for policy in Policy::ALL {
+        let spec = Spec { policies: vec![policy], ..Spec::default() };
+        let quiet = |_: &str, _: &backtest::Day| {};
+        let r = backtest::run(plant, &point, &spec, &quiet).expect("backtest");
+        eprintln!("backtest/{}: {} solves, {:.0} ms", policy.name(), r.solves, r.total_ms);
+        g.bench_function(BenchmarkId::from_parameter(policy.name()), |b| {
+            b.iter(|| backtest::run(plant, &point, &spec, &quiet).expect("backtest"))
+        });
+    }
+    g.finish();
 }
 
 fn stochastic(c: &mut Criterion, plant: &Plant) {

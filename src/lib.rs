@@ -24,4 +24,4 @@ pub mod web;
 // The pure core lives in its own crate (crates/core, no tokio, tonic, sqlx or axum); its
 // modules are re-exported so that `vpp_dispatch::domain::…` and `crate::model::…` keep
 // meaning what they meant.
-pub use vpp_core::{cli, domain, ledger, model, plot, scenarios, synth};
+pub use vpp_core::{backtest, cli, domain, ledger, model, plot, scenarios, synth};

@@ -15,6 +15,21 @@ pub(crate) struct Asked {
     pub(crate) initial: BTreeMap<String, (f64, f64)>,
     pub(crate) end_energy: BTreeMap<String, f64>,
     pub(crate) carbon_price: f64,
+    /// Green energy a storage must end with, where not its start's green fraction of its
+    /// end target (a day lived by re-plans: the last re-plan's start fraction).
+    pub(crate) end_green: BTreeMap<String, f64>,
+}
+
+impl Asked {
+    /// What `options` ask: start levels, end targets, carbon price.
+    pub(crate) fn of(options: &vpp_dispatch::model::Options) -> Asked {
+        Asked {
+            initial: options.initial.iter().map(|(k, l)| (k.clone(), (l.green_mwh, l.grey_mwh))).collect(),
+            end_energy: options.end_energy_mwh.clone(),
+            carbon_price: options.carbon_price,
+            end_green: BTreeMap::new(),
+        }
+    }
 }
 
 struct Report {
@@ -162,7 +177,8 @@ pub(crate) fn check(plant: &Plant, fc: &Forecast, asked: &Asked, s: &Schedule) -
         let end = ss.energy_green_mwh[t_len] + ss.energy_grey_mwh[t_len];
         r.le(|| format!("{} ends at ≥ target", st.name), target, end, st.emax);
         let frac0 = if g0 + k0 > 0.0 { g0 / (g0 + k0) } else { 0.0 };
-        r.le(|| format!("{} ends with its green share", st.name), frac0 * target, ss.energy_green_mwh[t_len], st.emax);
+        let green_target = asked.end_green.get(st.name).copied().unwrap_or(frac0 * target);
+        r.le(|| format!("{} ends with its green share", st.name), green_target, ss.energy_green_mwh[t_len], st.emax);
     }
 
     // Bids.

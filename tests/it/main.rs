@@ -2,6 +2,7 @@
 //! input, and the `vpp` command. Every schedule a test obtains goes through `checker`.
 
 mod agreement;
+mod backtest;
 mod bad_input;
 mod cases;
 mod checker;

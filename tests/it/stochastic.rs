@@ -14,14 +14,18 @@ use crate::{near, repo};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Expected {
-    imbalance_premium: f64,
+pub(crate) struct Expected {
+    pub(crate) imbalance_premium: f64,
     green_share: f64,
     stochastic_cost_yuan: f64,
     deterministic_cost_yuan: f64,
     perfect_information_cost_yuan: f64,
     position_mw: Vec<f64>,
     deterministic_position_mw: Vec<f64>,
+    /// The closed loop with each scenario as the truth (tests/it/backtest.rs): realised
+    /// cost of the stochastic policy, the deterministic one and perfect foresight, the
+    /// deterministic policy's imbalance, the realised share.
+    pub(crate) backtest: std::collections::BTreeMap<String, [f64; 5]>,
 }
 
 /// Every scenario's schedule is valid on its own forecast, and the scenarios share the
@@ -29,11 +33,7 @@ struct Expected {
 fn assert_plan_valid(plant: &Plant, forecast: &Forecast, options: &Options, plan: &StochasticPlan) {
     let outcomes = forecast.outcomes();
     assert_eq!(plan.scenarios.len(), outcomes.len());
-    let asked = Asked {
-        carbon_price: options.carbon_price,
-        end_energy: options.end_energy_mwh.clone(),
-        initial: options.initial.iter().map(|(k, l)| (k.clone(), (l.green_mwh, l.grey_mwh))).collect(),
-    };
+    let asked = Asked::of(options);
     let mut expected = (0.0, 0.0, 0.0);
     for (s, (name, p, f)) in plan.scenarios.iter().zip(&outcomes) {
         assert_eq!(&s.name, name);

@@ -21,11 +21,7 @@ fn forecast(name: &str) -> Forecast {
 
 fn solve(plant: &Plant, fc: &Forecast, options: &Options) -> Schedule {
     let s = model::solve(plant, fc, options).unwrap_or_else(|e| panic!("{e}"));
-    let asked = Asked {
-        initial: options.initial.iter().map(|(k, l)| (k.clone(), (l.green_mwh, l.grey_mwh))).collect(),
-        end_energy: options.end_energy_mwh.clone(),
-        carbon_price: options.carbon_price,
-    };
+    let asked = Asked::of(options);
     assert_valid(plant, fc, &asked, &s);
     s
 }

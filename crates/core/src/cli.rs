@@ -257,3 +257,113 @@ pub fn stochastic_summary(plant: &Plant, p: &crate::domain::stochastic::Stochast
     }
     o
 }
+
+/// The summary `vpp backtest` prints: each policy's realised figures for the whole run
+/// against the perfect-foresight bound, what the stochastic policy gained, and the days
+/// (day by day up to 31 days, by month beyond).
+pub fn backtest_summary(r: &crate::backtest::Report) -> String {
+    use crate::backtest::{Figures, Policy, PERFECT_FORESIGHT};
+    let mut o = String::new();
+    let days = r.outcomes.first().map_or(0, |x| x.days.len());
+    let (from, to) = r.outcomes.first().map_or((String::new(), String::new()), |x| {
+        (x.days.first().map(|d| d.day.to_string()).unwrap_or_default(), x.days.last().map(|d| d.day.to_string()).unwrap_or_default())
+    });
+    let _ = writeln!(
+        o,
+        "plant {}  backtest  objective {}  {days} day(s) {from} .. {to}  re-planned every {} min  imbalance premium {} yuan/MWh",
+        r.plant, r.objective, r.interval_minutes, r.imbalance_premium_yuan_per_mwh
+    );
+    let _ = writeln!(
+        o,
+        "truth seed {}  stochastic: {} scenarios (seed {}) reduced to {}  {} dispatch solves in {:.1} s",
+        r.truth_seed,
+        r.scenarios,
+        r.seed,
+        r.reduce,
+        r.solves,
+        r.total_ms / 1e3
+    );
+    let _ = writeln!(o);
+    let row = |o: &mut String, name: &str, f: &Figures| {
+        let _ = writeln!(
+            o,
+            "{:<20} {:>9.3} {:>13.0} {:>14.1} {:>14.1} {:>13.1}",
+            name,
+            f.green_share * 100.0,
+            f.cost_yuan,
+            f.imbalance_mwh,
+            f.curtailed_mwh,
+            f.interrupted_mwh
+        );
+    };
+    let _ = writeln!(
+        o,
+        "{:<20} {:>9} {:>13} {:>14} {:>14} {:>13}",
+        "realised", "share %", "cost yuan", "imbalance MWh", "curtailed MWh", "interrupt MWh"
+    );
+    for x in &r.outcomes {
+        row(&mut o, &x.policy, &x.total);
+    }
+    let total = |p: &str| r.outcome(p).map(|x| x.total);
+    if let (Some(s), Some(d)) = (total(Policy::Stochastic.name()), total(Policy::Deterministic.name())) {
+        let _ = writeln!(
+            o,
+            "{:<20} {:>9.3} {:>13.0}   (share in % points; cost saved)",
+            "stochastic gain",
+            (s.green_share - d.green_share) * 100.0,
+            d.cost_yuan - s.cost_yuan
+        );
+    }
+    if let Some(b) = total(PERFECT_FORESIGHT) {
+        for x in r.outcomes.iter().filter(|x| x.policy != PERFECT_FORESIGHT) {
+            let _ = writeln!(
+                o,
+                "{:<20} {:>9.3} {:>13.0}   ({} below the bound)",
+                "gap to the bound",
+                (b.green_share - x.total.green_share) * 100.0,
+                x.total.cost_yuan - b.cost_yuan,
+                x.policy
+            );
+        }
+    }
+    let _ = writeln!(o);
+    // Rows: each day, or each month (the figures of its days together).
+    let monthly = days > 31;
+    let mut labels: Vec<String> = Vec::new();
+    let mut rows: Vec<Vec<Figures>> = vec![Vec::new(); r.outcomes.len()];
+    if let Some(first) = r.outcomes.first() {
+        let mut start = 0;
+        while start < first.days.len() {
+            let key = |k: usize| if monthly { first.days[k].day.format("%Y-%m").to_string() } else { first.days[k].day.to_string() };
+            let label = key(start);
+            let end = (start..first.days.len()).find(|&k| key(k) != label).unwrap_or(first.days.len());
+            for (x, out) in r.outcomes.iter().zip(rows.iter_mut()) {
+                out.push(Figures::total(x.days[start..end].iter().map(|d| &d.figures)));
+            }
+            labels.push(label);
+            start = end;
+        }
+    }
+    let _ = write!(o, "{:<12}", if monthly { "month" } else { "day" });
+    for x in &r.outcomes {
+        let _ = write!(o, " {:>18} {:>12}", format!("{} %", short_policy(&x.policy)), "imbal MWh");
+    }
+    let _ = writeln!(o);
+    for (k, label) in labels.iter().enumerate() {
+        let _ = write!(o, "{label:<12}");
+        for out in &rows {
+            let _ = write!(o, " {:>18.2} {:>12.1}", out[k].green_share * 100.0, out[k].imbalance_mwh);
+        }
+        let _ = writeln!(o);
+    }
+    o
+}
+
+fn short_policy(p: &str) -> &str {
+    match p {
+        "deterministic" => "determ.",
+        "stochastic" => "stoch.",
+        "perfect-foresight" => "perfect",
+        other => other,
+    }
+}

@@ -10,6 +10,7 @@
 //! (`vpp-dispatch`: store, gRPC, web, server, the `vpp` binary) builds on this one. See
 //! ARCHITECTURE.md.
 
+pub mod backtest;
 pub mod cli;
 pub mod domain;
 pub mod ledger;

@@ -149,3 +149,55 @@ pub fn schedule_svg(path: &Path, s: &crate::domain::Schedule, tz: chrono_tz::Tz,
     let title = format!("{} · {who} · {days} · green share {:.2} %", s.plant, share * 100.0);
     stack_svg(path, &title, &point_labels(s, tz), s.dt_hours, &stack, Some(&demand))
 }
+
+/// What `vpp backtest --plot` draws: each policy's realised green share day by day, and
+/// the perfect-foresight bound, as lines over the days.
+pub fn backtest_svg(path: &Path, r: &crate::backtest::Report) -> Result<(), PlotError> {
+    let fail = |e: &dyn std::fmt::Display| PlotError { path: path.display().to_string(), message: e.to_string() };
+    let days = r.outcomes.first().map_or(0, |x| x.days.len());
+    if days == 0 {
+        return Err(fail(&"the backtest has no days"));
+    }
+    let shares = r.outcomes.iter().flat_map(|x| x.days.iter().map(|d| d.figures.green_share * 100.0));
+    let (lo, hi) = shares.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let pad = ((hi - lo) * 0.08).max(0.5);
+    let labels: Vec<String> = r.outcomes[0].days.iter().map(|d| d.day.format("%m-%d").to_string()).collect();
+    let title = format!(
+        "{} · realised green share per day · {} day(s) · {}",
+        r.plant,
+        days,
+        r.outcomes.iter().map(|x| format!("{} {:.2} %", x.policy, x.total.green_share * 100.0)).collect::<Vec<_>>().join(" · ")
+    );
+    let root = SVGBackend::new(path, (1200, 560)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| fail(&e))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 17))
+        .margin(16)
+        .x_label_area_size(44)
+        .y_label_area_size(64)
+        .build_cartesian_2d(0f64..(days.max(2) - 1) as f64, (lo - pad).max(0.0)..(hi + pad).min(100.0))
+        .map_err(|e| fail(&e))?;
+    chart
+        .configure_mesh()
+        .x_labels(12)
+        .x_label_formatter(&|x| labels.get(x.round().max(0.0) as usize).cloned().unwrap_or_default())
+        .y_label_formatter(&|y| format!("{y:.1}"))
+        .x_desc("local day")
+        .y_desc("green share of the power served, %")
+        .draw()
+        .map_err(|e| fail(&e))?;
+    let palette = [RGBColor(214, 96, 39), RGBColor(31, 119, 180), RGBColor(60, 60, 60)];
+    for (k, x) in r.outcomes.iter().enumerate() {
+        let colour = palette[k.min(palette.len() - 1)];
+        let points: Vec<(f64, f64)> = x.days.iter().enumerate().map(|(d, day)| (d as f64, day.figures.green_share * 100.0)).collect();
+        let style = if x.policy == crate::backtest::PERFECT_FORESIGHT { colour.stroke_width(1) } else { colour.stroke_width(2) };
+        chart
+            .draw_series(std::iter::once(PathElement::new(points, style)))
+            .map_err(|e| fail(&e))?
+            .label(x.policy.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
+    }
+    chart.configure_series_labels().background_style(WHITE.mix(0.9)).border_style(BLACK).draw().map_err(|e| fail(&e))?;
+    root.present().map_err(|e| fail(&e))?;
+    Ok(())
+}
