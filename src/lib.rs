@@ -9,7 +9,8 @@
 //! construction, one error type) ← the edges [`api`] (gRPC), [`web`] (the page and its
 //! JSON API) and [`mqtt`] (meter readings from a broker), thin adapters ← [`server`]
 //! (wiring) ← the `vpp` binary. [`cli`] formats summaries; [`plot`] draws `vpp solve
-//! --plot`; [`loadgen`] drives a running server (`vpp load`); [`metrics`] is Prometheus.
+//! --plot`; [`loadgen`] drives a running server (`vpp load`); [`metrics`] is Prometheus;
+//! [`sweep`] cuts backtest sweeps into items run in-process or by `vpp worker`s on PostgreSQL.
 //! See ARCHITECTURE.md.
 
 pub mod api;
@@ -19,6 +20,7 @@ pub mod mqtt;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod sweep;
 pub mod web;
 
 // The pure core lives in its own crate (crates/core, no tokio, tonic, sqlx or axum); its

@@ -80,6 +80,61 @@ enum Command {
         #[arg(long, default_value_t = model::DEFAULT_IMBALANCE_PREMIUM)]
         imbalance_premium: f64,
     },
+    /// Closed-loop backtest: each day committed the day before by a policy (deterministic,
+    /// stochastic), then lived through against a held-out truth with a re-plan at every
+    /// interval; realised green share, cost, imbalance and curtailment per day and in all,
+    /// against the perfect-foresight bound.
+    Backtest {
+        /// Plant file (TOML).
+        #[arg(long)]
+        model: PathBuf,
+        /// Point forecast of whole local days (JSON), without bids or scenarios.
+        #[arg(long, required_unless_present = "day", conflicts_with = "day")]
+        forecast: Option<PathBuf>,
+        /// Or generate the point forecast: summer-peak, spring-valley or windy-winter.
+        #[arg(long)]
+        day: Option<DayKind>,
+        /// Days to run (with --day: to generate; with --forecast: the first N of the file).
+        #[arg(long)]
+        days: Option<usize>,
+        /// Interval length in minutes of a generated forecast (a re-plan at each interval).
+        #[arg(long, default_value_t = 60)]
+        interval: u32,
+        /// deterministic, stochastic or both.
+        #[arg(long, default_value = "both")]
+        policy: String,
+        /// green-share, green-energy or cost.
+        #[arg(long, default_value = "green-share")]
+        objective: Objective,
+        /// highs, highs-cold or clarabel.
+        #[arg(long, default_value = "highs")]
+        backend: Backend,
+        /// Scenarios the stochastic policy draws each day.
+        #[arg(long, default_value_t = 20)]
+        scenarios: usize,
+        /// Scenarios it keeps of them (fast forward selection).
+        #[arg(long, default_value_t = 3)]
+        reduce: usize,
+        /// Seed of the stochastic policy's scenarios.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Seed of the held-out truth (drawn from the point forecast by the error model).
+        #[arg(long, default_value_t = 2)]
+        truth_seed: u64,
+        /// What happened instead (a forecast file of the same horizon whose series are the
+        /// truth, e.g. built from recorded readings).
+        #[arg(long)]
+        truth: Option<PathBuf>,
+        /// Real-time imbalance premium, yuan/MWh.
+        #[arg(long, default_value_t = model::DEFAULT_IMBALANCE_PREMIUM)]
+        imbalance_premium: f64,
+        /// Write the whole report (every day of every policy) as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Draw each policy's realised share day by day as SVG here.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+    },
     /// Print the JSON Schema of the schedule files `vpp solve --json` writes.
     Schema,
     /// Validate a plant file (and, optionally, a forecast against it).
@@ -198,7 +253,32 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Backtest sweeps (plant variants × seed pairs × policies × chunks of days): planned
+    /// into PostgreSQL for `vpp worker`s and read back, or run in this process.
+    Sweep {
+        #[command(subcommand)]
+        action: SweepCommand,
+    },
+    /// Take backtest-sweep items from PostgreSQL and run them, each exactly once, until
+    /// SIGTERM (the item in hand is finished first) or, with --until-empty, none is left.
+    Worker {
+        /// PostgreSQL URL (postgres://…), as `vpp serve`'s database.
+        #[arg(long, env = "VPP_DATABASE", hide_env_values = true)]
+        database: String,
+        /// This worker's name in the results (default: the host name and process id).
+        #[arg(long)]
+        name: Option<String>,
+        /// Exit (0) once no item of any sweep is left queued.
+        #[arg(long)]
+        until_empty: bool,
+        /// Seconds between looks when there is nothing to take.
+        #[arg(long, default_value_t = 5.0)]
+        poll: f64,
+    },
 }
+
+/// Most days `vpp backtest` runs (ten years).
+const MAX_BACKTEST_DAYS: usize = 3660;
 
 /// A local day as people type it: `YYYY-MM-DD`, `today`, `tomorrow` or `today+N` (in `tz`).
 fn local_day(text: &str, tz: chrono_tz::Tz) -> anyhow::Result<chrono::NaiveDate> {
@@ -521,9 +601,45 @@ enum MeterCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum SweepCommand {
+    /// Store a sweep and its items (queued) in PostgreSQL for `vpp worker`s; planning the
+    /// same name again with the same spec changes nothing, with another is refused.
+    Plan {
+        /// PostgreSQL URL (postgres://…).
+        #[arg(long, env = "VPP_DATABASE", hide_env_values = true)]
+        database: String,
+        /// The sweep's name.
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        spec: vpp_dispatch::sweep::SpecInput,
+    },
+    /// A planned sweep's totals per plant, seed pair and policy, and its items done and queued.
+    Results {
+        /// PostgreSQL URL (postgres://…).
+        #[arg(long, env = "VPP_DATABASE", hide_env_values = true)]
+        database: String,
+        /// The sweep's name.
+        #[arg(long)]
+        name: String,
+        /// Write the whole report (every item's days) as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Run a sweep in this process, no database (its items on every core).
+    Run {
+        #[command(flatten)]
+        spec: vpp_dispatch::sweep::SpecInput,
+        /// Write the whole report (every item's days) as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Serve { .. }) {
+    if !matches!(cli.command, Command::Serve { .. } | Command::Worker { .. }) {
         // A one-shot command whose reader goes away (`vpp solve … | head`) ends quietly, as
         // Unix tools do, instead of panicking on a closed pipe. (Rust ignores SIGPIPE.)
         // SAFETY: setting a signal's disposition to its default at start, before any
@@ -532,8 +648,8 @@ fn main() -> ExitCode {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
     }
-    // The service logs what it does (info); the one-shot commands only what went wrong.
-    let default = if matches!(cli.command, Command::Serve { .. }) { "info" } else { "warn" };
+    // The service and a worker log what they do (info); one-shot commands only what went wrong.
+    let default = if matches!(cli.command, Command::Serve { .. } | Command::Worker { .. }) { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
     // Colour only on a terminal: a log file or a pipe gets plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -645,6 +761,73 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             if let Some(path) = plot {
                 vpp_dispatch::plot::schedule_svg(&path, &schedule, plant.tz(), plot_park.as_deref())?;
+            }
+            Ok(())
+        }
+        Command::Backtest {
+            model: plant_path,
+            forecast,
+            day,
+            days,
+            interval,
+            policy,
+            objective,
+            backend,
+            scenarios,
+            reduce,
+            seed,
+            truth_seed,
+            truth,
+            imbalance_premium,
+            json,
+            plot,
+        } => {
+            use vpp_dispatch::backtest::{self, Policy};
+            let plant = Plant::load(&plant_path)?;
+            anyhow::ensure!(days.is_none_or(|d| (1..=MAX_BACKTEST_DAYS).contains(&d)), "--days must lie in 1..={MAX_BACKTEST_DAYS}");
+            let point = match (&forecast, day) {
+                (Some(path), _) => {
+                    let f = Forecast::load(path)?;
+                    match days {
+                        Some(n) => {
+                            let per_day = 1440 / f.interval_minutes.max(1) as usize;
+                            f.window(0, n.saturating_mul(per_day))
+                        }
+                        None => f,
+                    }
+                }
+                (None, Some(kind)) => {
+                    anyhow::ensure!(interval > 0 && 1440 % interval == 0, "--interval must divide a day (15, 30, 60, …), got {interval}");
+                    synth::generate(&plant, kind, interval, days.unwrap_or(7))
+                }
+                (None, None) => anyhow::bail!("give --forecast FILE or --day KIND"),
+            };
+            let policies = match policy.trim() {
+                "both" => Policy::ALL.to_vec(),
+                one => vec![one.parse::<Policy>().map_err(|e| anyhow::anyhow!("--policy: {e}, or both"))?],
+            };
+            let spec = backtest::Spec {
+                policies,
+                options: Options { objective, backend, ..Options::default() },
+                premium: imbalance_premium,
+                scenarios,
+                reduce,
+                seed,
+                truth_seed,
+                truth: truth.as_deref().map(Forecast::load).transpose()?.map(|t| t.window(0, point.intervals)),
+                ..backtest::Spec::default()
+            };
+            let progress = |policy: &str, d: &backtest::Day| {
+                tracing::info!(policy, day = %d.day, share = d.figures.green_share, imbalance_mwh = d.figures.imbalance_mwh, "day lived");
+            };
+            let report = backtest::run(&plant, &point, &spec, &progress)?;
+            print!("{}", vpp_dispatch::cli::backtest_summary(&report));
+            if let Some(path) = json {
+                let text = serde_json::to_string_pretty(&report)?;
+                std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            if let Some(path) = plot {
+                vpp_dispatch::plot::backtest_svg(&path, &report)?;
             }
             Ok(())
         }
@@ -768,6 +951,64 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 None => println!("{text}"),
             }
             Ok(())
+        }
+        Command::Sweep { action } => {
+            use vpp_dispatch::sweep::{self, queue::Planned, queue::Queue, SweepReport};
+            let refused = |e: vpp_dispatch::domain::ValidationErrors| anyhow::anyhow!("the sweep is refused:\n{e}");
+            let write = |path: &PathBuf, report: &SweepReport| -> anyhow::Result<()> {
+                std::fs::write(path, serde_json::to_string_pretty(report)?).with_context(|| format!("cannot write {}", path.display()))
+            };
+            let runtime = || tokio::runtime::Builder::new_multi_thread().enable_all().build();
+            match action {
+                SweepCommand::Run { spec, json } => {
+                    let sweep = spec.into_sweep().map_err(refused)?;
+                    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+                    let progress = |i: &sweep::ItemSpec, r: &sweep::ItemResult| {
+                        tracing::info!(item = i.number, plant = %i.plant, policy = i.policy.name(), from = %i.from, share = r.outcome.total.green_share, "item done");
+                    };
+                    let report = SweepReport::local(sweep::run_local(&sweep, threads, &progress)?);
+                    print!("{}", report.text());
+                    json.map_or(Ok(()), |path| write(&path, &report))
+                }
+                SweepCommand::Plan { database, name, spec } => {
+                    let sweep = spec.into_sweep().map_err(refused)?;
+                    runtime()?.block_on(async {
+                        let queue = Queue::open(&database).await?;
+                        let planned = queue.plan(&name, &sweep).await;
+                        queue.close().await;
+                        match planned? {
+                            Planned::Created { id, items } => println!("sweep {name} (id {id}): {items} items queued"),
+                            Planned::Existing { id, items, done } => {
+                                println!("sweep {name} (id {id}) was planned already with this spec: {items} items, {done} done")
+                            }
+                        }
+                        anyhow::Ok(())
+                    })
+                }
+                SweepCommand::Results { database, name, json } => {
+                    let report = runtime()?.block_on(async {
+                        let queue = Queue::open(&database).await?;
+                        let report = queue.report(&name).await;
+                        queue.close().await;
+                        report
+                    })?;
+                    print!("{}", report.text());
+                    json.map_or(Ok(()), |path| write(&path, &report))
+                }
+            }
+        }
+        Command::Worker { database, name, until_empty, poll } => {
+            use vpp_dispatch::sweep::queue::{self, WorkerOptions};
+            anyhow::ensure!(poll.is_finite() && (0.1..=3600.0).contains(&poll), "--poll must lie in [0.1, 3600] seconds, got {poll}");
+            let options = WorkerOptions {
+                name: name.unwrap_or_else(queue::default_worker_name),
+                until_empty,
+                poll: std::time::Duration::from_secs_f64(poll),
+            };
+            tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(async {
+                queue::work(&database, &options, queue::on_signals()).await?;
+                anyhow::Ok(())
+            })
         }
     }
 }

@@ -185,6 +185,52 @@ fn solve_plans_the_day_ahead_over_scenarios_from_a_file() {
 }
 
 #[test]
+fn backtest_lives_a_generated_day_and_writes_its_report_and_chart() {
+    let dir = std::env::temp_dir().join(format!("vpp-cli-backtest-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (json, svg) = (dir.join("backtest.json"), dir.join("backtest.svg"));
+    let out = vpp(&[
+        "backtest",
+        "--model",
+        "models/xinyang.toml",
+        "--day",
+        "spring-valley",
+        "--days",
+        "1",
+        "--scenarios",
+        "6",
+        "--reduce",
+        "2",
+        "--json",
+        json.to_str().unwrap(),
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    for want in
+        ["backtest", "deterministic", "stochastic", "perfect-foresight", "stochastic gain", "gap to the bound", "51 dispatch solves"]
+    {
+        assert!(printed.contains(want), "no '{want}' in:\n{printed}");
+    }
+    let report: vpp_dispatch::backtest::Report = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report.outcomes.len(), 3);
+    assert!(report.outcomes.iter().all(|o| o.days.len() == 1 && o.days[0].schedule.is_none()));
+    let chart = std::fs::read_to_string(&svg).unwrap();
+    assert!(chart.starts_with("<svg") && chart.contains("perfect-foresight"), "not the chart: {}", &chart[..chart.len().min(200)]);
+
+    // Refusals name the flag or field.
+    let out = vpp(&["backtest", "--model", "models/xinyang.toml", "--day", "spring-valley", "--days", "1", "--policy", "lucky"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("--policy: unknown policy 'lucky'"), "{}", text(&out.stderr));
+    let out =
+        vpp(&["backtest", "--model", "models/xinyang.toml", "--day", "spring-valley", "--days", "1", "--reduce", "9", "--scenarios", "6"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("reduce: must lie in 1..=6"), "{}", text(&out.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn solve_writes_an_mps_file_highs_can_read() {
     let mps = std::env::temp_dir().join(format!("vpp-cli-{}.mps", std::process::id()));
     let out = vpp(&[

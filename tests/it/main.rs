@@ -22,6 +22,7 @@ mod store_suite;
 mod support;
 mod tls;
 mod web;
+mod workers;
 mod xinyang;
 
 use std::path::PathBuf;

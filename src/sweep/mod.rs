@@ -1,0 +1,813 @@
+//! Backtest sweeps: a closed-loop backtest ([`crate::backtest`]) over plant variants × seed
+//! pairs × policies × chunks of days, cut into work items that run in-process
+//! ([`run_local`], the embedded default: no database to set up) or on any number of
+//! `vpp worker` processes sharing one PostgreSQL database ([`queue`]).
+//!
+//! **The spec** ([`SweepSpec`], JSON) carries everything a worker needs, no file: each
+//! plant variant's TOML text, the point forecast (a generated day kind, or a given forecast
+//! whole), the chunk length in days, the policies, the (seed, truth_seed) pairs (the
+//! scenario sets), scenarios and reduction, the imbalance premium and the objective.
+//! [`Sweep::new`] checks it by field before anything runs.
+//!
+//! **Items** ([`Sweep::items`]): one per plant variant × seed pair × chunk × policy, in that
+//! nesting order, numbered from 0. A chunk is `chunk_days` consecutive local days of the
+//! forecast (the last one may be shorter).
+//!
+//! - **Each chunk is a backtest of its own**: it starts from the plant's default storage
+//!   levels (as a plain `vpp backtest` does), not from where the previous chunk ended.
+//!   Chunk boundaries reset storage; the longer the chunks, the less that matters — and
+//!   the fewer items there are to spread over workers.
+//! - **Seeds per chunk**: chunk `c` of the pair (seed, truth_seed) runs with
+//!   ([`chunk_seed`]`(seed, c)`, `chunk_seed(truth_seed, c)`). Chunk 0 keeps the pair
+//!   itself, so a sweep whose one chunk covers every day is `vpp backtest` with those
+//!   seeds, figure for figure; later chunks draw other truths and scenarios instead of
+//!   repeating chunk 0's errors day for day.
+//! - **The perfect-foresight bound** is computed by every item: [`backtest::run`] always
+//!   runs it beside the policy (one solve a day against the policy's day-ahead and one
+//!   re-plan per interval, on a thread of its own), and it depends only on the plant, the
+//!   chunk and the truth. Each [`ItemResult`] keeps it; [`summarise`] counts it once per
+//!   (plant, seed pair, chunk), from the lowest-numbered item. A separate bound item
+//!   kind would save little and cannot be expressed through `backtest::run` (which
+//!   refuses an empty policy list).
+//!
+//! **Results** ([`ItemResult`]) hold only what is a function of the inputs — each day's
+//! figures and solves, the policy's and the bound's — never wall-clock time, so the same
+//! item gives the same result on any worker, and a sweep the same results whatever the
+//! number of workers. [`summarise`] totals each (plant, seed pair, policy) over its days
+//! with [`Figures::total`], in item order.
+
+pub mod queue;
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::backtest::{self, BacktestError, Figures, Outcome, Policy, PERFECT_FORESIGHT};
+use crate::domain::validation::Collector;
+use crate::domain::{limits, Forecast, Plant, Problem, ValidationErrors};
+use crate::model::{Objective, Options};
+use crate::scenarios;
+use crate::synth::{self, DayKind};
+
+/// Most days a sweep covers (ten years, as `vpp backtest`).
+pub const MAX_DAYS: usize = 3660;
+/// Most items a sweep is cut into.
+pub const MAX_ITEMS: usize = 1_000_000;
+/// Most plant variants of a sweep.
+pub const MAX_PLANTS: usize = 100;
+/// Most seed pairs of a sweep.
+pub const MAX_SEED_PAIRS: usize = 1000;
+
+/// What to sweep: everything a worker needs, as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepSpec {
+    /// The plant variants, each backtested on the same days.
+    pub plants: Vec<PlantVariant>,
+    /// The point forecast whose local days are backtested.
+    pub forecast: ForecastSpec,
+    /// Local days per item (a backtest of its own, from the default storage levels).
+    pub chunk_days: usize,
+    /// Policies, each an item of its own.
+    pub policies: Vec<Policy>,
+    /// The scenario sets: (seed of the stochastic policy's scenarios, seed of the truth).
+    pub seeds: Vec<SeedPair>,
+    /// Scenarios the stochastic policy draws each day.
+    pub scenarios: usize,
+    /// Scenarios it keeps of them.
+    pub reduce: usize,
+    /// Real-time imbalance premium, yuan/MWh.
+    pub imbalance_premium: f64,
+    /// What every solve maximises first.
+    pub objective: Objective,
+}
+
+/// One plant of a sweep: a name and the plant file's text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlantVariant {
+    /// Name in items and results (`vpp sweep`: the plant file's stem).
+    pub name: String,
+    /// The plant file (TOML), verbatim.
+    pub toml: String,
+}
+
+/// Where the point forecast comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "source")]
+pub enum ForecastSpec {
+    /// Generated by [`synth::generate`] for each plant variant.
+    Generated {
+        /// Day kind: summer-peak, spring-valley or windy-winter.
+        day: String,
+        /// Interval length, minutes (a re-plan at each interval's start).
+        interval_minutes: u32,
+        /// Local days.
+        days: usize,
+    },
+    /// Given whole (a point forecast without bids), the same for every variant.
+    Given {
+        /// The forecast.
+        forecast: Box<Forecast>,
+    },
+}
+
+/// A scenario set: the seed of the stochastic policy's scenarios and the seed of the truth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SeedPair {
+    /// Seed of the scenarios.
+    pub seed: u64,
+    /// Seed of the held-out truth.
+    pub truth_seed: u64,
+}
+
+impl FromStr for SeedPair {
+    type Err = String;
+
+    /// `seed:truth_seed`, e.g. `1:2`.
+    fn from_str(s: &str) -> Result<SeedPair, String> {
+        let bad = || format!("{} is not seed:truth_seed (two whole numbers, e.g. 1:2)", limits::quote(s.trim()));
+        let (a, b) = s.trim().split_once(':').ok_or_else(bad)?;
+        Ok(SeedPair { seed: a.trim().parse().map_err(|_| bad())?, truth_seed: b.trim().parse().map_err(|_| bad())? })
+    }
+}
+
+/// Seed pairs as `vpp sweep --seeds` takes them: `1:2,3:4`.
+pub fn parse_seeds(text: &str) -> Result<Vec<SeedPair>, String> {
+    text.split(',').filter(|p| !p.trim().is_empty()).map(SeedPair::from_str).collect()
+}
+
+/// Policies as `--policy` names them: `deterministic`, `stochastic` or `both`.
+pub fn parse_policies(text: &str) -> Result<Vec<Policy>, String> {
+    match text.trim() {
+        "both" => Ok(Policy::ALL.to_vec()),
+        one => one.parse::<Policy>().map(|p| vec![p]).map_err(|e| format!("{e}, or both")),
+    }
+}
+
+/// One work item: one policy over one chunk of days of one plant variant under one seed pair.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemSpec {
+    /// Its number in the sweep, from 0.
+    pub number: u32,
+    /// The plant variant's name.
+    pub plant: String,
+    /// The policy.
+    pub policy: Policy,
+    /// The seed pair as given (the chunk's own seeds derive from it, [`chunk_seed`]).
+    pub seeds: SeedPair,
+    /// Which chunk, from 0.
+    pub chunk: u32,
+    /// Its first local day, counted from the forecast's first.
+    pub first_day: u32,
+    /// Its number of local days.
+    pub days: u32,
+    /// Its first local day.
+    pub from: NaiveDate,
+}
+
+/// What an item found: only figures that are a function of its inputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemResult {
+    /// The policy, day by day.
+    pub outcome: Outcome,
+    /// The perfect-foresight bound on the same days and truth.
+    pub bound: Outcome,
+    /// Dispatch solves in all (the policy's and the bound's).
+    pub solves: u64,
+}
+
+/// One (plant, seed pair, policy or bound) totalled over the days its items covered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Plant variant.
+    pub plant: String,
+    /// Seed pair.
+    pub seeds: SeedPair,
+    /// `deterministic`, `stochastic` or `perfect-foresight`.
+    pub policy: String,
+    /// Chunks counted.
+    pub chunks: usize,
+    /// Days counted.
+    pub days: usize,
+    /// Dispatch solves over those days.
+    pub solves: u64,
+    /// [`Figures::total`] over those days.
+    pub total: Figures,
+}
+
+/// Why a sweep, or an item of it, could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    /// The spec (or an item) is not usable; every problem named by field.
+    #[error("{0}")]
+    Invalid(ValidationErrors),
+    /// An item's backtest failed (a solve on a day, …).
+    #[error("item {item}: {error}")]
+    Backtest {
+        /// The item's number.
+        item: u32,
+        /// Why (its message is this error's; not repeated as a source).
+        error: BacktestError,
+    },
+    /// An item's thread ended without a result.
+    #[error("item {0}: its thread failed unexpectedly")]
+    Panicked(u32),
+}
+
+/// A checked spec, ready to run: its plants parsed, its forecast made, its days known.
+#[derive(Debug)]
+pub struct Sweep {
+    spec: SweepSpec,
+    plants: Vec<Plant>,
+    /// Each variant's point forecast (one shared when given).
+    forecasts: Vec<Forecast>,
+    /// Per variant, each local day's first interval and the day.
+    days: Vec<Vec<(NaiveDate, usize)>>,
+}
+
+impl Sweep {
+    /// Checks `spec` by field (every problem at once) and prepares it.
+    pub fn new(spec: SweepSpec) -> Result<Sweep, ValidationErrors> {
+        let mut c = Collector::default();
+        if spec.plants.is_empty() {
+            c.push("plants", "give at least one plant");
+        } else if spec.plants.len() > MAX_PLANTS {
+            c.push("plants", format!("at most {MAX_PLANTS} plant variants, got {}", spec.plants.len()));
+        }
+        let mut plants = Vec::with_capacity(spec.plants.len());
+        let mut names = BTreeSet::new();
+        for (k, v) in spec.plants.iter().enumerate() {
+            if v.name.trim().is_empty() || v.name.len() > 100 || v.name.chars().any(char::is_control) {
+                c.push(format!("plants[{k}].name"), format!("must be 1 to 100 printable characters, got {}", limits::quote(&v.name)));
+            } else if !names.insert(v.name.as_str()) {
+                c.push(format!("plants[{k}].name"), format!("{} names two plants", limits::quote(&v.name)));
+            }
+            match Plant::from_toml(&v.toml) {
+                Err(e) => c.push(format!("plants[{k}].toml"), e),
+                Ok(p) => match p.validate() {
+                    Err(e) => e.problems.into_iter().for_each(|p| c.push(format!("plants[{k}].{}", p.field), p.message)),
+                    Ok(()) => plants.push(p),
+                },
+            }
+        }
+        if !(1..=MAX_DAYS).contains(&spec.chunk_days) {
+            c.push("chunk_days", format!("must lie in 1..={MAX_DAYS}, got {}", spec.chunk_days));
+        }
+        if spec.policies.is_empty() {
+            c.push("policies", "name at least one policy (deterministic, stochastic)");
+        } else if spec.policies.iter().map(|p| p.name()).collect::<BTreeSet<_>>().len() != spec.policies.len() {
+            c.push("policies", "names a policy twice");
+        }
+        if spec.seeds.is_empty() {
+            c.push("seeds", "give at least one seed:truth_seed pair");
+        } else if spec.seeds.len() > MAX_SEED_PAIRS {
+            c.push("seeds", format!("at most {MAX_SEED_PAIRS} pairs, got {}", spec.seeds.len()));
+        } else if spec.seeds.iter().collect::<BTreeSet<_>>().len() != spec.seeds.len() {
+            c.push("seeds", "names a pair twice");
+        }
+        if spec.policies.contains(&Policy::Stochastic) {
+            if !(1..=scenarios::MAX_GENERATED).contains(&spec.scenarios) {
+                c.push("scenarios", format!("must lie in 1..={}, got {}", scenarios::MAX_GENERATED, spec.scenarios));
+            }
+            if !(1..=spec.scenarios.max(1)).contains(&spec.reduce) {
+                c.push("reduce", format!("must lie in 1..={} (the scenarios drawn), got {}", spec.scenarios, spec.reduce));
+            }
+        }
+        if !spec.imbalance_premium.is_finite() || !(0.0..=limits::MAX_PRICE_YUAN_PER_MWH).contains(&spec.imbalance_premium) {
+            c.push(
+                "imbalance_premium",
+                format!("must lie in [0, {}] yuan/MWh, got {}", limits::MAX_PRICE_YUAN_PER_MWH, limits::num(spec.imbalance_premium)),
+            );
+        }
+        let forecasts: Vec<Forecast> = match &spec.forecast {
+            ForecastSpec::Generated { day, interval_minutes, days } => {
+                let kind = DayKind::from_str(day).map_err(|e| c.push("forecast.day", e)).ok();
+                let interval_ok = *interval_minutes > 0 && 1440 % interval_minutes == 0;
+                if !interval_ok {
+                    c.push("forecast.interval_minutes", format!("must divide a day (15, 30, 60, …), got {interval_minutes}"));
+                }
+                if !(1..=MAX_DAYS).contains(days) {
+                    c.push("forecast.days", format!("must lie in 1..={MAX_DAYS}, got {days}"));
+                }
+                match kind {
+                    Some(kind) if interval_ok && (1..=MAX_DAYS).contains(days) && plants.len() == spec.plants.len() => {
+                        plants.iter().map(|p| synth::generate(p, kind, *interval_minutes, *days)).collect()
+                    }
+                    _ => Vec::new(),
+                }
+            }
+            ForecastSpec::Given { forecast } => {
+                if !forecast.bids.is_empty() {
+                    c.push("forecast.bids", "a backtest clears no bids (no simulator draws the bots' bids); give a forecast without bids");
+                }
+                vec![(**forecast).clone(); plants.len()]
+            }
+        };
+        let mut days = Vec::with_capacity(plants.len());
+        if plants.len() == spec.plants.len() && forecasts.len() == plants.len() {
+            for (k, (plant, forecast)) in plants.iter().zip(&forecasts).enumerate() {
+                let d: Vec<(NaiveDate, usize)> =
+                    forecast.horizon(plant.tz()).days().into_iter().filter_map(|(day, ts)| Some((day, *ts.first()?))).collect();
+                if d.is_empty() {
+                    c.push("forecast.intervals", "covers no interval");
+                } else if d.len() > MAX_DAYS {
+                    c.push("forecast.intervals", format!("covers {} local days, at most {MAX_DAYS}", d.len()));
+                }
+                // Every chunk is checked as its backtest will read it.
+                for (c_k, w) in d.chunks(spec.chunk_days.max(1)).enumerate() {
+                    let window = window(forecast, &d, c_k * spec.chunk_days.max(1), w.len());
+                    if let Err(e) = window.validate(plant) {
+                        let on = if spec.plants.len() > 1 { format!(" (plant {})", spec.plants[k].name) } else { String::new() };
+                        for p in e.problems {
+                            c.push(format!("forecast.{}", p.field), format!("{}{on}, in the chunk from {}", p.message, w[0].0));
+                        }
+                        break;
+                    }
+                }
+                days.push(d);
+            }
+        }
+        let items: usize =
+            days.iter().map(|d| d.len().div_ceil(spec.chunk_days.max(1))).sum::<usize>() * spec.seeds.len() * spec.policies.len();
+        if items > MAX_ITEMS {
+            c.push("chunk_days", format!("cuts the sweep into {items} items, at most {MAX_ITEMS}: give longer chunks"));
+        }
+        c.finish()?;
+        Ok(Sweep { spec, plants, forecasts, days })
+    }
+
+    /// Reads a spec from JSON (as stored) and checks it.
+    pub fn from_json(text: &str) -> Result<Sweep, ValidationErrors> {
+        let spec: SweepSpec = serde_json::from_str(text).map_err(|e| ValidationErrors {
+            problems: vec![Problem { field: "spec".into(), message: format!("not a sweep spec: {e}") }],
+        })?;
+        Sweep::new(spec)
+    }
+
+    /// The spec.
+    pub fn spec(&self) -> &SweepSpec {
+        &self.spec
+    }
+
+    /// Every item, numbered from 0: plant variant × seed pair × chunk × policy, in that
+    /// nesting order (module documentation).
+    pub fn items(&self) -> Vec<ItemSpec> {
+        let mut out = Vec::new();
+        for (variant, days) in self.spec.plants.iter().zip(&self.days) {
+            for &seeds in &self.spec.seeds {
+                for (chunk, w) in days.chunks(self.spec.chunk_days).enumerate() {
+                    for &policy in &self.spec.policies {
+                        out.push(ItemSpec {
+                            number: out.len() as u32,
+                            plant: variant.name.clone(),
+                            policy,
+                            seeds,
+                            chunk: chunk as u32,
+                            first_day: (chunk * self.spec.chunk_days) as u32,
+                            days: w.len() as u32,
+                            from: w[0].0,
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Runs one item: [`backtest::run`] of its policy on its chunk's days, from the plant's
+    /// default storage levels, with the chunk's seeds. CPU-bound (seconds to minutes).
+    pub fn run_item(&self, item: &ItemSpec) -> Result<ItemResult, SweepError> {
+        let bad = |message: String| SweepError::Invalid(ValidationErrors { problems: vec![Problem { field: "item".into(), message }] });
+        let k = self
+            .spec
+            .plants
+            .iter()
+            .position(|v| v.name == item.plant)
+            .ok_or_else(|| bad(format!("item {}: no plant variant named {} in the sweep", item.number, limits::quote(&item.plant))))?;
+        let days = &self.days[k];
+        let (first, n) = (item.first_day as usize, item.days as usize);
+        if n == 0 || first + n > days.len() {
+            return Err(bad(format!("item {}: days {first}..{} outside the sweep's {} days", item.number, first + n, days.len())));
+        }
+        let forecast = window(&self.forecasts[k], days, first, n);
+        let spec = backtest::Spec {
+            policies: vec![item.policy],
+            options: Options { objective: self.spec.objective, ..Options::default() },
+            premium: self.spec.imbalance_premium,
+            scenarios: self.spec.scenarios,
+            reduce: self.spec.reduce,
+            seed: chunk_seed(item.seeds.seed, item.chunk),
+            truth_seed: chunk_seed(item.seeds.truth_seed, item.chunk),
+            ..backtest::Spec::default()
+        };
+        let report = backtest::run(&self.plants[k], &forecast, &spec, &|_, _| {})
+            .map_err(|error| SweepError::Backtest { item: item.number, error })?;
+        let solves = report.solves;
+        let mut outcomes = report.outcomes.into_iter();
+        let (Some(outcome), Some(bound)) =
+            (outcomes.find(|o| o.policy == item.policy.name()), outcomes.find(|o| o.policy == PERFECT_FORESIGHT))
+        else {
+            return Err(SweepError::Panicked(item.number));
+        };
+        Ok(ItemResult { outcome, bound, solves })
+    }
+}
+
+/// The forecast of the `n` local days from day `first` (`days`: each local day and its first
+/// interval).
+fn window(forecast: &Forecast, days: &[(NaiveDate, usize)], first: usize, n: usize) -> Forecast {
+    let from = days.get(first).map_or(forecast.intervals, |d| d.1);
+    let end = days.get(first + n).map_or(forecast.intervals, |d| d.1);
+    forecast.window(from, end.saturating_sub(from))
+}
+
+/// The seed chunk `chunk` runs with: `seed` itself for chunk 0, another (SplitMix64 of the
+/// seed and the chunk) for every later one.
+pub fn chunk_seed(seed: u64, chunk: u32) -> u64 {
+    if chunk == 0 {
+        return seed;
+    }
+    let mut z = seed ^ u64::from(chunk).wrapping_mul(0xD6E8_FEB8_6659_FD93);
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Every item of a checked spec (convenience for [`Sweep::items`]).
+pub fn items(spec: &SweepSpec) -> Result<Vec<ItemSpec>, ValidationErrors> {
+    Ok(Sweep::new(spec.clone())?.items())
+}
+
+/// Runs every item of `sweep` in this process (no database): the embedded default. Items
+/// run on `threads` threads (at least one), each taking the next; the results come back in
+/// item order whatever the threads did. `progress` hears of every finished item.
+pub fn run_local(
+    sweep: &Sweep,
+    threads: usize,
+    progress: &(dyn Fn(&ItemSpec, &ItemResult) + Sync),
+) -> Result<Vec<(ItemSpec, ItemResult)>, SweepError> {
+    let items = sweep.items();
+    let next = AtomicUsize::new(0);
+    let results: Mutex<HashMap<usize, Result<ItemResult, SweepError>>> = Mutex::new(HashMap::new());
+    std::thread::scope(|scope| {
+        for _ in 0..threads.clamp(1, items.len().max(1)) {
+            scope.spawn(|| loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = items.get(k) else { break };
+                let r = sweep.run_item(item);
+                if let Ok(result) = &r {
+                    progress(item, result);
+                }
+                let failed = r.is_err();
+                results.lock().unwrap_or_else(|e| e.into_inner()).insert(k, r);
+                if failed {
+                    // Stop taking items: the first failure (in item order) is the answer.
+                    next.store(items.len(), Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    // The first failure in item order, if any (later items may not have run).
+    if let Some(k) = (0..items.len()).find(|k| matches!(results.get(k), Some(Err(_)))) {
+        if let Some(Err(e)) = results.remove(&k) {
+            return Err(e);
+        }
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for (k, item) in items.into_iter().enumerate() {
+        match results.remove(&k) {
+            Some(Ok(r)) => out.push((item, r)),
+            _ => return Err(SweepError::Panicked(item.number)),
+        }
+    }
+    Ok(out)
+}
+
+/// Totals per (plant, seed pair, policy), then the perfect-foresight bound per (plant,
+/// seed pair), in the order they first appear in item order; each over the days of the
+/// items given (all of a finished sweep, or those done so far). The bound of a chunk is
+/// counted once, from its lowest-numbered item. Days are added in item order, so the totals
+/// are the same bit for bit however the items were run.
+pub fn summarise<'a>(results: impl IntoIterator<Item = (&'a ItemSpec, &'a ItemResult)>) -> Vec<Summary> {
+    let mut results: Vec<(&ItemSpec, &ItemResult)> = results.into_iter().collect();
+    results.sort_by_key(|(i, _)| i.number);
+    let mut policies: Vec<Summary> = Vec::new();
+    let mut bounds: Vec<Summary> = Vec::new();
+    let mut days: HashMap<(bool, usize), Vec<Figures>> = HashMap::new();
+    let mut bound_chunks: BTreeSet<(&str, SeedPair, u32)> = BTreeSet::new();
+    // The row of (plant, seeds, policy) in `rows`, added where new.
+    let row = |rows: &mut Vec<Summary>, item: &ItemSpec, policy: &str| -> usize {
+        rows.iter().position(|r| r.plant == item.plant && r.seeds == item.seeds && r.policy == policy).unwrap_or_else(|| {
+            rows.push(Summary {
+                plant: item.plant.clone(),
+                seeds: item.seeds,
+                policy: policy.to_string(),
+                chunks: 0,
+                days: 0,
+                solves: 0,
+                total: Figures::default(),
+            });
+            rows.len() - 1
+        })
+    };
+    for (item, result) in results {
+        let k = row(&mut policies, item, item.policy.name());
+        policies[k].chunks += 1;
+        policies[k].solves += result.outcome.days.iter().map(|d| u64::from(d.solves)).sum::<u64>();
+        days.entry((false, k)).or_default().extend(result.outcome.days.iter().map(|d| d.figures));
+        if bound_chunks.insert((item.plant.as_str(), item.seeds, item.chunk)) {
+            let k = row(&mut bounds, item, PERFECT_FORESIGHT);
+            bounds[k].chunks += 1;
+            bounds[k].solves += result.bound.days.iter().map(|d| u64::from(d.solves)).sum::<u64>();
+            days.entry((true, k)).or_default().extend(result.bound.days.iter().map(|d| d.figures));
+        }
+    }
+    for (bound, rows) in [(false, &mut policies), (true, &mut bounds)] {
+        for (k, r) in rows.iter_mut().enumerate() {
+            let d = days.remove(&(bound, k)).unwrap_or_default();
+            r.days = d.len();
+            r.total = Figures::total(&d);
+        }
+    }
+    policies.extend(bounds);
+    policies
+}
+
+/// A sweep's results as `vpp sweep run` and `vpp sweep results` write them (JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepReport {
+    /// The sweep's name (none for an in-process run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Items in all.
+    pub items: usize,
+    /// Items done.
+    pub done: usize,
+    /// Items waiting (or being run).
+    pub queued: usize,
+    /// Items that failed, with why (a failure is final: the same inputs fail the same way).
+    pub failed: Vec<FailedItem>,
+    /// Totals per plant, seed pair and policy over the items done, then the bound.
+    pub summary: Vec<Summary>,
+    /// Each item done, with its result and who ran it.
+    pub results: Vec<ItemRecord>,
+}
+
+/// An item that failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedItem {
+    /// The item.
+    pub item: ItemSpec,
+    /// Why.
+    pub error: String,
+    /// The worker that ran it.
+    pub worker: Option<String>,
+}
+
+/// An item done.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemRecord {
+    /// The item.
+    pub item: ItemSpec,
+    /// The worker that ran it (none in-process).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
+    /// What it found.
+    pub result: ItemResult,
+}
+
+impl SweepReport {
+    /// The report of an in-process run.
+    pub fn local(results: Vec<(ItemSpec, ItemResult)>) -> SweepReport {
+        let summary = summarise(results.iter().map(|(i, r)| (i, r)));
+        SweepReport {
+            name: None,
+            items: results.len(),
+            done: results.len(),
+            queued: 0,
+            failed: Vec::new(),
+            summary,
+            results: results.into_iter().map(|(item, result)| ItemRecord { item, worker: None, result }).collect(),
+        }
+    }
+
+    /// The summary as text: counts, then one line per plant, seed pair and policy.
+    pub fn text(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let name = self.name.as_deref().map(|n| format!("sweep {n}: ")).unwrap_or_default();
+        let _ = writeln!(s, "{name}{} items: {} done, {} queued, {} failed", self.items, self.done, self.queued, self.failed.len());
+        for f in &self.failed {
+            let _ = writeln!(s, "  item {} failed: {}", f.item.number, f.error);
+        }
+        if self.summary.is_empty() {
+            return s;
+        }
+        let _ = writeln!(
+            s,
+            "{:<16} {:>10} {:>10} {:<18} {:>6} {:>7} {:>8} {:>14} {:>10} {:>10}",
+            "plant", "seed", "truth", "policy", "days", "solves", "share %", "cost yuan", "imb MWh", "curt MWh"
+        );
+        for r in &self.summary {
+            let _ = writeln!(
+                s,
+                "{:<16} {:>10} {:>10} {:<18} {:>6} {:>7} {:>8.3} {:>14.0} {:>10.2} {:>10.2}",
+                r.plant,
+                r.seeds.seed,
+                r.seeds.truth_seed,
+                r.policy,
+                r.days,
+                r.solves,
+                100.0 * r.total.green_share,
+                r.total.cost_yuan,
+                r.total.imbalance_mwh,
+                r.total.curtailed_mwh
+            );
+        }
+        s
+    }
+}
+
+/// A sweep as the command line gives it (`vpp sweep plan`, `vpp sweep run`): files and
+/// flags, before they become a [`SweepSpec`]. Problems are named by flag.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SpecInput {
+    /// Plant file (TOML); repeat for plant variants, each named by its file's stem.
+    #[arg(long = "model", required = true)]
+    pub models: Vec<PathBuf>,
+    /// Generate the point forecast: summer-peak, spring-valley or windy-winter.
+    #[arg(long)]
+    pub day: Option<String>,
+    /// Or take this point forecast (JSON, whole local days, no bids).
+    #[arg(long)]
+    pub forecast: Option<PathBuf>,
+    /// Days to generate (default 7), or the first N local days of --forecast.
+    #[arg(long)]
+    pub days: Option<usize>,
+    /// Local days per item; each chunk is a backtest of its own from the plant's default
+    /// storage levels.
+    #[arg(long, default_value_t = 1)]
+    pub chunk_days: usize,
+    /// Interval length in minutes of a generated forecast (a re-plan at each interval).
+    #[arg(long, default_value_t = 60)]
+    pub interval: u32,
+    /// deterministic, stochastic or both.
+    #[arg(long, default_value = "both")]
+    pub policy: String,
+    /// The scenario sets: seed:truth_seed pairs, comma-separated (e.g. 1:2,3:4).
+    #[arg(long, default_value = "1:2")]
+    pub seeds: String,
+    /// Scenarios the stochastic policy draws each day.
+    #[arg(long, default_value_t = 20)]
+    pub scenarios: usize,
+    /// Scenarios it keeps of them (fast forward selection).
+    #[arg(long, default_value_t = 3)]
+    pub reduce: usize,
+    /// Real-time imbalance premium, yuan/MWh.
+    #[arg(long, default_value_t = crate::model::DEFAULT_IMBALANCE_PREMIUM)]
+    pub imbalance_premium: f64,
+    /// green-share, green-energy or cost.
+    #[arg(long, default_value = "green-share")]
+    pub objective: Objective,
+}
+
+impl SpecInput {
+    /// Reads the files and checks everything, naming each problem's flag.
+    pub fn into_sweep(self) -> Result<Sweep, ValidationErrors> {
+        let mut c = Collector::default();
+        let mut plants = Vec::new();
+        if self.models.is_empty() {
+            c.push("--model", "give at least one plant file");
+        }
+        for path in &self.models {
+            match std::fs::read_to_string(path) {
+                Ok(toml) => {
+                    let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                    plants.push(PlantVariant { name, toml });
+                }
+                Err(e) => c.push("--model", format!("cannot read {}: {e}", path.display())),
+            }
+        }
+        if self.days.is_some_and(|d| !(1..=MAX_DAYS).contains(&d)) {
+            c.push("--days", format!("must lie in 1..={MAX_DAYS}, got {}", self.days.unwrap_or_default()));
+        }
+        let forecast = match (&self.day, &self.forecast) {
+            (Some(_), Some(_)) => {
+                c.push("--forecast", "give --day KIND or --forecast FILE, not both");
+                None
+            }
+            (None, None) => {
+                c.push("--day", "give --day KIND (summer-peak, spring-valley, windy-winter) or --forecast FILE");
+                None
+            }
+            (Some(day), None) => {
+                Some(ForecastSpec::Generated { day: day.clone(), interval_minutes: self.interval, days: self.days.unwrap_or(7) })
+            }
+            (None, Some(path)) => match Forecast::load(path) {
+                Ok(f) => {
+                    let f = match (self.days, plants.first().and_then(|v| Plant::from_toml(&v.toml).ok())) {
+                        (Some(n), Some(p)) => {
+                            let starts: Vec<usize> =
+                                f.horizon(p.tz()).days().into_iter().filter_map(|(_, ts)| ts.first().copied()).collect();
+                            let end = starts.get(n).copied().unwrap_or(f.intervals);
+                            f.window(0, end)
+                        }
+                        _ => f,
+                    };
+                    Some(ForecastSpec::Given { forecast: Box::new(f) })
+                }
+                Err(e) => {
+                    c.push("--forecast", e.to_string());
+                    None
+                }
+            },
+        };
+        let policies = parse_policies(&self.policy).map_err(|e| c.push("--policy", e)).unwrap_or_default();
+        let seeds = parse_seeds(&self.seeds).map_err(|e| c.push("--seeds", e)).unwrap_or_default();
+        let Some(forecast) = forecast else {
+            // A problem naming --day or --forecast is recorded already.
+            return Err(c.finish().err().unwrap_or_else(|| ValidationErrors {
+                problems: vec![Problem { field: "--day".into(), message: "give --day KIND or --forecast FILE".into() }],
+            }));
+        };
+        c.finish()?;
+        let spec = SweepSpec {
+            plants,
+            forecast,
+            chunk_days: self.chunk_days,
+            policies,
+            seeds,
+            scenarios: self.scenarios,
+            reduce: self.reduce,
+            imbalance_premium: self.imbalance_premium,
+            objective: self.objective,
+        };
+        let given = matches!(spec.forecast, ForecastSpec::Given { .. });
+        Sweep::new(spec).map_err(|e| ValidationErrors {
+            problems: e
+                .problems
+                .into_iter()
+                .map(|p| Problem { field: flag_of(&p.field, &self.models, given), message: p.message })
+                .collect(),
+        })
+    }
+}
+
+/// The flag a spec field comes from.
+fn flag_of(field: &str, models: &[PathBuf], given: bool) -> String {
+    if let Some(rest) = field.strip_prefix("plants[") {
+        let (k, tail) = rest.split_once(']').unwrap_or((rest, ""));
+        let file = k.parse::<usize>().ok().and_then(|k| models.get(k)).map(|p| p.display().to_string()).unwrap_or_default();
+        let tail = tail.trim_start_matches('.');
+        return match tail {
+            "toml" | "" => format!("--model {file}"),
+            "name" => format!("--model {file} (its name)"),
+            _ => format!("--model {file}: {tail}"),
+        };
+    }
+    let flag = match field {
+        "chunk_days" => "--chunk-days",
+        "policies" => "--policy",
+        "seeds" => "--seeds",
+        "scenarios" => "--scenarios",
+        "reduce" => "--reduce",
+        "imbalance_premium" => "--imbalance-premium",
+        "forecast.day" => "--day",
+        "forecast.interval_minutes" => "--interval",
+        "forecast.days" => "--days",
+        f if f.starts_with("forecast.") && given => return format!("--forecast: {}", &f["forecast.".len()..]),
+        f if f.starts_with("forecast.") => return format!("--day: {}", &f["forecast.".len()..]),
+        other => other,
+    };
+    flag.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_pairs_and_policies_parse() {
+        assert_eq!(parse_seeds("1:2, 3:4").unwrap(), vec![SeedPair { seed: 1, truth_seed: 2 }, SeedPair { seed: 3, truth_seed: 4 }]);
+        assert!(parse_seeds("1:2,x:3").unwrap_err().contains("seed:truth_seed"));
+        assert!(parse_seeds("5").is_err());
+        assert_eq!(parse_policies("both").unwrap(), Policy::ALL.to_vec());
+        assert_eq!(parse_policies("stochastic").unwrap(), vec![Policy::Stochastic]);
+        assert!(parse_policies("random").unwrap_err().contains("or both"));
+    }
+
+    #[test]
+    fn chunk_zero_keeps_its_seed_and_later_chunks_differ() {
+        assert_eq!(chunk_seed(7, 0), 7);
+        let later: BTreeSet<u64> = (1..100).map(|c| chunk_seed(7, c)).collect();
+        assert_eq!(later.len(), 99);
+        assert!(!later.contains(&7));
+        assert_ne!(chunk_seed(7, 1), chunk_seed(8, 1));
+    }
+}
