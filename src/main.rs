@@ -134,6 +134,10 @@ enum Command {
         /// Draw each policy's realised share day by day as SVG here.
         #[arg(long)]
         plot: Option<PathBuf>,
+        /// Start every solve from scratch, not from the basis of the last solve of the same
+        /// shape (the figures are the same; this measures what warm starts save).
+        #[arg(long)]
+        cold_starts: bool,
     },
     /// Print the JSON Schema of the schedule files `vpp solve --json` writes.
     Schema,
@@ -781,6 +785,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             imbalance_premium,
             json,
             plot,
+            cold_starts,
         } => {
             use vpp_dispatch::backtest::{self, Policy};
             let plant = Plant::load(&plant_path)?;
@@ -815,6 +820,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 seed,
                 truth_seed,
                 truth: truth.as_deref().map(Forecast::load).transpose()?.map(|t| t.window(0, point.intervals)),
+                warm_starts: !cold_starts,
                 ..backtest::Spec::default()
             };
             let progress = |policy: &str, d: &backtest::Day| {

@@ -433,6 +433,7 @@ pub(crate) fn schedule(i: &ScheduleInfo, s: &Schedule, market_hours: f64) -> pb:
             rows: s.solver.rows as u64,
             build_ms: s.solver.build_ms,
             solve_ms: s.solver.solve_ms,
+            warm_started: s.solver.warm_started,
             options: s.solver.options.as_ref().map(|o| pb::SolvedWith {
                 objective: o.objective.clone(),
                 backend: o.backend.clone(),

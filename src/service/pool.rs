@@ -23,12 +23,20 @@ pub struct SolverLimits {
     pub max_queued: usize,
     /// Time limit per solve when the caller sets no deadline.
     pub default_time_limit: Duration,
+    /// LP shapes (plant × horizon × objective) whose latest final basis is kept to start
+    /// later solves of the same shape from (0: every solve starts cold).
+    pub warm_start_shapes: usize,
 }
 
 impl Default for SolverLimits {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        SolverLimits { max_concurrent: cores, max_queued: 4 * cores, default_time_limit: Duration::from_secs(120) }
+        SolverLimits {
+            max_concurrent: cores,
+            max_queued: 4 * cores,
+            default_time_limit: Duration::from_secs(120),
+            warm_start_shapes: model::DEFAULT_SHAPES,
+        }
     }
 }
 
@@ -36,6 +44,8 @@ pub(super) struct Pool {
     limits: SolverLimits,
     slots: Arc<Semaphore>,
     in_line: AtomicUsize,
+    /// Bases of recent solves, shared by all of them (see [`model::WarmStarts`]).
+    warm: model::WarmStarts,
 }
 
 struct InLine<'a>(&'a AtomicUsize);
@@ -58,7 +68,9 @@ impl Drop for Abandon {
 
 impl Pool {
     pub(super) fn new(limits: SolverLimits) -> Pool {
-        Pool { slots: Arc::new(Semaphore::new(limits.max_concurrent.max(1))), in_line: AtomicUsize::new(0), limits }
+        let warm =
+            if limits.warm_start_shapes > 0 { model::WarmStarts::keep(limits.warm_start_shapes) } else { model::WarmStarts::default() };
+        Pool { slots: Arc::new(Semaphore::new(limits.max_concurrent.max(1))), in_line: AtomicUsize::new(0), limits, warm }
     }
 }
 
@@ -98,6 +110,7 @@ impl Service {
             return Err(Error::DeadlineExceeded("the deadline passed while waiting for a solver slot".into()));
         }
         options.time_limit_s = Some(budget.as_secs_f64());
+        options.warm = pool.warm.clone();
         // Abandoned when this call is dropped (the caller went away) or at shutdown: the
         // solve stops at its next LP and the slot frees.
         let cancel = options.cancel.clone();

@@ -193,3 +193,44 @@ fn issue11_stitching_one_version_gives_back_its_totals() {
         assert!(differences(&w.schedule, &s, 1e-12).is_empty());
     }
 }
+
+/// Issue 16: warm starts across requests. With a basis cache, each fixture's first LP
+/// starts from the final basis of the fixture solved before it (same plant and horizon,
+/// other bounds and right-hand sides); the schedule is the cold one to 1e-6, on every
+/// objective, and a horizon of another shape starts cold without disturbing the others.
+#[test]
+fn a_solve_warm_started_from_another_day_agrees_with_a_cold_one() {
+    let plant = Plant::load(repo("models/xinyang.toml")).expect("plant");
+    let load = |name: &str| Forecast::load(repo(&format!("fixtures/forecasts/{name}.json"))).expect("fixture");
+    let days = ["summer-peak-60", "windy-winter-60", "spring-valley-60", "summer-peak-60"];
+    let mut failures = Vec::new();
+    for objective in [Objective::GreenShare, Objective::GreenEnergy, Objective::Cost] {
+        let warm = model::WarmStarts::keep(4);
+        for (n, name) in days.iter().enumerate() {
+            let fc = load(name);
+            let options = Options { objective, warm: warm.clone(), ..Options::default() };
+            let s = solve(&plant, &fc, &options);
+            let what = format!("{name} {} (solve {n})", objective.name());
+            assert_eq!(s.solver.warm_started, n > 0, "{what}: warm started");
+            let cold = solve(&plant, &fc, &Options { objective, backend: Backend::HighsCold, ..Options::default() });
+            assert!(!cold.solver.warm_started, "{what}: the cold backend starts cold");
+            let diff = differences(&s, &cold, 1e-6);
+            if !diff.is_empty() {
+                failures.push(format!("{what}: {} difference(s):\n  {}", diff.len(), diff[..diff.len().min(12)].join("\n  ")));
+            }
+            if n == 1 {
+                // Another shape in between: a 15-minute day starts cold and is kept beside.
+                let quarter = load("windy-winter-15");
+                let q = solve(&plant, &quarter, &Options { objective, warm: warm.clone(), ..Options::default() });
+                assert!(!q.solver.warm_started, "{what}: a 15-minute day has a shape of its own");
+            }
+        }
+        // Four hourly solves and one 15-minute one: one start found no basis of its shape per
+        // shape, every other one did.
+        assert_eq!(warm.hits_and_misses(), (3, 2), "{}", objective.name());
+    }
+    // Without a cache nothing is warm.
+    let s = solve(&plant, &load("summer-peak-60"), &Options::default());
+    assert!(!s.solver.warm_started);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -382,6 +382,44 @@ async fn a_full_day() {
     server.stop().await;
 }
 
+/// Issue 16: warm starts across requests, over the wire. The second day-ahead of the same
+/// shape starts from the first one's basis (its SolverReport says so) and is the schedule a
+/// cold solve of its stored inputs gives; with `warm_start_shapes = 0` every solve is cold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn day_aheads_start_from_the_last_basis_of_their_shape() {
+    for (extra, warm) in [("", true), ("[solver]\nwarm_start_shapes = 0\n", false)] {
+        let db = temp_db("warm");
+        let server = Running::start(&db, extra).await;
+        let mut dispatch = DispatchServiceClient::new(server.channel().await).max_decoding_message_size(64 << 20);
+        let (first_day, first) = future_day(5);
+        let (day, mut fc) = future_day(6);
+        let start = fc.start;
+        fc = Forecast { start, ..Forecast::load(repo("fixtures/forecasts/windy-winter-60.json")).unwrap() };
+        let one = dispatch.submit_day_ahead(req(Some(OPERATOR), day_ahead(first_day, &first, Default::default()))).await.unwrap();
+        assert!(!one.into_inner().solver.unwrap().warm_started, "the server's first solve starts cold");
+        let s = dispatch.submit_day_ahead(req(Some(OPERATOR), day_ahead(day, &fc, Default::default()))).await.unwrap().into_inner();
+        assert_eq!(s.solver.as_ref().unwrap().warm_started, warm, "config {extra:?}");
+        let inputs = dispatch
+            .get_schedule_inputs(req(Some(OPERATOR), pb::GetScheduleRequest { delivery_day: day.to_string(), version: 1 }))
+            .await
+            .unwrap()
+            .into_inner();
+        let stored_plant = Plant::from_toml(&inputs.plant_toml).unwrap();
+        let stored_fc: Forecast = serde_json::from_str(&inputs.forecast_json).unwrap();
+        let stored_options: vpp_dispatch::model::Options = serde_json::from_str(&inputs.options_json).unwrap();
+        let cold: Schedule = vpp_dispatch::model::solve(&stored_plant, &stored_fc, &stored_options).unwrap();
+        assert!(!cold.solver.warm_started);
+        assert_valid(&stored_plant, &stored_fc, &Asked::default(), &cold);
+        let totals = s.totals.unwrap();
+        assert!(near(totals.green_share, cold.totals.green_share, 1e-9), "{} vs {}", totals.green_share, cold.totals.green_share);
+        assert!(near(totals.cost_yuan, cold.totals.cost_yuan, 1e-9), "{} vs {}", totals.cost_yuan, cold.totals.cost_yuan);
+        for (p, c) in s.parks.iter().zip(&cold.parks) {
+            assert!(near(p.share_total, c.share_total, 1e-7), "{}: {} vs {}", p.name, p.share_total, c.share_total);
+        }
+        server.stop().await;
+    }
+}
+
 /// A bid is (bot, id) all the way through the LP: two bots may use the same id in the same
 /// hour, and on a 15-minute day each hourly bid is cleared as four LP bids that keep that
 /// identity (no `bot/id#k` string), grouped back into one award per bot.

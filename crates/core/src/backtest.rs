@@ -109,6 +109,10 @@ pub struct Spec {
     pub errors: ErrorModel,
     /// What happened (its point series), over the forecast's horizon; `None`: drawn.
     pub truth: Option<Forecast>,
+    /// Start each solve from the final basis of the last solve of the same shape (the day
+    /// before's day-ahead, or its re-plan at the same hour): each policy, and the bound,
+    /// keeps bases of its own, so the figures do not depend on how the threads interleave.
+    pub warm_starts: bool,
     /// Keep each realised day's schedule in the report (for checking; large over a year).
     pub keep_schedules: bool,
 }
@@ -125,6 +129,7 @@ impl Default for Spec {
             truth_seed: 2,
             errors: ErrorModel::default(),
             truth: None,
+            warm_starts: true,
             keep_schedules: false,
         }
     }
@@ -394,9 +399,10 @@ fn run_policy(
     let name = policy.map_or(PERFECT_FORESIGHT, Policy::name);
     let mut levels = spec.options.initial.clone();
     let mut out = Vec::with_capacity(days.len());
+    let warm = if spec.warm_starts { model::WarmStarts::keep(model::DEFAULT_SHAPES) } else { model::WarmStarts::default() };
     for (n, input) in days.iter().enumerate() {
         let fail = |at: String| move |error| BacktestError::Solve { policy: name.into(), day: input.day, at, error };
-        let options = Options { initial: levels.clone(), ..spec.options.clone() };
+        let options = Options { initial: levels.clone(), warm: warm.clone(), ..spec.options.clone() };
         let (day, closing) = match policy {
             None => {
                 let s = model::solve(plant, &input.truth, &options).map_err(fail(String::new()))?;
@@ -430,6 +436,8 @@ fn run_policy(
         levels = closing;
         out.push(day);
     }
+    let (hits, misses) = warm.hits_and_misses();
+    tracing::info!(policy = name, warm_starts = hits, cold_starts = misses, "backtest policy done");
     let total = Figures::total(out.iter().map(|d| &d.figures));
     Ok(Outcome { policy: name.into(), days: out, total })
 }

@@ -355,6 +355,11 @@ pub struct SolverReport {
     pub build_ms: f64,
     /// Time spent in the solver, ms.
     pub solve_ms: f64,
+    /// True when the first LP started from the final basis of an earlier solve of the same
+    /// shape (a warm start across requests) instead of from scratch; the schedule is the
+    /// same either way.
+    #[serde(default)]
+    pub warm_started: bool,
     /// The options the schedule was solved with (absent in schedules stored before they
     /// were recorded).
     #[serde(default)]

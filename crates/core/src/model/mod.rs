@@ -23,6 +23,7 @@ pub(crate) mod solver;
 mod stages;
 mod stochastic;
 mod storage;
+mod warm;
 mod wind_pv;
 
 use std::collections::BTreeMap;
@@ -36,6 +37,7 @@ use crate::domain::{Forecast, Plant, ValidationErrors};
 pub use solver::Backend;
 pub use stages::{export_mps, solve, solve_traced};
 pub use stochastic::{plan_first_stage, solve_held, solve_stochastic, DEFAULT_IMBALANCE_PREMIUM, MAX_SCENARIO_INTERVALS, MIN_PROBABILITY};
+pub use warm::{WarmStarts, DEFAULT_SHAPES};
 
 /// The rule that chooses among equal optima, as schedules name it: the highest green share
 /// among least-cost dispatches, then the canonical objective (keep green stored, move the
@@ -43,7 +45,7 @@ pub use stochastic::{plan_first_stage, solve_held, solve_stochastic, DEFAULT_IMB
 pub const TIE_BREAK: &str = "max-share-then-canonical/1";
 
 /// What the optimizer maximises first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Objective {
     /// Stage 1: the plant's green share, exactly (Dinkelbach); stage 2: least cost within
@@ -141,6 +143,10 @@ pub struct Options {
     /// shutting down): checked before every LP, and it ends the LP that runs.
     #[serde(skip)]
     pub cancel: Cancel,
+    /// Bases of earlier solves to start the first LP from (HiGHS backend; off by default,
+    /// see [`WarmStarts`]). The schedule is the same either way.
+    #[serde(skip)]
+    pub warm: WarmStarts,
 }
 
 /// A flag that abandons a running solve. Clones share the flag.
@@ -185,6 +191,7 @@ impl Default for Options {
             end_energy_mwh: BTreeMap::new(),
             time_limit_s: None,
             cancel: Cancel::default(),
+            warm: WarmStarts::default(),
         }
     }
 }

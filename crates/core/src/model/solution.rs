@@ -26,6 +26,8 @@ pub(crate) struct Report {
     pub(crate) premium: Option<f64>,
     /// The share–cost frontier, when asked for.
     pub(crate) frontier: Vec<FrontierPoint>,
+    /// The first LP started from the basis of an earlier solve of the same shape.
+    pub(crate) warm_started: bool,
 }
 
 /// Values this close to zero are printed as zero.
@@ -167,6 +169,7 @@ pub(crate) fn schedule(
             rows: report.rows,
             build_ms: report.build_ms,
             solve_ms: report.solve_ms,
+            warm_started: report.warm_started,
             options: Some(SolvedWith {
                 objective: options.objective.name().into(),
                 backend: report.backend.name().into(),

@@ -10,6 +10,7 @@ use good_lp::solvers::{ResolutionError, SolutionWithDual};
 use good_lp::{constraint, variable, Expression, ProblemVariables, Solution, SolverModel, Variable};
 
 use super::lp::{LinExpr, Lp, Sense};
+use super::warm::Basis;
 
 /// Which solver runs the LPs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -234,6 +235,8 @@ pub(crate) struct HighsSession {
     direction: Direction,
     /// Solved once: later solves are warm-started.
     warm: bool,
+    /// The next solve starts from a basis given by [`HighsSession::start_from`].
+    seeded: bool,
     /// The tight tolerances are set.
     tight: bool,
     /// The flag HiGHS's interrupt callback reads (kept alive here, as HiGHS holds a raw
@@ -312,8 +315,47 @@ impl HighsSession {
             extra: Vec::new(),
             direction: Direction::Minimise,
             warm: false,
+            seeded: false,
             tight: false,
         })
+    }
+
+    /// Starts the session's first solve from `basis`, the final basis of an earlier LP of
+    /// the same shape (see [`super::warm`]): by dual simplex, as new bounds and right-hand
+    /// sides may leave it primal infeasible. False, and the solve starts cold, when the
+    /// session has solved already, the basis does not fit or HiGHS refuses it.
+    pub(crate) fn start_from(&mut self, basis: &Basis) -> bool {
+        let Some(model) = self.model.as_mut() else { return false };
+        if self.warm || !self.extra.is_empty() || basis.cols.len() != self.cols.len() || basis.rows.len() != self.base_rows {
+            return false;
+        }
+        // SAFETY: the live HiGHS instance `model` owns, with as many columns and rows as
+        // the two arrays have entries (checked above).
+        let status = unsafe { highs_sys::Highs_setBasis(model.as_mut_ptr(), basis.cols.as_ptr(), basis.rows.as_ptr()) };
+        if status == highs_sys::STATUS_ERROR {
+            tracing::debug!("HiGHS refused the warm-start basis; starting cold");
+            // SAFETY: as above; clearing the solver drops whatever of the basis was taken.
+            unsafe { highs_sys::Highs_clearSolver(model.as_mut_ptr()) };
+            return false;
+        }
+        model.set_option("simplex_strategy", 1);
+        model.set_option("presolve", "off");
+        self.seeded = true;
+        true
+    }
+
+    /// The basis HiGHS ended its last solve with (rows of the base model only: `None`
+    /// when rows were added since, or before any solve).
+    pub(crate) fn basis(&mut self) -> Option<Basis> {
+        if !self.warm || !self.extra.is_empty() {
+            return None;
+        }
+        let model = self.model.as_mut()?;
+        let mut basis = Basis { cols: vec![0; self.cols.len()], rows: vec![0; self.base_rows] };
+        // SAFETY: the live HiGHS instance `model` owns; the arrays have one entry per
+        // column and per row of its model (no rows were added: checked above).
+        let status = unsafe { highs_sys::Highs_getBasis(model.as_mut_ptr(), basis.cols.as_mut_ptr(), basis.rows.as_mut_ptr()) };
+        (status != highs_sys::STATUS_ERROR).then_some(basis)
     }
 
     /// Brings HiGHS's copy of the model up to `lp` and `objective`; returns how many
@@ -461,7 +503,7 @@ impl HighsSession {
             };
             // A warm start that ends without a verdict (status Unknown: numerical trouble
             // from the old basis) is solved once more from scratch.
-            if matches!(outcome, Err(Failure::Other(_))) && self.warm && !cold && attempt == 1 {
+            if matches!(outcome, Err(Failure::Other(_))) && (self.warm || self.seeded) && !cold && attempt == 1 {
                 tracing::debug!(?status, "warm-started solve ended without a verdict; solving again from scratch");
                 model = highs::Model::from(solved);
                 cold = true;
@@ -470,7 +512,8 @@ impl HighsSession {
             break (solved, outcome);
         };
         let mut model = highs::Model::from(solved);
-        if !self.warm || cold {
+        if !self.warm || cold || self.seeded {
+            self.seeded = false;
             // Every later solve starts from a primal-feasible basis (only the objective
             // changed, a row was added that the optimum satisfies, or bounds were fixed at
             // the optimum's values): primal simplex, and no presolve (which would discard

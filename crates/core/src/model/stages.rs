@@ -22,6 +22,7 @@ use crate::domain::{Forecast, Plant, Schedule};
 use super::builder::{Builder, Built};
 use super::lp::{Family, LinExpr, RowId, Sense, Var};
 use super::solver::{self, Backend, Direction, Failure, HighsSession, RawSolution};
+use super::warm::Shape;
 use super::{diagnose, solution, DispatchError, Objective, Options};
 
 /// A reduced cost or dual below this (relative to the objective's largest coefficient) is
@@ -115,10 +116,17 @@ pub(crate) fn run_stages(
         deadline,
         diagnose,
         canonical_stage: tie_break,
+        shape: None,
+        warm_started: false,
     };
     if options.backend == Backend::Highs {
         let t = Instant::now();
         run.session = HighsSession::new(&run.b.lp, &options.cancel);
+        if let (Some(session), true) = (run.session.as_mut(), options.warm.is_on()) {
+            let shape = Shape::of(&run.b.lp, options.objective);
+            run.warm_started = options.warm.get(&shape).is_some_and(|basis| session.start_from(&basis));
+            run.shape = Some(shape);
+        }
         run.build_ms += t.elapsed().as_secs_f64() * 1e3;
     }
     tracing::debug!(variables = run.variables, rows = run.rows, build_ms = run.build_ms, "model built");
@@ -177,6 +185,7 @@ pub(crate) fn run_stages(
         rows: run.rows,
         build_ms: run.build_ms,
         solve_ms: run.solve_ms,
+        warm_started: run.warm_started,
     };
     Ok(Staged { b: run.b, x, duals, report, warnings: run.warnings })
 }
@@ -216,6 +225,11 @@ struct Run<'a> {
     diagnose: bool,
     /// Run the canonical stage after the greenest least-cost one (see [`Staging`]).
     canonical_stage: bool,
+    /// The base LP's shape, while its first LP's final basis is still to be kept for later
+    /// runs (see [`super::warm`]).
+    shape: Option<Shape>,
+    /// The first LP started from an earlier run's basis.
+    warm_started: bool,
 }
 
 impl Run<'_> {
@@ -260,6 +274,11 @@ impl Run<'_> {
         let total_ms = started.elapsed().as_secs_f64() * 1e3;
         match result {
             Ok(sol) => {
+                if let (Some(shape), Some(session)) = (self.shape.take(), self.session.as_mut()) {
+                    if let Some(basis) = session.basis() {
+                        self.options.warm.put(shape, basis);
+                    }
+                }
                 self.solves += 1;
                 self.solve_ms += sol.solve_ms;
                 self.build_ms += total_ms - sol.solve_ms;

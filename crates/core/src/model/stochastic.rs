@@ -59,8 +59,11 @@ pub fn solve_stochastic(plant: &Plant, forecast: &Forecast, options: &Options, p
     let budget = Budget { options, started };
     // The plan on this thread; the deterministic plan, EEV and WS (independent of it) on
     // another: each LP has its own HiGHS instance, so the figures do not depend on it.
+    // The evaluations start every LP cold: bases kept by the caller's warm starts would
+    // make them depend on which thread solved first.
+    let cold = Options { warm: super::WarmStarts::default(), ..options.clone() };
     let (rp, valued) = std::thread::scope(|scope| {
-        let valued = scope.spawn(|| value(plant, forecast, &outcomes, options, premium, &budget));
+        let valued = scope.spawn(|| value(plant, forecast, &outcomes, &cold, premium, &budget));
         let rp =
             Joint::build(plant, &outcomes, options, premium, Link::Shared).and_then(|j| j.solve(plant, forecast, &budget.options()?, true));
         (rp, valued.join())

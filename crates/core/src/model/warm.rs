@@ -1,0 +1,210 @@
+//! Warm starts across requests (issue 16): the final simplex bases of recent solves, kept
+//! by the shape of their LP, so that a new run's first LP starts from the basis an earlier
+//! run of the same shape ended its first LP with, instead of from scratch.
+//!
+//! Day-ahead LPs of one plant differ from day to day only in bounds, right-hand sides and
+//! costs: the matrix, and so the shape, is the same. A basis that was optimal yesterday is
+//! a few dual simplex iterations from today's optimum, where a cold start runs presolve
+//! and a full simplex (12.5 of the windy-winter day's 20.7 ms).
+//!
+//! What a start from a basis changes is the path to the optimum, not the optimum: the
+//! tie-break stages pick one vertex by a fixed rule (see `stages`), so the schedule is the
+//! same, to the solver's tolerances, whichever basis the first LP started from.
+//!
+//! The cache is off unless asked for ([`WarmStarts::keep`]): the service keeps one for
+//! all its solves, the backtest one per policy (so that its figures do not depend on how
+//! its threads interleave). Clones share the cache.
+
+use std::collections::VecDeque;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+
+use super::lp::Lp;
+use super::Objective;
+
+/// A simplex basis as HiGHS states it: one status per column and per row
+/// (`kHighsBasisStatus`: lower, basic, upper, zero, nonbasic).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Basis {
+    pub(crate) cols: Vec<highs_sys::HighsInt>,
+    pub(crate) rows: Vec<highs_sys::HighsInt>,
+}
+
+/// What identifies an LP's shape: its columns, and each row's family, sense and which
+/// columns it touches (not the coefficients, bounds or right-hand sides that vary from
+/// request to request), with the objective whose first LP the basis solved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Shape {
+    cols: usize,
+    rows: usize,
+    objective: Objective,
+    fingerprint: u64,
+}
+
+impl Shape {
+    /// The shape of `lp`'s first LP for `objective`.
+    pub(crate) fn of(lp: &Lp, objective: Objective) -> Shape {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        for r in &lp.rows {
+            (r.name.family as u8, r.sense as u8, r.end - r.start).hash(&mut h);
+            for &(v, _) in lp.terms(r) {
+                v.0.hash(&mut h);
+            }
+        }
+        for c in &lp.cols {
+            // Free columns and integers change what a basis means for them (a column fixed
+            // at zero, PV at night, is a bound like any other).
+            (c.integer, c.lo.is_finite(), c.hi.is_finite()).hash(&mut h);
+        }
+        Shape { cols: lp.cols.len(), rows: lp.rows.len(), objective, fingerprint: h.finish() }
+    }
+}
+
+/// How many shapes a cache keeps by default: every remaining-horizon length of a day of
+/// 15-minute re-plans (96), with room for a second objective's day-ahead.
+pub const DEFAULT_SHAPES: usize = 128;
+
+/// The most recent basis of each of the last `capacity` shapes solved.
+struct Bases {
+    capacity: usize,
+    /// Most recently used first.
+    entries: VecDeque<(Shape, Arc<Basis>)>,
+    hits: u64,
+    misses: u64,
+}
+
+/// Final bases of recent solves, by LP shape; off by default. Clones share the cache.
+#[derive(Clone, Default)]
+pub struct WarmStarts(Option<Arc<Mutex<Bases>>>);
+
+impl WarmStarts {
+    /// A cache of the latest basis of each of the `capacity` most recently solved shapes.
+    pub fn keep(capacity: usize) -> WarmStarts {
+        let bases = Bases { capacity: capacity.max(1), entries: VecDeque::new(), hits: 0, misses: 0 };
+        WarmStarts(Some(Arc::new(Mutex::new(bases))))
+    }
+
+    /// True when bases are kept.
+    pub fn is_on(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// How many starts found a basis of their shape, and how many did not.
+    pub fn hits_and_misses(&self) -> (u64, u64) {
+        self.0.as_ref().map_or((0, 0), |b| {
+            let b = lock(b);
+            (b.hits, b.misses)
+        })
+    }
+
+    /// The latest basis of `shape`, if one is kept.
+    pub(crate) fn get(&self, shape: &Shape) -> Option<Arc<Basis>> {
+        let mut b = lock(self.0.as_ref()?);
+        match b.entries.iter().position(|(s, _)| s == shape) {
+            Some(k) => {
+                b.hits += 1;
+                let entry = b.entries.remove(k)?;
+                let basis = entry.1.clone();
+                b.entries.push_front(entry);
+                Some(basis)
+            }
+            None => {
+                b.misses += 1;
+                None
+            }
+        }
+    }
+
+    /// Keeps `basis` as the latest of `shape` (a basis of another length is not kept).
+    pub(crate) fn put(&self, shape: Shape, basis: Basis) {
+        let Some(bases) = self.0.as_ref() else { return };
+        if basis.cols.len() != shape.cols || basis.rows.len() != shape.rows {
+            return;
+        }
+        let mut b = lock(bases);
+        if let Some(k) = b.entries.iter().position(|(s, _)| *s == shape) {
+            b.entries.remove(k);
+        }
+        b.entries.push_front((shape, Arc::new(basis)));
+        let capacity = b.capacity;
+        b.entries.truncate(capacity);
+    }
+}
+
+/// The cache's lock, also after a panic elsewhere while it was held (its entries are
+/// replaced whole, so they are never half-written).
+fn lock(bases: &Mutex<Bases>) -> std::sync::MutexGuard<'_, Bases> {
+    bases.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl std::fmt::Debug for WarmStarts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            None => f.write_str("WarmStarts(off)"),
+            Some(b) => {
+                let b = lock(b);
+                write!(f, "WarmStarts({} of {} shapes, {} hits, {} misses)", b.entries.len(), b.capacity, b.hits, b.misses)
+            }
+        }
+    }
+}
+
+/// Options compare by what they ask, not by the bases they may start from.
+impl PartialEq for WarmStarts {
+    fn eq(&self, _: &WarmStarts) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(cols: usize, fingerprint: u64) -> Shape {
+        Shape { cols, rows: 1, objective: Objective::Cost, fingerprint }
+    }
+
+    fn basis(cols: usize) -> Basis {
+        Basis { cols: vec![0; cols], rows: vec![1] }
+    }
+
+    #[test]
+    fn keeps_the_latest_basis_of_the_most_recent_shapes() {
+        let w = WarmStarts::keep(2);
+        assert!(w.get(&shape(1, 1)).is_none());
+        w.put(shape(1, 1), basis(1));
+        w.put(shape(2, 2), basis(2));
+        assert!(w.get(&shape(1, 1)).is_some(), "shape 1 kept");
+        // Shape 1 was used last: shape 2 is the one dropped for shape 3.
+        w.put(shape(3, 3), basis(3));
+        assert!(w.get(&shape(2, 2)).is_none());
+        assert!(w.get(&shape(1, 1)).is_some());
+        assert!(w.get(&shape(3, 3)).is_some());
+        // A basis that does not fit its shape is not kept.
+        w.put(shape(4, 4), basis(5));
+        assert!(w.get(&shape(4, 4)).is_none());
+        assert_eq!(w.hits_and_misses(), (3, 3));
+        // Off: nothing kept, nothing counted.
+        let off = WarmStarts::default();
+        off.put(shape(1, 1), basis(1));
+        assert!(off.get(&shape(1, 1)).is_none());
+        assert_eq!(off.hits_and_misses(), (0, 0));
+    }
+
+    #[test]
+    fn a_shape_is_its_structure_not_its_numbers() {
+        let mut a = Lp::default();
+        let x = a.var(0.0, 1.0);
+        let y = a.var(0.0, 2.0);
+        a.row(super::super::lp::Family::Balance, 0, Some(0), vec![(x, 1.0), (y, 1.0)], super::super::lp::Sense::Eq, 1.0);
+        let mut b = a.clone();
+        b.cols[1].hi = 5.0;
+        b.rows[0].rhs = 3.0;
+        b.coefs[0].1 = 2.0;
+        assert_eq!(Shape::of(&a, Objective::Cost), Shape::of(&b, Objective::Cost));
+        assert_ne!(Shape::of(&a, Objective::Cost), Shape::of(&a, Objective::GreenShare));
+        let mut c = a.clone();
+        c.coefs[1].0 = x;
+        assert_ne!(Shape::of(&a, Objective::Cost), Shape::of(&c, Objective::Cost));
+    }
+}
