@@ -14,9 +14,9 @@
 //! ≥ 11 solves plus 11 HiGHS-alone runs ≈ 20 min) runs only with `VPP_BENCH_YEAR=1`;
 //! `examples/bench_report.rs` measures it once by default.
 //!
-//! `day-ahead 60 min, green-share, across requests/{cold,warm}/KIND`: each kind of hourly
-//! day solved from scratch, and started from the basis another kind's day left in a
-//! `model::WarmStarts` cache (issue 16, warm starts across requests).
+//! `day-ahead 60 min, green-share, across requests/{cold,warm}/KIND`: the second day of a
+//! two-day run of each kind, solved from scratch, and started from the bases its day
+//! before left in a `model::WarmStarts` cache (issue 16, warm starts across requests).
 //!
 //! `stochastic/N`: the stochastic day-ahead (`model::solve_stochastic`: the plan, the
 //! deterministic plan, EEV and WS) over N scenarios of the windy-winter hourly fixture
@@ -56,30 +56,30 @@ fn bench_case(c: &mut Criterion, plant: &Plant, case: &common::Case, samples: us
     g.finish();
 }
 
-/// Warm starts across requests (issue 16): each kind of hourly day-ahead, green-share,
-/// solved from scratch (`cold/KIND`) and started from the final basis of another kind's
-/// day-ahead (`warm/KIND`: that other day is solved untimed before each timed solve, so
-/// the cache holds its basis, not the timed day's own).
+/// Warm starts across requests (issue 16): the second day of a two-day run of each kind of
+/// hourly day, green-share, solved from scratch (`cold/KIND`) and started from the final
+/// bases its day before left in a `model::WarmStarts` cache (`warm/KIND`: the day before is
+/// solved untimed before each timed solve, so the cache holds its bases, not the timed
+/// day's own).
 fn warm(c: &mut Criterion, plant: &Plant) {
     use vpp_dispatch::synth::{generate, DayKind};
 
-    let kinds = DayKind::ALL;
-    let days: Vec<_> = kinds.iter().map(|&k| generate(plant, k, 60, 1)).collect();
     let mut g = c.benchmark_group("day-ahead 60 min, green-share, across requests");
     g.sample_size(30).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(5));
-    for (k, kind) in kinds.iter().enumerate() {
-        let (day, before) = (&days[k], &days[(k + 2) % 3]);
+    for kind in DayKind::ALL {
+        let two = generate(plant, kind, 60, 2);
+        let (before, day) = (two.window(0, 24), two.window(24, 24));
         g.bench_function(BenchmarkId::new("cold", kind.as_str()), |b| {
-            b.iter(|| model::solve(plant, day, &common::green_share()).expect("solve"))
+            b.iter(|| model::solve(plant, &day, &common::green_share()).expect("solve"))
         });
         let options = model::Options { warm: model::WarmStarts::keep(4), ..common::green_share() };
         g.bench_function(BenchmarkId::new("warm", kind.as_str()), |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    model::solve(plant, before, &options).expect("solve");
+                    model::solve(plant, &before, &options).expect("solve");
                     let started = std::time::Instant::now();
-                    let s = model::solve(plant, day, &options).expect("solve");
+                    let s = model::solve(plant, &day, &options).expect("solve");
                     total += started.elapsed();
                     assert!(s.solver.warm_started);
                 }

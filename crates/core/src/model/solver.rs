@@ -235,8 +235,10 @@ pub(crate) struct HighsSession {
     direction: Direction,
     /// Solved once: later solves are warm-started.
     warm: bool,
-    /// The next solve starts from a basis given by [`HighsSession::start_from`].
-    seeded: bool,
+    /// A basis to start the next solve from ([`HighsSession::seed`]).
+    pending: Option<std::sync::Arc<Basis>>,
+    /// The last solve started from a seeded basis.
+    last_seeded: bool,
     /// The tight tolerances are set.
     tight: bool,
     /// The flag HiGHS's interrupt callback reads (kept alive here, as HiGHS holds a raw
@@ -315,45 +317,55 @@ impl HighsSession {
             extra: Vec::new(),
             direction: Direction::Minimise,
             warm: false,
-            seeded: false,
+            pending: None,
+            last_seeded: false,
             tight: false,
         })
     }
 
-    /// Starts the session's first solve from `basis`, the final basis of an earlier LP of
-    /// the same shape (see [`super::warm`]): by dual simplex, as new bounds and right-hand
-    /// sides may leave it primal infeasible. False, and the solve starts cold, when the
-    /// session has solved already, the basis does not fit or HiGHS refuses it.
-    pub(crate) fn start_from(&mut self, basis: &Basis) -> bool {
-        let Some(model) = self.model.as_mut() else { return false };
-        if self.warm || !self.extra.is_empty() || basis.cols.len() != self.cols.len() || basis.rows.len() != self.base_rows {
+    /// Starts the next solve from `basis`, the final basis of an earlier LP of the same
+    /// shape (see [`super::warm`]), by dual simplex: new bounds and right-hand sides may
+    /// leave it primal infeasible. Taken after the model is brought up to date, if it fits
+    /// (as many columns and rows as HiGHS then has) and HiGHS accepts it; otherwise the
+    /// solve starts as it would have. [`HighsSession::seeded`] tells which.
+    pub(crate) fn seed(&mut self, basis: std::sync::Arc<Basis>) {
+        self.pending = Some(basis);
+    }
+
+    /// True when the last solve started from a basis given by [`HighsSession::seed`].
+    pub(crate) fn seeded(&self) -> bool {
+        self.last_seeded
+    }
+
+    /// Sets the pending basis, if any and if it fits; true when HiGHS took it.
+    fn take_pending(&mut self, model: &mut highs::Model) -> bool {
+        let Some(basis) = self.pending.take() else { return false };
+        let rows = self.base_rows + self.extra.len();
+        if basis.cols.len() != self.cols.len() || basis.rows.len() != rows {
             return false;
         }
         // SAFETY: the live HiGHS instance `model` owns, with as many columns and rows as
         // the two arrays have entries (checked above).
         let status = unsafe { highs_sys::Highs_setBasis(model.as_mut_ptr(), basis.cols.as_ptr(), basis.rows.as_ptr()) };
         if status == highs_sys::STATUS_ERROR {
-            tracing::debug!("HiGHS refused the warm-start basis; starting cold");
-            // SAFETY: as above; clearing the solver drops whatever of the basis was taken.
-            unsafe { highs_sys::Highs_clearSolver(model.as_mut_ptr()) };
+            tracing::debug!("HiGHS refused the warm-start basis");
             return false;
         }
         model.set_option("simplex_strategy", 1);
         model.set_option("presolve", "off");
-        self.seeded = true;
         true
     }
 
-    /// The basis HiGHS ended its last solve with (rows of the base model only: `None`
-    /// when rows were added since, or before any solve).
+    /// The basis HiGHS ended its last solve with (`None` before any solve).
     pub(crate) fn basis(&mut self) -> Option<Basis> {
-        if !self.warm || !self.extra.is_empty() {
+        if !self.warm {
             return None;
         }
+        let rows = self.base_rows + self.extra.len();
         let model = self.model.as_mut()?;
-        let mut basis = Basis { cols: vec![0; self.cols.len()], rows: vec![0; self.base_rows] };
+        let mut basis = Basis { cols: vec![0; self.cols.len()], rows: vec![0; rows] };
         // SAFETY: the live HiGHS instance `model` owns; the arrays have one entry per
-        // column and per row of its model (no rows were added: checked above).
+        // column and per row of its model (its base rows and the extra ones sent since).
         let status = unsafe { highs_sys::Highs_getBasis(model.as_mut_ptr(), basis.cols.as_mut_ptr(), basis.rows.as_mut_ptr()) };
         (status != highs_sys::STATUS_ERROR).then_some(basis)
     }
@@ -469,10 +481,12 @@ impl HighsSession {
             self.tight = tight;
         }
         let rebounded = self.sync(&mut model, lp, objective, direction)?;
+        let seeded = self.take_pending(&mut model);
+        self.last_seeded = seeded;
         // When most columns were just fixed (the colour attribution, MILP duals), presolve
         // removes them and a cold dual simplex on what is left beats re-pivoting the whole
         // model from the old basis (year, cost mode: 2.1 s against ≈ 27 s).
-        let mut cold = self.warm && rebounded * 2 > self.cols.len();
+        let mut cold = self.warm && rebounded * 2 > self.cols.len() && !seeded;
         let mut solve_ms = 0.0;
         let mut attempt = 0;
         let (solved, outcome) = loop {
@@ -503,7 +517,7 @@ impl HighsSession {
             };
             // A warm start that ends without a verdict (status Unknown: numerical trouble
             // from the old basis) is solved once more from scratch.
-            if matches!(outcome, Err(Failure::Other(_))) && (self.warm || self.seeded) && !cold && attempt == 1 {
+            if matches!(outcome, Err(Failure::Other(_))) && (self.warm || seeded) && !cold && attempt == 1 {
                 tracing::debug!(?status, "warm-started solve ended without a verdict; solving again from scratch");
                 model = highs::Model::from(solved);
                 cold = true;
@@ -512,8 +526,7 @@ impl HighsSession {
             break (solved, outcome);
         };
         let mut model = highs::Model::from(solved);
-        if !self.warm || cold || self.seeded {
-            self.seeded = false;
+        if !self.warm || cold || seeded {
             // Every later solve starts from a primal-feasible basis (only the objective
             // changed, a row was added that the optimum satisfies, or bounds were fixed at
             // the optimum's values): primal simplex, and no presolve (which would discard

@@ -116,17 +116,13 @@ pub(crate) fn run_stages(
         deadline,
         diagnose,
         canonical_stage: tie_break,
-        shape: None,
+        keep_next: false,
         warm_started: false,
     };
     if options.backend == Backend::Highs {
         let t = Instant::now();
         run.session = HighsSession::new(&run.b.lp, &options.cancel);
-        if let (Some(session), true) = (run.session.as_mut(), options.warm.is_on()) {
-            let shape = Shape::of(&run.b.lp, options.objective);
-            run.warm_started = options.warm.get(&shape).is_some_and(|basis| session.start_from(&basis));
-            run.shape = Some(shape);
-        }
+        run.keep_next = options.warm.is_on();
         run.build_ms += t.elapsed().as_secs_f64() * 1e3;
     }
     tracing::debug!(variables = run.variables, rows = run.rows, build_ms = run.build_ms, "model built");
@@ -145,6 +141,7 @@ pub(crate) fn run_stages(
             iterations = iters;
             let floor = (share - options.share_tolerance).max(0.0);
             let row = run.push_share_floor(Family::ShareFloor, floor);
+            run.keep_next = options.warm.is_on();
             let fin = run.solve(&cost, Direction::Minimise, true)?;
             (share, fin, Some(row))
         }
@@ -156,6 +153,7 @@ pub(crate) fn run_stages(
             expr.constant -= floor;
             let subject = run.b.lp.subject(&plant.name);
             let row = run.b.lp.row_expr(Family::GreenFloor, subject, &expr, Sense::Ge);
+            run.keep_next = options.warm.is_on();
             let fin = run.solve(&cost, Direction::Minimise, true)?;
             (best.objective, fin, Some(row))
         }
@@ -225,10 +223,11 @@ struct Run<'a> {
     diagnose: bool,
     /// Run the canonical stage after the greenest least-cost one (see [`Staging`]).
     canonical_stage: bool,
-    /// The base LP's shape, while its first LP's final basis is still to be kept for later
-    /// runs (see [`super::warm`]).
-    shape: Option<Shape>,
-    /// The first LP started from an earlier run's basis.
+    /// The next LP starts from the basis an earlier run's LP of its shape ended with, if
+    /// one is kept, and its own final basis is kept for later runs (see [`super::warm`]):
+    /// the first LP of a run, and the least-cost LP after a share or green floor.
+    keep_next: bool,
+    /// An LP started from an earlier run's basis.
     warm_started: bool,
 }
 
@@ -263,6 +262,19 @@ impl Run<'_> {
             }
             None => None,
         };
+        // Warm starts across runs: only outside the tie-break stages, whose LPs carry rows
+        // of this run's own optimal face.
+        let kept = std::mem::take(&mut self.keep_next) && !self.tie_break && self.options.warm.is_on();
+        let shape = match self.session.as_mut() {
+            Some(session) if kept => {
+                let shape = Shape::of(&self.b.lp, self.options.objective);
+                if let Some(basis) = self.options.warm.get(&shape) {
+                    session.seed(basis);
+                }
+                Some(shape)
+            }
+            _ => None,
+        };
         let started = Instant::now();
         let result = match self.session.as_mut() {
             Some(session) => {
@@ -274,7 +286,9 @@ impl Run<'_> {
         let total_ms = started.elapsed().as_secs_f64() * 1e3;
         match result {
             Ok(sol) => {
-                if let (Some(shape), Some(session)) = (self.shape.take(), self.session.as_mut()) {
+                tracing::trace!(lp = self.solves + 1, solve_ms = sol.solve_ms, tie_break = self.tie_break, "LP solved");
+                if let (Some(shape), Some(session)) = (shape, self.session.as_mut()) {
+                    self.warm_started |= session.seeded();
                     if let Some(basis) = session.basis() {
                         self.options.warm.put(shape, basis);
                     }
