@@ -171,6 +171,22 @@ pub(crate) fn day_ahead(day: NaiveDate, fc: &Forecast, options: pb::SolveOptions
     }
 }
 
+/// Version 1 of `day` as stored (its inputs), solved again in process from those inputs
+/// alone (from scratch), the schedule checked: `(inputs, forecast, schedule)`.
+async fn resolve_stored(dispatch: &mut DispatchServiceClient<Channel>, day: NaiveDate) -> (pb::ScheduleInputs, Forecast, Schedule) {
+    let inputs = dispatch
+        .get_schedule_inputs(req(Some(OPERATOR), pb::GetScheduleRequest { delivery_day: day.to_string(), version: 1 }))
+        .await
+        .unwrap()
+        .into_inner();
+    let plant = Plant::from_toml(&inputs.plant_toml).unwrap();
+    let fc: Forecast = serde_json::from_str(&inputs.forecast_json).unwrap();
+    let options: vpp_dispatch::model::Options = serde_json::from_str(&inputs.options_json).unwrap();
+    let again: Schedule = vpp_dispatch::model::solve(&plant, &fc, &options).unwrap();
+    assert_valid(&plant, &fc, &Asked::default(), &again);
+    (inputs, fc, again)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_day() {
     let db = temp_db("day");
@@ -236,17 +252,8 @@ async fn a_full_day() {
     assert!(dear.accepted_mw < 1e-6 && dear.status == pb::AwardStatus::OutOfTheMoney as i32, "{dear:?}");
 
     // The stored inputs re-solve to the same figures, and the schedule checks.
-    let inputs = dispatch
-        .get_schedule_inputs(req(Some(OPERATOR), pb::GetScheduleRequest { delivery_day: day.to_string(), version: 1 }))
-        .await
-        .unwrap()
-        .into_inner();
-    let stored_plant = Plant::from_toml(&inputs.plant_toml).unwrap();
-    let stored_fc: Forecast = serde_json::from_str(&inputs.forecast_json).unwrap();
-    let stored_options: vpp_dispatch::model::Options = serde_json::from_str(&inputs.options_json).unwrap();
+    let (inputs, stored_fc, again) = resolve_stored(&mut dispatch, day).await;
     assert_eq!(stored_fc.bids.len(), 4, "the cleared bids are part of the inputs");
-    let again: Schedule = vpp_dispatch::model::solve(&stored_plant, &stored_fc, &stored_options).unwrap();
-    assert_valid(&stored_plant, &stored_fc, &Asked::default(), &again);
     let totals = s.totals.unwrap();
     assert!(near(again.totals.green_share, totals.green_share, 1e-9));
     assert!(near(again.totals.cost_yuan, totals.cost_yuan, 1e-9));
@@ -399,17 +406,8 @@ async fn day_aheads_start_from_the_last_basis_of_their_shape() {
         assert!(!one.into_inner().solver.unwrap().warm_started, "the server's first solve starts cold");
         let s = dispatch.submit_day_ahead(req(Some(OPERATOR), day_ahead(day, &fc, Default::default()))).await.unwrap().into_inner();
         assert_eq!(s.solver.as_ref().unwrap().warm_started, warm, "config {extra:?}");
-        let inputs = dispatch
-            .get_schedule_inputs(req(Some(OPERATOR), pb::GetScheduleRequest { delivery_day: day.to_string(), version: 1 }))
-            .await
-            .unwrap()
-            .into_inner();
-        let stored_plant = Plant::from_toml(&inputs.plant_toml).unwrap();
-        let stored_fc: Forecast = serde_json::from_str(&inputs.forecast_json).unwrap();
-        let stored_options: vpp_dispatch::model::Options = serde_json::from_str(&inputs.options_json).unwrap();
-        let cold: Schedule = vpp_dispatch::model::solve(&stored_plant, &stored_fc, &stored_options).unwrap();
+        let (_, _, cold) = resolve_stored(&mut dispatch, day).await;
         assert!(!cold.solver.warm_started);
-        assert_valid(&stored_plant, &stored_fc, &Asked::default(), &cold);
         let totals = s.totals.unwrap();
         assert!(near(totals.green_share, cold.totals.green_share, 1e-9), "{} vs {}", totals.green_share, cold.totals.green_share);
         assert!(near(totals.cost_yuan, cold.totals.cost_yuan, 1e-9), "{} vs {}", totals.cost_yuan, cold.totals.cost_yuan);
