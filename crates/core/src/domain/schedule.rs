@@ -355,9 +355,9 @@ pub struct SolverReport {
     pub build_ms: f64,
     /// Time spent in the solver, ms.
     pub solve_ms: f64,
-    /// True when the first LP started from the final basis of an earlier solve of the same
-    /// shape (a warm start across requests) instead of from scratch; the schedule is the
-    /// same either way.
+    /// True when an LP (the first, or the least-cost one after the share floor) started
+    /// from the final basis of an earlier solve of the same shape (a warm start across
+    /// requests); the schedule is the same either way.
     #[serde(default)]
     pub warm_started: bool,
     /// The options the schedule was solved with (absent in schedules stored before they

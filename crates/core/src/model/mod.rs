@@ -143,8 +143,8 @@ pub struct Options {
     /// shutting down): checked before every LP, and it ends the LP that runs.
     #[serde(skip)]
     pub cancel: Cancel,
-    /// Bases of earlier solves to start the first LP from (HiGHS backend; off by default,
-    /// see [`WarmStarts`]). The schedule is the same either way.
+    /// Bases of earlier solves to start the first and the least-cost LP from (HiGHS
+    /// backend; off by default, see [`WarmStarts`]). The schedule is the same either way.
     #[serde(skip)]
     pub warm: WarmStarts,
 }

@@ -26,7 +26,7 @@ pub(crate) struct Report {
     pub(crate) premium: Option<f64>,
     /// The share–cost frontier, when asked for.
     pub(crate) frontier: Vec<FrontierPoint>,
-    /// The first LP started from the basis of an earlier solve of the same shape.
+    /// An LP started from the basis of an earlier solve of the same shape.
     pub(crate) warm_started: bool,
 }
 

@@ -116,13 +116,12 @@ pub(crate) fn run_stages(
         deadline,
         diagnose,
         canonical_stage: tie_break,
-        keep_next: false,
+        keep_next: true,
         warm_started: false,
     };
     if options.backend == Backend::Highs {
         let t = Instant::now();
         run.session = HighsSession::new(&run.b.lp, &options.cancel);
-        run.keep_next = options.warm.is_on();
         run.build_ms += t.elapsed().as_secs_f64() * 1e3;
     }
     tracing::debug!(variables = run.variables, rows = run.rows, build_ms = run.build_ms, "model built");
@@ -141,7 +140,7 @@ pub(crate) fn run_stages(
             iterations = iters;
             let floor = (share - options.share_tolerance).max(0.0);
             let row = run.push_share_floor(Family::ShareFloor, floor);
-            run.keep_next = options.warm.is_on();
+            run.keep_next = true;
             let fin = run.solve(&cost, Direction::Minimise, true)?;
             (share, fin, Some(row))
         }
@@ -153,7 +152,7 @@ pub(crate) fn run_stages(
             expr.constant -= floor;
             let subject = run.b.lp.subject(&plant.name);
             let row = run.b.lp.row_expr(Family::GreenFloor, subject, &expr, Sense::Ge);
-            run.keep_next = options.warm.is_on();
+            run.keep_next = true;
             let fin = run.solve(&cost, Direction::Minimise, true)?;
             (best.objective, fin, Some(row))
         }

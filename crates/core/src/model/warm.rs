@@ -1,15 +1,16 @@
 //! Warm starts across requests (issue 16): the final simplex bases of recent solves, kept
-//! by the shape of their LP, so that a new run's first LP starts from the basis an earlier
-//! run of the same shape ended its first LP with, instead of from scratch.
+//! by the shape of their LP, so that a new run's first LP, and its least-cost LP after a
+//! share or green floor, start from the bases an earlier run of the same shape ended those
+//! LPs with, instead of from scratch or from the previous LP's basis.
 //!
 //! Day-ahead LPs of one plant differ from day to day only in bounds, right-hand sides and
 //! costs: the matrix, and so the shape, is the same. A basis that was optimal yesterday is
 //! a few dual simplex iterations from today's optimum, where a cold start runs presolve
-//! and a full simplex (12.5 of the windy-winter day's 20.7 ms).
+//! and a full simplex (see benches/README.md, "Warm starts across requests").
 //!
 //! What a start from a basis changes is the path to the optimum, not the optimum: the
 //! tie-break stages pick one vertex by a fixed rule (see `stages`), so the schedule is the
-//! same, to the solver's tolerances, whichever basis the first LP started from.
+//! same, to the solver's tolerances, whichever basis an LP started from.
 //!
 //! The cache is off unless asked for ([`WarmStarts::keep`]): the service keeps one for
 //! all its solves, the backtest one per policy (so that its figures do not depend on how
@@ -32,7 +33,7 @@ pub(crate) struct Basis {
 
 /// What identifies an LP's shape: its columns, and each row's family, sense and which
 /// columns it touches (not the coefficients, bounds or right-hand sides that vary from
-/// request to request), with the objective whose first LP the basis solved.
+/// request to request), with the run's objective.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Shape {
     cols: usize,
@@ -42,7 +43,7 @@ pub(crate) struct Shape {
 }
 
 impl Shape {
-    /// The shape of `lp`'s first LP for `objective`.
+    /// The shape of `lp` as a run for `objective` solves it.
     pub(crate) fn of(lp: &Lp, objective: Objective) -> Shape {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         for r in &lp.rows {
