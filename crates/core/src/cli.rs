@@ -210,13 +210,23 @@ pub fn stochastic_summary(plant: &Plant, p: &crate::domain::stochastic::Stochast
         p.solver.backend, p.solver.solves, p.solver.variables, p.solver.rows, p.solver.total_ms
     );
     let _ = writeln!(o);
-    let _ = writeln!(o, "{:<26} {:>10} {:>14} {:>14}", "expected", "share %", "cost yuan", "imbalance MWh");
+    let cvar = format!("CVaR{:.0} yuan", p.stochastic.cvar_alpha * 100.0);
+    let _ = writeln!(o, "{:<26} {:>10} {:>14} {:>14} {:>14} {:>10}", "expected", "share %", "cost yuan", "imbalance MWh", cvar, "P10 %");
     for (name, e) in [
         ("stochastic plan", &p.stochastic),
         ("deterministic plan (EEV)", &p.deterministic),
         ("perfect information (WS)", &p.perfect_information),
     ] {
-        let _ = writeln!(o, "{:<26} {:>10.3} {:>14.0} {:>14.1}", name, e.green_share * 100.0, e.cost_yuan, e.imbalance_mwh);
+        let _ = writeln!(
+            o,
+            "{:<26} {:>10.3} {:>14.0} {:>14.1} {:>14.0} {:>10.3}",
+            name,
+            e.green_share * 100.0,
+            e.cost_yuan,
+            e.imbalance_mwh,
+            e.cvar_cost_yuan,
+            e.p10_green_share * 100.0
+        );
     }
     let _ = writeln!(o, "{:<26} {:>10.3} {:>14.0}", "VSS", p.vss.green_share * 100.0, p.vss.cost_yuan);
     let _ = writeln!(o, "{:<26} {:>10.3} {:>14.0}", "EVPI", p.evpi.green_share * 100.0, p.evpi.cost_yuan);

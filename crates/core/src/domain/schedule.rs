@@ -45,6 +45,10 @@ pub struct Schedule {
     pub solver: SolverReport,
     /// Things an operator should know (relaxations, simultaneous charging, …).
     pub warnings: Vec<String>,
+    /// The stochastic day-ahead's commitment its day holds (first stage, imbalance,
+    /// valuation); absent for a deterministic plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commitment: Option<super::stochastic::Commitment>,
 }
 
 /// A wind farm or PV plant.

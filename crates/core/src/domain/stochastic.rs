@@ -44,6 +44,44 @@ pub struct StochasticPlan {
     pub warnings: Vec<String>,
 }
 
+/// What a stochastic day-ahead committed its delivery day to: carried by the day-ahead
+/// schedule the service publishes and by every re-plan of that day, which holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Commitment {
+    /// Real-time imbalance premium, yuan/MWh: a deviation from a grid position is settled at
+    /// the day-ahead price plus this (bought short) or minus it (sold long).
+    pub imbalance_premium_yuan_per_mwh: f64,
+    /// Start of each interval of the day the first stage covers (UTC).
+    pub intervals: Vec<DateTime<Utc>>,
+    /// The first stage of the whole day, as the day-ahead fixed it.
+    pub first_stage: FirstStage,
+    /// This schedule's real-time deviation from the positions on each grid exchange, over
+    /// the schedule's own intervals.
+    pub imbalance: Vec<Imbalance>,
+    /// This schedule's imbalance, MWh (bought short plus sold long); its cost at the
+    /// premium is not in the schedule's operating cost.
+    pub imbalance_mwh: f64,
+    /// The day-ahead plan valued over its scenarios.
+    pub valuation: Valuation,
+}
+
+/// A stochastic plan against the deterministic plan and perfect information.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Valuation {
+    /// The plan over the scenarios (RP).
+    pub stochastic: Evaluation,
+    /// The deterministic plan's first stage held in every scenario (EEV).
+    pub deterministic: Evaluation,
+    /// Each scenario planned as if known the day before (WS).
+    pub perfect_information: Evaluation,
+    /// Value of the stochastic solution (RP against EEV).
+    pub vss: Gain,
+    /// Expected value of perfect information (WS against RP).
+    pub evpi: Gain,
+    /// The solves behind the plan and its valuation.
+    pub solver: PlanSolver,
+}
+
 /// What is fixed the day before, per interval.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FirstStage {
@@ -110,6 +148,13 @@ pub struct Evaluation {
     pub cost_yuan: f64,
     /// Expected real-time imbalance, MWh (bought short plus sold long).
     pub imbalance_mwh: f64,
+    /// The α of `cvar_cost_yuan` (the options' `risk.cvar_alpha`).
+    pub cvar_alpha: f64,
+    /// Conditional value at risk of the cost, yuan: the mean cost over the worst 1 − α of
+    /// the probability.
+    pub cvar_cost_yuan: f64,
+    /// The P10 green share: at most 10 % of the probability lies below it.
+    pub p10_green_share: f64,
     /// Per scenario.
     pub scenarios: Vec<ScenarioOutcome>,
 }

@@ -100,6 +100,11 @@ pub(crate) enum Family {
     Notice,
     /// Stochastic day-ahead: a scenario's bid award = the award cleared the day before.
     Award,
+    /// Stochastic day-ahead: a scenario's cost above the CVaR threshold (Rockafellar–Uryasev).
+    CvarCost,
+    /// Stochastic day-ahead: a scenario's shortfall from the P10 minimum share above the
+    /// tail threshold, and the tail's mean shortfall ≤ 0.
+    P10Share,
 }
 
 impl Family {
@@ -140,6 +145,8 @@ impl Family {
             Family::Position => "position",
             Family::Notice => "notice",
             Family::Award => "award",
+            Family::CvarCost => "cvar_cost",
+            Family::P10Share => "p10_share",
         }
     }
 

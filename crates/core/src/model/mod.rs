@@ -36,7 +36,10 @@ use crate::domain::{Forecast, Plant, ValidationErrors};
 
 pub use solver::Backend;
 pub use stages::{export_mps, solve, solve_traced};
-pub use stochastic::{plan_first_stage, solve_held, solve_stochastic, DEFAULT_IMBALANCE_PREMIUM, MAX_SCENARIO_INTERVALS, MIN_PROBABILITY};
+pub use stochastic::{
+    commit_day_ahead, plan_first_stage, replan_committed, solve_held, solve_stochastic, DEFAULT_IMBALANCE_PREMIUM, MAX_SCENARIO_INTERVALS,
+    MIN_PROBABILITY,
+};
 pub use warm::{WarmStarts, DEFAULT_SHAPES};
 
 /// The rule that chooses among equal optima, as schedules name it: the highest green share
@@ -139,6 +142,9 @@ pub struct Options {
     pub end_energy_mwh: BTreeMap<String, f64>,
     /// Wall-clock budget of the whole solve (every LP of every stage together), seconds.
     pub time_limit_s: Option<f64>,
+    /// How a stochastic day-ahead weighs risk beyond expectations (none by default; a
+    /// deterministic solve refuses any).
+    pub risk: Risk,
     /// Set from outside to abandon the solve (the caller went away, the server is
     /// shutting down): checked before every LP, and it ends the LP that runs.
     #[serde(skip)]
@@ -147,6 +153,52 @@ pub struct Options {
     /// backend; off by default, see [`WarmStarts`]). The schedule is the same either way.
     #[serde(skip)]
     pub warm: WarmStarts,
+}
+
+/// How a stochastic day-ahead weighs risk beyond expectations. The default weighs none:
+/// the expected cost, and `min_share` in every scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Risk {
+    /// Weight W ∈ [0, 1] of the cost's conditional value at risk: the cost minimised is
+    /// (1 − W)·E[cost] + W·CVaR_α[cost] (Rockafellar–Uryasev, exact in the LP). 0: the
+    /// expected cost alone; 1: the mean cost of the worst 1 − α of the probability alone.
+    pub cvar_weight: f64,
+    /// α ∈ [0, 0.99] of that CVaR (and of the CVaR each evaluation reports).
+    pub cvar_alpha: f64,
+    /// A green share the plan must reach in the worst 10 % of the probability: the CVaR at
+    /// 90 % of the shortfall m·served − green is held ≤ 0, so the scenarios reaching the
+    /// share m hold at least 90 % of the probability (the P10 share is ≥ m). Conservative:
+    /// the worst 10 % must reach m on average by energy, not only at their best.
+    pub p10_min_share: Option<f64>,
+}
+
+/// The tail level of [`Risk::p10_min_share`]: the worst 10 % of the probability.
+pub const P10: f64 = 0.1;
+
+/// Highest [`Risk::cvar_alpha`]: beyond it the tail's weight 1 / (1 − α) outgrows the
+/// solver's tolerances.
+pub const MAX_CVAR_ALPHA: f64 = 0.99;
+
+impl Default for Risk {
+    fn default() -> Self {
+        Risk { cvar_weight: 0.0, cvar_alpha: 0.9, p10_min_share: None }
+    }
+}
+
+impl Risk {
+    /// Weighs nothing beyond expectations (the tail level α is then only reported).
+    pub fn is_neutral(&self) -> bool {
+        self.cvar_weight == 0.0 && self.p10_min_share.is_none()
+    }
+
+    fn validate(&self, c: &mut Collector) {
+        c.within("risk.cvar_weight", self.cvar_weight, 0.0, 1.0);
+        c.within("risk.cvar_alpha", self.cvar_alpha, 0.0, MAX_CVAR_ALPHA);
+        if let Some(m) = self.p10_min_share {
+            c.within("risk.p10_min_share", m, 0.0, 1.0);
+        }
+    }
 }
 
 /// A flag that abandons a running solve. Clones share the flag.
@@ -190,6 +242,7 @@ impl Default for Options {
             initial: BTreeMap::new(),
             end_energy_mwh: BTreeMap::new(),
             time_limit_s: None,
+            risk: Risk::default(),
             cancel: Cancel::default(),
             warm: WarmStarts::default(),
         }
@@ -241,6 +294,7 @@ impl Options {
     pub fn validate(&self, plant: &Plant, forecast: &Forecast) -> Result<(), ValidationErrors> {
         let mut c = Collector::default();
         c.within("share_tolerance", self.share_tolerance, 0.0, 1.0);
+        self.risk.validate(&mut c);
         c.range("carbon_price", self.carbon_price, 0.0, crate::domain::limits::MAX_CARBON_PRICE_YUAN_PER_T, "yuan/tCO2");
         if let Some(s) = self.min_share {
             c.within("min_share", s, 0.0, 1.0);

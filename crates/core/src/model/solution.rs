@@ -183,5 +183,6 @@ pub(crate) fn schedule(
             }),
         },
         warnings,
+        commitment: None,
     }
 }

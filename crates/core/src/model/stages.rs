@@ -54,6 +54,11 @@ fn solve_run(plant: &Plant, forecast: &Forecast, options: &Options, trace: Optio
     plant.validate().map_err(DispatchError::InvalidPlant)?;
     forecast.validate(plant).map_err(DispatchError::InvalidForecast)?;
     options.validate(plant, forecast).map_err(DispatchError::InvalidOptions)?;
+    if !options.risk.is_neutral() {
+        let mut c = crate::domain::validation::Collector::default();
+        c.push("risk", "weighs scenarios: only a stochastic day-ahead takes it (vpp solve --stochastic)");
+        c.finish().map_err(DispatchError::InvalidOptions)?;
+    }
     let started = Instant::now();
     let built = Builder::new(plant, forecast, options)?.build();
     let staged = run_stages(plant, forecast, options, built, started, Staging { trace, diagnose: true, tie_break: true })?;

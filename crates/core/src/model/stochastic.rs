@@ -22,12 +22,15 @@
 
 use std::time::Instant;
 
+use chrono::{DateTime, Utc};
+
 use crate::domain::limits;
 use crate::domain::stochastic::{
-    Evaluation, FirstStage, Gain, Imbalance, Notice, PlanSolver, Position, ScenarioOutcome, ScenarioPlan, StochasticPlan,
+    Commitment, Evaluation, FirstStage, Gain, Imbalance, Notice, PlanSolver, Position, ScenarioOutcome, ScenarioPlan, StochasticPlan,
+    Valuation,
 };
 use crate::domain::validation::Collector;
-use crate::domain::{Forecast, Plant};
+use crate::domain::{Forecast, Plant, Schedule};
 
 use super::builder::{Builder, Built, CostParts};
 use super::lp::{Family, LinExpr, Lp, Sense, Var};
@@ -73,7 +76,9 @@ pub fn solve_stochastic(plant: &Plant, forecast: &Forecast, options: &Options, p
         valued.map_err(|_| DispatchError::Solver("the evaluation of the deterministic plan failed unexpectedly".into()))??;
     let solves = rp.staged.report.solves + det.report.solves + eev.staged.report.solves + ws.staged.report.solves;
 
-    let (stochastic, deterministic, perfect_information) = (rp.evaluate(premium), eev.evaluate(premium), ws.evaluate(premium));
+    let alpha = options.risk.cvar_alpha;
+    let (stochastic, deterministic, perfect_information) =
+        (rp.evaluate(premium, alpha), eev.evaluate(premium, alpha), ws.evaluate(premium, alpha));
     let vss =
         Gain { green_share: stochastic.green_share - deterministic.green_share, cost_yuan: deterministic.cost_yuan - stochastic.cost_yuan };
     let evpi = Gain {
@@ -131,10 +136,86 @@ pub fn solve_held(
     premium: f64,
 ) -> Result<ScenarioPlan, DispatchError> {
     let point = Forecast { scenarios: Vec::new(), quantiles: None, ..forecast.clone() };
+    // One outcome: no risk to weigh.
+    let options = &Options { risk: super::Risk::default(), ..options.clone() };
     let outcomes = check(plant, &point, options, premium)?;
     let values = held_values(plant, &point, first).map_err(DispatchError::InvalidOptions)?;
     let held = Joint::build(plant, &outcomes, options, premium, Link::Fixed(&values))?.solve(plant, &point, options, true)?;
     held.schedules(plant, options).into_iter().next().ok_or_else(|| DispatchError::Solver("a held re-plan without its outcome".into()))
+}
+
+/// A stochastic day-ahead as the one schedule a service publishes for its day: the plan of
+/// [`solve_stochastic`] over `forecast`'s scenarios, its first stage then held on the point
+/// forecast (the day as expected, [`solve_held`]), with the [`Commitment`] (the whole day's
+/// first stage, this schedule's imbalance, the plan's valuation) attached for re-plans to
+/// hold. The plan's warnings are kept, prefixed.
+pub fn commit_day_ahead(plant: &Plant, forecast: &Forecast, options: &Options, premium: f64) -> Result<Schedule, DispatchError> {
+    let started = Instant::now();
+    let plan = solve_stochastic(plant, forecast, options, premium)?;
+    let budget = Budget { options, started };
+    let point = Forecast { scenarios: Vec::new(), quantiles: None, ..forecast.clone() };
+    let held = solve_held(plant, &point, &budget.options()?, &plan.first_stage, premium)?;
+    let valuation = Valuation {
+        stochastic: plan.stochastic,
+        deterministic: plan.deterministic,
+        perfect_information: plan.perfect_information,
+        vss: plan.vss,
+        evpi: plan.evpi,
+        solver: plan.solver,
+    };
+    let mut schedule = committed(held, premium, plan.intervals, plan.first_stage, valuation);
+    schedule.warnings.extend(plan.warnings.iter().map(|w| format!("stochastic plan: {w}")));
+    Ok(schedule)
+}
+
+/// A re-plan of a committed day from `forecast.start` to its end: the commitment's first
+/// stage held from that interval on ([`solve_held`]; deviations from the positions bought
+/// short or sold long at the premium), the commitment carried with this schedule's own
+/// imbalance. The forecast must start at one of the commitment's intervals, at its
+/// interval length, and end within its day.
+pub fn replan_committed(plant: &Plant, forecast: &Forecast, options: &Options, commitment: &Commitment) -> Result<Schedule, DispatchError> {
+    let mut c = Collector::default();
+    let day = &commitment.intervals;
+    let k = day.iter().position(|t| *t == forecast.start);
+    if k.is_none() {
+        c.push("forecast.start", format!("{} is not an interval start of the committed day", forecast.start.to_rfc3339()));
+    }
+    let step = match day.as_slice() {
+        [a, b, ..] => (*b - *a).num_minutes(),
+        _ => i64::from(forecast.interval_minutes),
+    };
+    if i64::from(forecast.interval_minutes) != step {
+        c.push("forecast.interval_minutes", format!("must be the committed day's {step} minutes, got {}", forecast.interval_minutes));
+    }
+    if let Some(k) = k {
+        if k + forecast.intervals > day.len() {
+            c.push(
+                "forecast.intervals",
+                format!("{} intervals from interval {k} run past the committed day's {}", forecast.intervals, day.len()),
+            );
+        }
+    }
+    c.finish().map_err(DispatchError::InvalidForecast)?;
+    let k = k.unwrap_or_default();
+    let first = commitment.first_stage.from_interval(k, forecast.start);
+    let premium = commitment.imbalance_premium_yuan_per_mwh;
+    let held = solve_held(plant, forecast, options, &first, premium)?;
+    Ok(committed(held, premium, day.clone(), commitment.first_stage.clone(), commitment.valuation.clone()))
+}
+
+/// A held schedule with its commitment attached.
+fn committed(held: ScenarioPlan, premium: f64, intervals: Vec<DateTime<Utc>>, first_stage: FirstStage, valuation: Valuation) -> Schedule {
+    let mut schedule = held.schedule;
+    let imbalance_mwh = held.imbalance.iter().map(|i| i.short_mw.iter().chain(&i.long_mw).sum::<f64>()).sum::<f64>() * schedule.dt_hours;
+    schedule.commitment = Some(Commitment {
+        imbalance_premium_yuan_per_mwh: premium,
+        intervals,
+        first_stage,
+        imbalance: held.imbalance,
+        imbalance_mwh,
+        valuation,
+    });
+    schedule
 }
 
 /// `first` as first-stage values for `forecast`'s LP, every gap named by field.
@@ -251,8 +332,11 @@ fn value(
         run_stages(plant, &point, &options, built, Instant::now(), Staging { trace: None, diagnose: true, tie_break: true })?
     };
     let fixed = first_stage_values(&det.b, &det.x);
-    let eev = Joint::build(plant, outcomes, options, premium, Link::Fixed(&fixed))?.solve(plant, forecast, &budget.options()?, false)?;
-    let ws = Joint::build(plant, outcomes, options, premium, Link::Free)?.solve(plant, forecast, &budget.options()?, false)?;
+    // The deterministic plan knows nothing of a P10 share (held in every scenario it may not
+    // reach it), so neither evaluation holds one; the CVaR weight prices both.
+    let free = Options { risk: super::Risk { p10_min_share: None, ..options.risk }, ..options.clone() };
+    let eev = Joint::build(plant, outcomes, &free, premium, Link::Fixed(&fixed))?.solve(plant, forecast, &budget.options()?, false)?;
+    let ws = Joint::build(plant, outcomes, &free, premium, Link::Free)?.solve(plant, forecast, &budget.options()?, false)?;
     Ok((det, eev, ws))
 }
 
@@ -442,6 +526,42 @@ impl Joint {
             }
             first = Some(FirstVars { positions, notices });
         }
+        let risk = options.risk;
+        if risk.cvar_weight > 0.0 {
+            // CVaR_α[cost] = min over z of z + Σ p·max(0, cost_s − z) / (1 − α): z free,
+            // u_s ≥ cost_s − z, u_s ≥ 0 (Rockafellar–Uryasev).
+            let subject = lp.subject("cvar_cost");
+            let z = lp.var(f64::NEG_INFINITY, f64::INFINITY);
+            let mut cvar = LinExpr::default();
+            cvar.add(z, 1.0);
+            for part in &parts {
+                let u = lp.var(0.0, f64::INFINITY);
+                let mut row = LinExpr::default().plus(-1.0, &scenario_cost(part, premium, dt));
+                row.add(u, 1.0);
+                row.add(z, 1.0);
+                lp.row_expr(Family::CvarCost, subject, &merged(&row), Sense::Ge);
+                cvar.add(u, part.probability / (1.0 - risk.cvar_alpha));
+            }
+            let expected = if risk.cvar_weight < 1.0 { LinExpr::default().plus(1.0 - risk.cvar_weight, &cost) } else { LinExpr::default() };
+            cost = expected.plus(risk.cvar_weight, &cvar);
+        }
+        if let Some(m) = risk.p10_min_share {
+            // CVaR_0.9[m·served_s − green_s] ≤ 0: η free, v_s ≥ m·served_s − green_s − η,
+            // v_s ≥ 0, η + Σ p·v_s / 0.1 ≤ 0.
+            let subject = lp.subject("p10_share");
+            let eta = lp.var(f64::NEG_INFINITY, f64::INFINITY);
+            let mut tail = LinExpr::default();
+            tail.add(eta, -1.0);
+            for part in &parts {
+                let v = lp.var(0.0, f64::INFINITY);
+                let mut row = part.b.green.plus(-m, &part.b.served);
+                row.add(v, 1.0);
+                row.add(eta, 1.0);
+                lp.row_expr(Family::P10Share, subject, &merged(&row), Sense::Ge);
+                tail.add(v, -part.probability / super::P10);
+            }
+            lp.row_expr(Family::P10Share, subject, &tail, Sense::Ge);
+        }
         let mut ix = parts.iter().map(|p| p.b.ix.clone());
         let built = Built {
             lp,
@@ -472,6 +592,70 @@ impl Joint {
     }
 }
 
+/// CVaR_α of a discrete distribution of (probability, value): the mean value over the worst
+/// (highest) 1 − α of the probability, the scenario on the boundary counted in part.
+/// α = 0 gives the mean.
+fn cvar(outcomes: &[(f64, f64)], alpha: f64) -> f64 {
+    let mut sorted = outcomes.to_vec();
+    sorted.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let mass = 1.0 - alpha;
+    let (mut left, mut sum) = (mass, 0.0);
+    for (p, v) in sorted {
+        let take = p.min(left);
+        sum += take * v;
+        left -= take;
+        if left <= 0.0 {
+            break;
+        }
+    }
+    sum / (mass - left.max(0.0)).max(f64::MIN_POSITIVE)
+}
+
+/// The lower `q`-quantile of a discrete distribution of (probability, value): the lowest
+/// value at which more than `q` of the probability lies at or below it (within 1e-9), so
+/// at most `q` of the probability lies below it.
+fn lower_quantile(outcomes: &[(f64, f64)], q: f64) -> f64 {
+    let mut sorted = outcomes.to_vec();
+    sorted.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let mut below = 0.0;
+    for &(p, v) in &sorted {
+        below += p;
+        if below > q + 1e-9 {
+            return v;
+        }
+    }
+    sorted.last().map_or(0.0, |s| s.1)
+}
+
+/// A scenario's own cost: its operating cost and its imbalance at the premium (none
+/// without a first stage).
+fn scenario_cost(part: &Part, premium: f64, dt: f64) -> LinExpr {
+    let mut cost = part.b.cost.clone();
+    for v in part.short.iter().chain(&part.long).flatten() {
+        cost.add(*v, premium * dt);
+    }
+    cost
+}
+
+/// `e` with each column once (a row may not name a column twice).
+fn merged(e: &LinExpr) -> LinExpr {
+    let mut at = std::collections::HashMap::new();
+    let mut out = LinExpr { terms: Vec::with_capacity(e.terms.len()), constant: e.constant };
+    for &(v, a) in &e.terms {
+        match at.get(&v.idx()) {
+            Some(&k) => {
+                let term: &mut (Var, f64) = &mut out.terms[k];
+                term.1 += a;
+            }
+            None => {
+                at.insert(v.idx(), out.terms.len());
+                out.terms.push((v, a));
+            }
+        }
+    }
+    out
+}
+
 /// The bid award columns of the first scenario (every scenario has the same bids).
 fn head_bids(parts: &[Part]) -> Vec<Var> {
     parts.first().map(|p| p.b.ix.bid.clone()).unwrap_or_default()
@@ -481,8 +665,9 @@ fn head_bids(parts: &[Part]) -> Vec<Var> {
 /// its reasons named by scenario; otherwise the first stage itself (a notice or award no
 /// single first stage can meet in every scenario).
 fn explain(plant: &Plant, parts: &[Part], options: &Options) -> DispatchError {
+    let alone = Options { risk: super::Risk::default(), ..options.clone() };
     for part in parts {
-        if let Err(DispatchError::Infeasible(reasons)) = super::solve(plant, &part.forecast, options) {
+        if let Err(DispatchError::Infeasible(reasons)) = super::solve(plant, &part.forecast, &alone) {
             let reasons = reasons
                 .into_iter()
                 .map(|mut d| {
@@ -500,7 +685,12 @@ fn explain(plant: &Plant, parts: &[Part], options: &Options) -> DispatchError {
         interval: None,
         at: None,
         shortfall: 0.0,
-        message: "every scenario is feasible alone, but no single day-ahead position, notice and award suits them all".into(),
+        message: match options.risk.p10_min_share {
+            None => "every scenario is feasible alone, but no single day-ahead position, notice and award suits them all".into(),
+            Some(m) => format!(
+                "every scenario is feasible alone, but no single day-ahead position, notice and award suits them all with a green share of at least {m} in the scenarios holding 90 % of the probability (risk.p10_min_share)"
+            ),
+        },
     }])
 }
 
@@ -523,7 +713,7 @@ impl Solved {
         part.short.iter().chain(&part.long).flatten().map(|v| x[v.idx()]).sum::<f64>() * dt
     }
 
-    fn evaluate(&self, premium: f64) -> Evaluation {
+    fn evaluate(&self, premium: f64, alpha: f64) -> Evaluation {
         let x = &self.staged.x;
         let scenarios: Vec<ScenarioOutcome> = self
             .parts
@@ -544,10 +734,15 @@ impl Solved {
             .collect();
         let expect = |f: fn(&ScenarioOutcome) -> f64| scenarios.iter().map(|s| s.probability * f(s)).sum::<f64>();
         let served = expect(|s| s.served_mwh);
+        let costs: Vec<(f64, f64)> = scenarios.iter().map(|s| (s.probability, s.cost_yuan)).collect();
+        let shares: Vec<(f64, f64)> = scenarios.iter().map(|s| (s.probability, s.green_share)).collect();
         Evaluation {
             green_share: if served > 0.0 { expect(|s| s.green_mwh) / served } else { 0.0 },
             cost_yuan: expect(|s| s.cost_yuan),
             imbalance_mwh: expect(|s| s.imbalance_mwh),
+            cvar_alpha: alpha,
+            cvar_cost_yuan: cvar(&costs, alpha),
+            p10_green_share: lower_quantile(&shares, super::P10),
             scenarios,
         }
     }
