@@ -16,8 +16,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let seeds: Vec<(u8, Vec<u8>)> = vec![
         (
             0,
-            pb::SubmitDayAheadRequest { delivery_day: "2026-07-15".into(), forecast: Some(forecast.clone()), options: Some(options) }
-                .encode_to_vec(),
+            pb::SubmitDayAheadRequest {
+                delivery_day: "2026-07-15".into(),
+                forecast: Some(forecast.clone()),
+                options: Some(options),
+                stochastic: None,
+            }
+            .encode_to_vec(),
         ),
         (
             1,

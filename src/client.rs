@@ -102,12 +102,18 @@ async fn calls(addr: String, token: String, as_json: bool, call: ClientCall) -> 
     {
         let channel = Channel::from_shared(addr.clone())?.connect().await.with_context(|| format!("cannot connect to {addr}"))?;
         match call {
-            ClientCall::DayAhead { day, forecast, objective } => {
+            ClientCall::DayAhead { day, forecast, objective, stochastic, imbalance_premium, cvar_weight, cvar_alpha, p10_min_share } => {
                 let fc = Forecast::load(&forecast)?;
                 let req = pb::SubmitDayAheadRequest {
                     delivery_day: super::local_day(&day, tz)?.to_string(),
                     forecast: Some(vpp_dispatch::api::forecast_to_pb(&fc)),
                     options: Some(pb::SolveOptions { objective: pb::Objective::from(objective) as i32, ..Default::default() }),
+                    stochastic: stochastic.then_some(pb::StochasticOptions {
+                        imbalance_premium_yuan_per_mwh: imbalance_premium,
+                        cvar_weight,
+                        cvar_alpha,
+                        p10_min_share,
+                    }),
                 };
                 let mut c = pb::dispatch_service_client::DispatchServiceClient::new(channel).max_decoding_message_size(64 << 20);
                 let s = c.submit_day_ahead(with_token(&token, req)?).await?.into_inner();
@@ -415,5 +421,27 @@ fn print_schedule(s: &pb::Schedule) {
     }
     for a in &s.awards {
         println!("  award {} ({}): {:.1} of {:.1} MW at {:.1} yuan/MWh", a.bid_id, a.bot, a.accepted_mw, a.quantity_mw, a.clearing_price);
+    }
+    if let Some(c) = &s.commitment {
+        let v = c.valuation.clone().unwrap_or_default();
+        let e = |e: Option<pb::Evaluation>| e.map_or((0.0, 0.0), |e| (e.green_share * 100.0, e.cost_yuan));
+        let (rp, eev, ws) = (e(v.stochastic.clone()), e(v.deterministic), e(v.perfect_information));
+        println!(
+            "  committed to a stochastic plan over {} scenarios (imbalance premium {:.0} yuan/MWh); this version's imbalance {:.1} MWh",
+            v.stochastic.map_or(0, |e| e.scenarios.len()),
+            c.imbalance_premium_yuan_per_mwh,
+            c.imbalance_mwh
+        );
+        println!(
+            "  expected share / cost: plan {:.3} % / {:.0} yuan, deterministic plan {:.3} % / {:.0}, perfect information {:.3} % / {:.0}",
+            rp.0, rp.1, eev.0, eev.1, ws.0, ws.1
+        );
+        println!(
+            "  VSS {:+.3} share points, {:+.0} yuan; EVPI {:+.3} share points, {:+.0} yuan",
+            v.vss_green_share * 100.0,
+            v.vss_cost_yuan,
+            v.evpi_green_share * 100.0,
+            v.evpi_cost_yuan
+        );
     }
 }

@@ -345,6 +345,7 @@ pub async fn solves(driver: &Driver, load: SolveLoad) -> Result<Report, LoadErro
                     delivery_day: day.to_string(),
                     forecast: Some(crate::api::forecast_to_pb(&fc)),
                     options: Some(pb::SolveOptions { objective: load.objective as i32, ..Default::default() }),
+                    stochastic: None,
                 };
                 let reply = DispatchServiceClient::new(channel)
                     .max_decoding_message_size(64 << 20)

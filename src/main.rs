@@ -79,6 +79,17 @@ enum Command {
         /// Real-time imbalance premium of the stochastic day-ahead, yuan/MWh.
         #[arg(long, default_value_t = model::DEFAULT_IMBALANCE_PREMIUM)]
         imbalance_premium: f64,
+        /// Stochastic day-ahead: weight W in [0, 1] of the cost's CVaR, minimising
+        /// (1 − W)·E[cost] + W·CVaR_α[cost].
+        #[arg(long, default_value_t = 0.0)]
+        cvar_weight: f64,
+        /// Stochastic day-ahead: α of that CVaR, in [0, 0.99].
+        #[arg(long, default_value_t = 0.9)]
+        cvar_alpha: f64,
+        /// Stochastic day-ahead: a green share the worst 10 % of the probability must reach
+        /// (the P10 share), instead of --min-share in every scenario.
+        #[arg(long)]
+        p10_min_share: Option<f64>,
     },
     /// Closed-loop backtest: each day committed the day before by a policy (deterministic,
     /// stochastic), then lived through against a held-out truth with a re-plan at every
@@ -428,6 +439,22 @@ enum ClientCall {
         /// green-share, green-energy or cost.
         #[arg(long, default_value = "green-share")]
         objective: Objective,
+        /// Plan over the forecast's scenarios (or quantiles) and commit the day to that
+        /// plan's first stage (grid positions, interruption notices, awards).
+        #[arg(long)]
+        stochastic: bool,
+        /// Real-time imbalance premium of a stochastic day-ahead, yuan/MWh (default 100).
+        #[arg(long, requires = "stochastic")]
+        imbalance_premium: Option<f64>,
+        /// Stochastic day-ahead: weight W in [0, 1] of the cost's CVaR.
+        #[arg(long, requires = "stochastic", default_value_t = 0.0)]
+        cvar_weight: f64,
+        /// Stochastic day-ahead: α of that CVaR (default 0.9).
+        #[arg(long, requires = "stochastic")]
+        cvar_alpha: Option<f64>,
+        /// Stochastic day-ahead: a green share the worst 10 % of the probability must reach.
+        #[arg(long, requires = "stochastic")]
+        p10_min_share: Option<f64>,
     },
     /// Read a published schedule's totals and shares (operators).
     Schedule {
@@ -696,6 +723,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             stochastic,
             scenarios,
             imbalance_premium,
+            cvar_weight,
+            cvar_alpha,
+            p10_min_share,
         } => {
             let plant = Plant::load(&plant_path)?;
             if let Some(park) = &plot_park {
@@ -720,6 +750,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 min_share,
                 frontier_points: frontier,
                 time_limit_s: time_limit,
+                risk: model::Risk { cvar_weight, cvar_alpha, p10_min_share },
                 ..Options::default()
             };
             if stochastic || scenarios.is_some() {

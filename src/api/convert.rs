@@ -7,8 +7,9 @@ use chrono::{DateTime, Utc};
 use tonic::Status;
 
 use crate::domain::schedule::BidStatus;
+use crate::domain::stochastic::{Commitment, Evaluation};
 use crate::domain::{limits, Bid, BidSide, Forecast, QuantileSeries, Quantiles, Scenario, Schedule};
-use crate::model::{Objective, Options, StorageLevel};
+use crate::model::{Objective, Options, Risk, StorageLevel};
 use crate::service::{Acknowledged, Award, DayShare, ShareReport};
 use crate::store::{BidState, ScheduleInfo};
 
@@ -447,7 +448,95 @@ pub(crate) fn schedule(i: &ScheduleInfo, s: &Schedule, market_hours: f64) -> pb:
             }),
         }),
         warnings: s.warnings.clone(),
+        commitment: s.commitment.as_ref().map(commitment),
     }
+}
+
+fn commitment(c: &Commitment) -> pb::Commitment {
+    let v = &c.valuation;
+    pb::Commitment {
+        imbalance_premium_yuan_per_mwh: c.imbalance_premium_yuan_per_mwh,
+        intervals: c.intervals.iter().map(|t| timestamp(*t)).collect(),
+        positions: c
+            .first_stage
+            .grids
+            .iter()
+            .map(|p| pb::GridPosition { grid: p.grid.clone(), position_mw: p.position_mw.clone() })
+            .collect(),
+        notices: c
+            .first_stage
+            .parks
+            .iter()
+            .map(|n| pb::ParkNotice { park: n.park.clone(), interrupted_mw: n.interrupted_mw.clone() })
+            .collect(),
+        imbalance: c
+            .imbalance
+            .iter()
+            .map(|i| pb::GridImbalance { grid: i.grid.clone(), short_mw: i.short_mw.clone(), long_mw: i.long_mw.clone() })
+            .collect(),
+        imbalance_mwh: c.imbalance_mwh,
+        valuation: Some(pb::Valuation {
+            stochastic: Some(evaluation(&v.stochastic)),
+            deterministic: Some(evaluation(&v.deterministic)),
+            perfect_information: Some(evaluation(&v.perfect_information)),
+            vss_green_share: v.vss.green_share,
+            vss_cost_yuan: v.vss.cost_yuan,
+            evpi_green_share: v.evpi.green_share,
+            evpi_cost_yuan: v.evpi.cost_yuan,
+            solves: v.solver.solves,
+            total_ms: v.solver.total_ms,
+        }),
+    }
+}
+
+fn evaluation(e: &Evaluation) -> pb::Evaluation {
+    pb::Evaluation {
+        green_share: e.green_share,
+        cost_yuan: e.cost_yuan,
+        imbalance_mwh: e.imbalance_mwh,
+        cvar_alpha: e.cvar_alpha,
+        cvar_cost_yuan: e.cvar_cost_yuan,
+        p10_green_share: e.p10_green_share,
+        scenarios: e
+            .scenarios
+            .iter()
+            .map(|s| pb::ScenarioOutcome {
+                name: s.name.clone(),
+                probability: s.probability,
+                green_share: s.green_share,
+                green_mwh: s.green_mwh,
+                served_mwh: s.served_mwh,
+                cost_yuan: s.cost_yuan,
+                imbalance_mwh: s.imbalance_mwh,
+            })
+            .collect(),
+    }
+}
+
+/// The imbalance premium of a stochastic day-ahead (yuan/MWh) and its risk options, or
+/// `None` for a deterministic one. Every field checked here, by its wire name.
+pub(crate) fn stochastic(o: Option<pb::StochasticOptions>) -> Result<Option<(f64, Risk)>, Status> {
+    let Some(o) = o else { return Ok(None) };
+    let premium = o.imbalance_premium_yuan_per_mwh.unwrap_or(crate::model::DEFAULT_IMBALANCE_PREMIUM);
+    let max = limits::MAX_PRICE_YUAN_PER_MWH;
+    if !premium.is_finite() || !(0.0..=max).contains(&premium) {
+        return Err(invalid("stochastic.imbalance_premium_yuan_per_mwh", format!("must lie in [0, {max}] yuan/MWh, got {premium}")));
+    }
+    let risk =
+        Risk { cvar_weight: o.cvar_weight, cvar_alpha: o.cvar_alpha.unwrap_or(Risk::default().cvar_alpha), p10_min_share: o.p10_min_share };
+    let within = |field: &str, v: f64, hi: f64| {
+        if v.is_finite() && (0.0..=hi).contains(&v) {
+            Ok(())
+        } else {
+            Err(invalid(&format!("stochastic.{field}"), format!("must lie in [0, {hi}], got {v}")))
+        }
+    };
+    within("cvar_weight", risk.cvar_weight, 1.0)?;
+    within("cvar_alpha", risk.cvar_alpha, crate::model::MAX_CVAR_ALPHA)?;
+    if let Some(m) = risk.p10_min_share {
+        within("p10_min_share", m, 1.0)?;
+    }
+    Ok(Some((premium, risk)))
 }
 
 /// The wire kind of an asset, by its name: `pumped_hydro` is `ASSET_KIND_PUMPED_HYDRO`. A

@@ -46,8 +46,12 @@ impl DispatchService for DispatchApi {
         let deadline = super::deadline(&request);
         let req = request.into_inner();
         let forecast = convert::forecast(req.forecast.ok_or_else(|| invalid("forecast", "is required"))?)?;
-        let options = convert::options(req.options)?;
-        let cleared = op.clear_day_ahead(&req.delivery_day, forecast, options, deadline).await?;
+        let mut options = convert::options(req.options)?;
+        let stochastic = convert::stochastic(req.stochastic)?.map(|(premium, risk)| {
+            options.risk = risk;
+            premium
+        });
+        let cleared = op.clear_day_ahead(&req.delivery_day, forecast, options, stochastic, deadline).await?;
         let p = &cleared.published;
         let mut reply = Response::new(convert::schedule(&p.info, &p.schedule, self.market_hours()));
         let how = if cleared.new { "new" } else { "existing" };

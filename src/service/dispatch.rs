@@ -10,8 +10,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::schedule::BidAward;
 use crate::domain::stitch::Stitched;
+use crate::domain::stochastic::Commitment;
 use crate::domain::{Bid, Forecast, Schedule};
-use crate::model::{Options, StorageLevel};
+use crate::model::{self, Options, StorageLevel};
 use crate::store::{BidState, NewSchedule, ScheduleInfo, ScheduleRecord, StoreError};
 
 use super::{decode_schedule, Error, Published, Service, Stream};
@@ -29,6 +30,18 @@ pub struct Cleared {
     pub published: Published,
     /// This call cleared the day.
     pub new: bool,
+}
+
+/// How a version of a day is solved.
+#[derive(Debug, Clone)]
+enum Plan {
+    /// On the point forecast ([`model::solve`]).
+    Deterministic,
+    /// Over the forecast's scenarios, then held on the point forecast
+    /// ([`model::commit_day_ahead`]), with this imbalance premium, yuan/MWh.
+    Stochastic(f64),
+    /// A re-plan of a committed day, holding its commitment ([`model::replan_committed`]).
+    Held(Box<Commitment>),
 }
 
 /// A re-plan of a published day from an interval on.
@@ -65,11 +78,15 @@ impl Operator<'_> {
     /// Clears `day`: one clearing per day, whichever replica is asked. Waits for the day's
     /// lock, then returns the day-ahead schedule if one was published meanwhile (by any
     /// replica); otherwise solves with the day's active bids and publishes version 1.
+    /// With `stochastic` (an imbalance premium, yuan/MWh) the day is planned over the
+    /// forecast's scenarios and committed: the schedule published is that plan's first
+    /// stage held on the point forecast, and every re-plan of the day holds it too.
     pub async fn clear_day_ahead(
         &self,
         day: &str,
         forecast: Forecast,
         options: Options,
+        stochastic: Option<f64>,
         deadline: Option<Duration>,
     ) -> Result<Cleared, Error> {
         let svc = self.svc;
@@ -82,6 +99,13 @@ impl Operator<'_> {
                 format!("must cover exactly the delivery day {day}: {} .. {}", start.to_rfc3339(), end.to_rfc3339()),
             ));
         }
+        let plan = match stochastic {
+            Some(_) if forecast.scenarios.is_empty() && forecast.quantiles.is_none() => {
+                return Err(Error::invalid("forecast.scenarios", "a stochastic day-ahead needs scenarios or quantiles in the forecast"));
+            }
+            Some(premium) => Plan::Stochastic(premium),
+            None => Plan::Deterministic,
+        };
         let lock = svc.store.lock_clearing(day).await?;
         let cleared = async {
             if let Some(existing) = svc.store.day_ahead(day).await? {
@@ -89,7 +113,7 @@ impl Operator<'_> {
             }
             let mut forecast = forecast;
             forecast.bids = self.bids_for(day, &forecast).await?;
-            match self.publish(day, forecast, options, 0, deadline, Vec::new()).await {
+            match self.publish(day, forecast, options, plan, 0, deadline, Vec::new()).await {
                 Err(PublishError::Exists(e)) => {
                     // Published by another replica after all (its lock was lost with its
                     // session); the database kept one.
@@ -117,6 +141,7 @@ impl Operator<'_> {
         let stored: Forecast =
             serde_json::from_str(&latest.forecast_json).map_err(|_| Error::Internal("a stored forecast could not be read".into()))?;
         let schedule = decode_schedule(&latest.schedule_json)?;
+        let plan = schedule.commitment.clone().map_or(Plan::Deterministic, |c| Plan::Held(Box::new(c)));
         let h = stored.horizon(svc.plant.tz());
         let from = r.from;
         let k = h.index_of(from).ok_or_else(|| {
@@ -153,7 +178,7 @@ impl Operator<'_> {
         // Awards carried into the latest version by earlier re-plans (beyond its LP bids).
         carried.extend(schedule.bids.iter().skip(stored.bids.len()).cloned());
         forecast.bids = firm;
-        self.publish(day, forecast, options, latest.info.version, deadline, carried).await.map_err(Error::from)
+        self.publish(day, forecast, options, plan, latest.info.version, deadline, carried).await.map_err(Error::from)
     }
 
     /// A version of a day's schedule (the latest when `version` is `None`), or NOT_FOUND.
@@ -254,19 +279,37 @@ impl Operator<'_> {
         Ok(out)
     }
 
-    /// Solves, appends the awards `carried` from the version re-planned (after the LP's own
-    /// bids, in their order), stores and announces the schedule.
+    /// Solves as `plan` says, appends the awards `carried` from the version re-planned
+    /// (after the LP's own bids, in their order), stores and announces the schedule.
+    #[allow(clippy::too_many_arguments)]
     async fn publish(
         &self,
         day: NaiveDate,
         forecast: Forecast,
         options: Options,
+        plan: Plan,
         replans_version: u32,
         deadline: Option<Duration>,
         carried: Vec<BidAward>,
     ) -> Result<Published, PublishError> {
         let svc = self.svc;
-        let mut schedule = svc.solve(forecast.clone(), options.clone(), deadline).await?;
+        let fc = forecast.clone();
+        let mut schedule = match plan {
+            Plan::Deterministic => {
+                let mut s = svc.solve(fc, options.clone(), deadline).await?;
+                let outcomes = forecast.scenarios.len() + if forecast.quantiles.is_some() { 3 } else { 0 };
+                if outcomes > 0 {
+                    s.warnings.push(format!(
+                        "forecast: planned on the point forecast alone; its {outcomes} scenarios were not used (a stochastic day-ahead plans over them)"
+                    ));
+                }
+                s
+            }
+            Plan::Stochastic(premium) => {
+                svc.solve_with(options.clone(), deadline, move |p, o| model::commit_day_ahead(p, &fc, o, premium)).await?
+            }
+            Plan::Held(c) => svc.solve_with(options.clone(), deadline, move |p, o| model::replan_committed(p, &fc, o, &c)).await?,
+        };
         schedule.bids.extend(carried);
         let encode = |what: &str, r: serde_json::Result<String>| r.map_err(|_| Error::Internal(format!("cannot encode the {what}")));
         let forecast_json = encode("forecast", serde_json::to_string(&forecast))?;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
-use crate::domain::{Forecast, Schedule};
+use crate::domain::{Forecast, Plant, Schedule};
 use crate::model::{self, Options};
 
 use super::{Error, Service};
@@ -78,7 +78,17 @@ impl Service {
     /// Solves on the bounded pool, within the caller's deadline. Refuses with
     /// RESOURCE_EXHAUSTED when the queue is full, DEADLINE_EXCEEDED when no slot frees in
     /// time, UNAVAILABLE when shutting down.
-    pub(super) async fn solve(&self, forecast: Forecast, mut options: Options, deadline: Option<Duration>) -> Result<Schedule, Error> {
+    pub(super) async fn solve(&self, forecast: Forecast, options: Options, deadline: Option<Duration>) -> Result<Schedule, Error> {
+        self.solve_with(options, deadline, move |plant, options| model::solve(plant, &forecast, options)).await
+    }
+
+    /// [`Service::solve`] for any solve of the service's plant that gives a schedule: the
+    /// stochastic day-ahead and the held re-plans of its day take the same pool, deadline,
+    /// warm starts and cancellation as a deterministic solve.
+    pub(super) async fn solve_with<F>(&self, mut options: Options, deadline: Option<Duration>, solve: F) -> Result<Schedule, Error>
+    where
+        F: FnOnce(&Plant, &Options) -> Result<Schedule, model::DispatchError> + Send + 'static,
+    {
         if self.shutdown.is_cancelled() {
             return Err(Error::Unavailable("the server is shutting down".into()));
         }
@@ -120,7 +130,7 @@ impl Service {
         let timer = self.metrics.solve_seconds.with_label_values(&[objective]).start_timer();
         let solving = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            model::solve(&plant, &forecast, &options)
+            solve(&plant, &options)
         });
         let shutdown = self.shutdown.clone();
         let watch = cancel.clone();

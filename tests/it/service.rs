@@ -168,6 +168,7 @@ pub(crate) fn day_ahead(day: NaiveDate, fc: &Forecast, options: pb::SolveOptions
         delivery_day: day.to_string(),
         forecast: Some(vpp_dispatch::api::forecast_to_pb(fc)),
         options: Some(options),
+        stochastic: None,
     }
 }
 

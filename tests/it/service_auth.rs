@@ -67,7 +67,7 @@ async fn every_rpc_checks_every_role() {
     DispatchServiceClient::new(ch.clone())
         .submit_day_ahead(req(
             Some(OPERATOR),
-            pb::SubmitDayAheadRequest { delivery_day: day.to_string(), forecast: forecast.clone(), options: None },
+            pb::SubmitDayAheadRequest { delivery_day: day.to_string(), forecast: forecast.clone(), options: None, stochastic: None },
         ))
         .await
         .unwrap();
@@ -119,7 +119,7 @@ async fn every_rpc_checks_every_role() {
                 "SubmitDayAhead" => code(
                     dc.submit_day_ahead(req(
                         t,
-                        pb::SubmitDayAheadRequest { delivery_day: d.clone(), forecast: forecast.clone(), options: None },
+                        pb::SubmitDayAheadRequest { delivery_day: d.clone(), forecast: forecast.clone(), options: None, stochastic: None },
                     ))
                     .await,
                 ),
@@ -290,6 +290,7 @@ async fn overload_is_refused_not_queued_and_bids_keep_flowing() {
                 delivery_day: day.to_string(),
                 forecast: Some(vpp_dispatch::api::forecast_to_pb(&fc)),
                 options: Some(slow),
+                stochastic: None,
             },
         );
         calls.push(tokio::spawn(async move { dc.submit_day_ahead(r).await.map(|_| ()).map_err(|e| e.code()) }));
@@ -320,6 +321,7 @@ async fn overload_is_refused_not_queued_and_bids_keep_flowing() {
             delivery_day: day.to_string(),
             forecast: Some(vpp_dispatch::api::forecast_to_pb(&fc)),
             options: Some(pb::SolveOptions { frontier_points: 200, ..Default::default() }),
+            stochastic: None,
         },
     );
     r.set_timeout(Duration::from_millis(50));
@@ -341,7 +343,12 @@ async fn a_call_still_waiting_at_its_deadline_is_deadline_exceeded() {
     let day_ahead = |options: Option<pb::SolveOptions>| {
         req(
             Some(OPERATOR),
-            pb::SubmitDayAheadRequest { delivery_day: day.to_string(), forecast: Some(vpp_dispatch::api::forecast_to_pb(&fc)), options },
+            pb::SubmitDayAheadRequest {
+                delivery_day: day.to_string(),
+                forecast: Some(vpp_dispatch::api::forecast_to_pb(&fc)),
+                options,
+                stochastic: None,
+            },
         )
     };
     // A frontier of 200 MILP points holds the day's lock for many seconds.

@@ -138,6 +138,7 @@ async fn publish(ch: &Channel, day: NaiveDate, fc: &Forecast) -> pb::Schedule {
         delivery_day: day.to_string(),
         forecast: Some(vpp_dispatch::api::forecast_to_pb(fc)),
         options: Some(pb::SolveOptions { objective: pb::Objective::GreenShare as i32, ..Default::default() }),
+        stochastic: None,
     };
     dispatch.submit_day_ahead(req(Some(OPERATOR), request)).await.expect("the operator publishes").into_inner()
 }
