@@ -236,3 +236,33 @@ fn a_solve_warm_started_from_another_day_agrees_with_a_cold_one() {
     assert!(!s.solver.warm_started);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Issue 16: a green-share run's Dinkelbach iterations start at the share the last run of
+/// its shape found. The same day again needs one LP (λ is already the optimum); a day
+/// solved after a greener one starts above its optimum, and one after a less green one
+/// below: both end at the cold share and schedule.
+#[test]
+fn dinkelbach_starts_at_the_kept_share_from_above_and_below() {
+    let plant = Plant::load(repo("models/xinyang.toml")).expect("plant");
+    let load = |name: &str| Forecast::load(repo(&format!("fixtures/forecasts/{name}.json"))).expect("fixture");
+    let cold = |fc: &Forecast| solve(&plant, fc, &Options { backend: Backend::HighsCold, ..Options::default() });
+    let days: Vec<(&str, Forecast)> = ["summer-peak-60", "windy-winter-60", "spring-valley-60"].into_iter().map(|n| (n, load(n))).collect();
+    let colds: Vec<Schedule> = days.iter().map(|(_, fc)| cold(fc)).collect();
+    for (k, (name, fc)) in days.iter().enumerate() {
+        let warm = model::WarmStarts::keep(4);
+        let options = Options { warm: warm.clone(), ..Options::default() };
+        let first = solve(&plant, fc, &options);
+        let again = solve(&plant, fc, &options);
+        assert!(first.solver.iterations >= 2, "{name}: a cold Dinkelbach from 0 takes {}", first.solver.iterations);
+        assert_eq!(again.solver.iterations, 1, "{name}: from its own share, one LP");
+        assert!(differences(&again, &colds[k], 1e-6).is_empty(), "{name}: again vs cold");
+        // Every other day after this one: from above or below its optimum.
+        for (j, (other, ofc)) in days.iter().enumerate().filter(|(j, _)| *j != k) {
+            let _ = solve(&plant, fc, &options);
+            let s = solve(&plant, ofc, &options);
+            let (from, to) = (colds[k].totals.green_share, colds[j].totals.green_share);
+            let diff = differences(&s, &colds[j], 1e-6);
+            assert!(diff.is_empty(), "{other} after {name} (λ from {from} to {to}): {diff:?}");
+        }
+    }
+}

@@ -141,7 +141,14 @@ pub(crate) fn run_stages(
     let cost = run.b.cost.clone();
     let (stage1, fin, premium_row) = match options.objective {
         Objective::GreenShare => {
-            let (share, _, iters, _) = run.max_share(0.0, false)?;
+            // Warm: Dinkelbach starts at the share the last run of this shape found.
+            let shape = (run.session.is_some() && options.warm.is_on()).then(|| Shape::of(&run.b.lp, options.objective));
+            let kept = shape.as_ref().and_then(|s| options.warm.share(s));
+            let (share, _, iters, _) = run.max_share(kept.unwrap_or(0.0), kept.is_none(), false)?;
+            if let Some(shape) = shape {
+                run.warm_started |= kept.is_some();
+                options.warm.put_share(shape, share);
+            }
             iterations = iters;
             let floor = (share - options.share_tolerance).max(0.0);
             let row = run.push_share_floor(Family::ShareFloor, floor);
@@ -444,7 +451,7 @@ impl Run<'_> {
     fn canonical_on_face(&mut self, fin: &RawSolution, cost: &LinExpr, duals: &[f64]) -> Result<Vec<f64>, DispatchError> {
         self.hold_face(&fin.x, duals, cost, Direction::Minimise);
         let start = share_of(&self.b, &fin.x);
-        let (_, best, _, lambda) = self.max_share(start, true)?;
+        let (_, best, _, lambda) = self.max_share(start, true, true)?;
         if !self.canonical_stage {
             return Ok(best.x);
         }
@@ -461,7 +468,7 @@ impl Run<'_> {
         self.hold_face(&least.x, &least.duals, cost, Direction::Minimise);
         let start = share_of(&self.b, &least.x);
         self.tie_break = true;
-        let result = self.max_share(start, false);
+        let result = self.max_share(start, true, false);
         self.tie_break = false;
         self.restore(saved.0, saved.1);
         Ok(result?.0)
@@ -524,29 +531,47 @@ impl Run<'_> {
     }
 
     /// Dinkelbach: the exact maximum of N/D. Returns the share, the last solution and the
-    /// number of iterations.
-    /// Starts from the share `start` (one a feasible point reaches, or 0); with `duals`
-    /// the last LP's duals are kept. Also returns the λ of that last LP, whose optimal face
-    /// is the set of maximum-share dispatches.
-    fn max_share(&mut self, start: f64, duals: bool) -> Result<(f64, RawSolution, u32, f64), DispatchError> {
+    /// number of iterations; with `duals` the last LP's duals are kept. Also returns the λ
+    /// of that last LP, whose optimal face is the set of maximum-share dispatches.
+    ///
+    /// λ starts at `start`. From 0, or from the share of a dispatch (`proven`: a share some
+    /// point reaches), λ only rises: the first λ with max N − λ·D = 0 is the answer. Any
+    /// other start (a share kept from another run) may lie above the optimum s*: then
+    /// max N − λ·D < 0, and the dispatch found has a share below s*, from which λ rises as
+    /// before. At λ = s* every maximiser has N = s*·D, so a kept share that is still right
+    /// ends in one LP.
+    fn max_share(&mut self, start: f64, proven: bool, duals: bool) -> Result<(f64, RawSolution, u32, f64), DispatchError> {
         let green = self.b.green.clone();
         let served = self.b.served.clone();
         let d0 = served.constant;
+        let tolerance = 1e-10 * d0.max(1.0);
         let mut lambda = start;
+        let mut proven = proven || start == 0.0;
         for k in 1..=MAX_ITERATIONS {
             let objective = green.plus(-lambda, &served);
             let sol = self.solve(&objective, Direction::Maximise, duals)?;
             let (n, d) = (green.eval(&sol.x), served.eval(&sol.x));
             if d <= 1e-9 * d0.max(1.0) {
-                return Ok((lambda, sol, k, lambda));
+                if proven {
+                    return Ok((lambda, sol, k, lambda));
+                }
+                // Nothing served at a kept λ: start again from 0.
+                (lambda, proven) = (0.0, true);
+                continue;
             }
             let next = n / d;
             let gap = n - lambda * d;
-            tracing::debug!(iteration = k, lambda, share = next, gap, "dinkelbach");
-            if served.terms.is_empty() || gap <= 1e-10 * d0.max(1.0) || next <= lambda {
+            tracing::debug!(iteration = k, lambda, share = next, gap, proven, "dinkelbach");
+            if served.terms.is_empty() {
                 return Ok((next.max(lambda), sol, k, lambda));
             }
-            lambda = next;
+            if proven && (gap <= tolerance || next <= lambda) {
+                return Ok((next.max(lambda), sol, k, lambda));
+            }
+            if !proven && gap.abs() <= tolerance {
+                return Ok((next, sol, k, lambda));
+            }
+            (lambda, proven) = (next, true);
         }
         Err(DispatchError::Solver(format!("Dinkelbach did not converge in {MAX_ITERATIONS} iterations")))
     }
@@ -569,7 +594,7 @@ impl Run<'_> {
                 (self.least_cost_share(&least, &cost)?, least.objective)
             }
         };
-        let (high, _, _, _) = self.max_share(0.0, false)?;
+        let (high, _, _, _) = self.max_share(0.0, true, false)?;
         let mut out = Vec::with_capacity(points);
         out.push(FrontierPoint { share: low, cost_yuan: low_cost });
         for k in 1..points {

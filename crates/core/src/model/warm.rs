@@ -1,7 +1,9 @@
 //! Warm starts across requests (issue 16): the final simplex bases of recent solves, kept
 //! by the shape of their LP, so that a new run's first LP, and its least-cost LP after a
 //! share or green floor, start from the bases an earlier run of the same shape ended those
-//! LPs with, instead of from scratch or from the previous LP's basis.
+//! LPs with, instead of from scratch or from the previous LP's basis. With the bases, the
+//! green share each shape's latest run found: a green-share run's Dinkelbach iterations
+//! start there instead of at 0.
 //!
 //! Day-ahead LPs of one plant differ from day to day only in bounds, right-hand sides and
 //! costs: the matrix, and so the shape, is the same. A basis that was optimal yesterday is
@@ -70,6 +72,9 @@ struct Bases {
     capacity: usize,
     /// Most recently used first.
     entries: VecDeque<(Shape, Arc<Basis>)>,
+    /// The green share the latest run of each shape found (Dinkelbach's λ at its end),
+    /// most recently kept first.
+    shares: VecDeque<(Shape, f64)>,
     hits: u64,
     misses: u64,
 }
@@ -81,7 +86,7 @@ pub struct WarmStarts(Option<Arc<Mutex<Bases>>>);
 impl WarmStarts {
     /// A cache of the latest basis of each of the `capacity` most recently solved shapes.
     pub fn keep(capacity: usize) -> WarmStarts {
-        let bases = Bases { capacity: capacity.max(1), entries: VecDeque::new(), hits: 0, misses: 0 };
+        let bases = Bases { capacity: capacity.max(1), entries: VecDeque::new(), shares: VecDeque::new(), hits: 0, misses: 0 };
         WarmStarts(Some(Arc::new(Mutex::new(bases))))
     }
 
@@ -129,6 +134,28 @@ impl WarmStarts {
         b.entries.push_front((shape, Arc::new(basis)));
         let capacity = b.capacity;
         b.entries.truncate(capacity);
+    }
+}
+
+impl WarmStarts {
+    /// The green share the latest run of `shape` ended at, if one is kept: where the next
+    /// run's Dinkelbach iterations start (see `stages`).
+    pub(crate) fn share(&self, shape: &Shape) -> Option<f64> {
+        let b = lock(self.0.as_ref()?);
+        b.shares.iter().find(|(s, _)| s == shape).map(|&(_, share)| share)
+    }
+
+    /// Keeps `share` as the latest of `shape` (a share that is not a number in [0, 1] is not).
+    pub(crate) fn put_share(&self, shape: Shape, share: f64) {
+        let Some(bases) = self.0.as_ref() else { return };
+        if !(0.0..=1.0).contains(&share) {
+            return;
+        }
+        let mut b = lock(bases);
+        b.shares.retain(|(s, _)| *s != shape);
+        b.shares.push_front((shape, share));
+        let capacity = b.capacity;
+        b.shares.truncate(capacity);
     }
 }
 
@@ -190,6 +217,25 @@ mod tests {
         off.put(shape(1, 1), basis(1));
         assert!(off.get(&shape(1, 1)).is_none());
         assert_eq!(off.hits_and_misses(), (0, 0));
+        assert!(off.share(&shape(1, 1)).is_none());
+    }
+
+    #[test]
+    fn keeps_the_latest_share_of_each_shape() {
+        let w = WarmStarts::keep(2);
+        assert!(w.share(&shape(1, 1)).is_none());
+        w.put_share(shape(1, 1), 0.4);
+        w.put_share(shape(1, 1), 0.6);
+        w.put_share(shape(2, 2), 0.5);
+        assert_eq!(w.share(&shape(1, 1)), Some(0.6));
+        // Only numbers in [0, 1] are shares; the capacity bounds the shapes kept.
+        w.put_share(shape(3, 3), f64::NAN);
+        w.put_share(shape(3, 3), 1.5);
+        assert!(w.share(&shape(3, 3)).is_none());
+        w.put_share(shape(4, 4), 0.1);
+        assert!(w.share(&shape(1, 1)).is_none(), "the oldest shape is dropped");
+        assert_eq!(w.share(&shape(2, 2)), Some(0.5));
+        assert_eq!(w.hits_and_misses(), (0, 0), "shares are not counted as bases");
     }
 
     #[test]
