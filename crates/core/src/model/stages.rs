@@ -148,6 +148,11 @@ pub(crate) fn run_stages(
             if let Some(shape) = shape {
                 run.warm_started |= kept.is_some();
                 options.warm.put_share(shape, share);
+                // The basis kept for the next run's first LP is the last Dinkelbach LP's,
+                // at the λ that run will start at, not the first's (at λ = 0).
+                if let Some(basis) = run.session.as_mut().and_then(|s| s.basis()) {
+                    options.warm.put(shape, basis);
+                }
             }
             iterations = iters;
             let floor = (share - options.share_tolerance).max(0.0);
