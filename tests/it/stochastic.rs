@@ -70,6 +70,51 @@ fn assert_plan_valid(plant: &Plant, forecast: &Forecast, options: &Options, plan
     assert!(near(plan.stochastic.cost_yuan, expected.2, 1e-7), "cost {} vs {}", plan.stochastic.cost_yuan, expected.2);
 }
 
+/// The hand case again with each scenario split into five equal copies (ten scenarios,
+/// enough for the least-cost stage to start from the least cost without the share floor
+/// and reach the floor by dual simplex): the same plan, to the hand-worked figures.
+#[test]
+fn the_hand_case_split_into_ten_scenarios_gives_the_same_plan() {
+    let c: Case<Expected> = load("stochastic-keep-storage");
+    let e = &c.expected;
+    let mut fc = c.forecast.clone();
+    fc.scenarios = c
+        .forecast
+        .scenarios
+        .iter()
+        .flat_map(|s| {
+            (0..5).map(move |k| vpp_dispatch::domain::forecast::Scenario {
+                name: format!("{}-{k}", s.name),
+                probability: s.probability / 5.0,
+                ..s.clone()
+            })
+        })
+        .collect();
+    assert_eq!(fc.scenarios.len(), 10);
+    let plan = model::solve_stochastic(&c.plant, &fc, &c.case, e.imbalance_premium).expect("ten scenarios");
+    assert_plan_valid(&c.plant, &fc, &c.case, &plan);
+    assert!(near(plan.stochastic.green_share, e.green_share, 1e-6), "share {}", plan.stochastic.green_share);
+    for (what, got, want) in [
+        ("RP", plan.stochastic.cost_yuan, e.stochastic_cost_yuan),
+        ("EEV", plan.deterministic.cost_yuan, e.deterministic_cost_yuan),
+        ("WS", plan.perfect_information.cost_yuan, e.perfect_information_cost_yuan),
+    ] {
+        assert!(near(got, want, 1e-6), "{what}: {got} vs {want}");
+    }
+    for (got, want) in plan.first_stage.grids[0].position_mw.iter().zip(&e.position_mw) {
+        assert!(near(*got, *want, 1e-6), "position {got} vs {want}");
+    }
+    // Copies of one scenario are dispatched alike.
+    let two = model::solve_stochastic(&c.plant, &c.forecast, &c.case, e.imbalance_premium).expect("two scenarios");
+    // One LP more in each of the plan, EEV and WS: the least cost without the floor.
+    assert_eq!(plan.solver.solves, two.solver.solves + 3, "ten scenarios take the least cost first");
+    for s in &plan.scenarios {
+        let whole = two.scenarios.iter().find(|w| s.name.starts_with(&format!("{}-", w.name))).expect("its scenario");
+        let diff = crate::agreement::differences(&s.schedule, &whole.schedule, 1e-6);
+        assert!(diff.is_empty(), "{}: {diff:?}", s.name);
+    }
+}
+
 #[test]
 fn the_stochastic_plan_keeps_back_the_storage_the_deterministic_plan_spends() {
     let c: Case<Expected> = load("stochastic-keep-storage");

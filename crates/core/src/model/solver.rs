@@ -241,6 +241,8 @@ pub(crate) struct HighsSession {
     last_seeded: bool,
     /// The tight tolerances are set.
     tight: bool,
+    /// How the next solve starts (see [`HighsSession::start_next`]).
+    next: Start,
     /// The flag HiGHS's interrupt callback reads (kept alive here, as HiGHS holds a raw
     /// pointer to it).
     _cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -279,6 +281,19 @@ fn row_bounds(sense: Sense, rhs: f64) -> (f64, f64) {
         Sense::Ge => (rhs, f64::INFINITY),
         Sense::Eq => (rhs, rhs),
     }
+}
+
+/// How a session's solve starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Start {
+    /// From the last solve's basis by primal simplex (only the objective changed, or a row
+    /// the last optimum satisfies was added): the default.
+    Warm,
+    /// From scratch: presolve, then dual simplex.
+    Cold,
+    /// From the last solve's basis by dual simplex: a row the last optimum violates was
+    /// added, the objective kept.
+    Dual,
 }
 
 impl HighsSession {
@@ -320,6 +335,7 @@ impl HighsSession {
             pending: None,
             last_seeded: false,
             tight: false,
+            next: Start::Warm,
         })
     }
 
@@ -330,6 +346,11 @@ impl HighsSession {
     /// solve starts as it would have. [`HighsSession::seeded`] tells which.
     pub(crate) fn seed(&mut self, basis: std::sync::Arc<Basis>) {
         self.pending = Some(basis);
+    }
+
+    /// How the next solve starts, unless a seeded basis is taken (then dual simplex from it).
+    pub(crate) fn start_next(&mut self, start: Start) {
+        self.next = start;
     }
 
     /// True when the last solve started from a basis given by [`HighsSession::seed`].
@@ -486,7 +507,11 @@ impl HighsSession {
         // When most columns were just fixed (the colour attribution, MILP duals), presolve
         // removes them and a cold dual simplex on what is left beats re-pivoting the whole
         // model from the old basis (year, cost mode: 2.1 s against ≈ 27 s).
-        let mut cold = self.warm && rebounded * 2 > self.cols.len() && !seeded;
+        let start = std::mem::replace(&mut self.next, Start::Warm);
+        if start == Start::Dual && !seeded {
+            model.set_option("simplex_strategy", 1);
+        }
+        let mut cold = (start == Start::Cold || (self.warm && rebounded * 2 > self.cols.len())) && !seeded;
         let mut solve_ms = 0.0;
         let mut attempt = 0;
         let (solved, outcome) = loop {
@@ -526,7 +551,7 @@ impl HighsSession {
             break (solved, outcome);
         };
         let mut model = highs::Model::from(solved);
-        if !self.warm || cold || seeded {
+        if !self.warm || cold || seeded || start == Start::Dual {
             // Every later solve starts from a primal-feasible basis (only the objective
             // changed, a row was added that the optimum satisfies, or bounds were fixed at
             // the optimum's values): primal simplex, and no presolve (which would discard

@@ -29,6 +29,11 @@ use super::{diagnose, solution, DispatchError, Objective, Options};
 /// taken as zero when the tie-break stages hold an optimal face.
 const FACE_TOLERANCE: f64 = 1e-7;
 
+/// From how many scenarios a stochastic day-ahead's least-cost stage solves the least cost
+/// without the share floor first (see `run_stages`): 20 windy-winter scenarios 11.8 s
+/// against 16.3, 10 scenarios 3.1 against 4.0, 5 scenarios no gain (benches/README.md).
+const COST_FIRST_SCENARIOS: usize = 8;
+
 /// Most Dinkelbach iterations before giving up (it converges superlinearly; a handful is
 /// usual).
 const MAX_ITERATIONS: u32 = 50;
@@ -61,7 +66,7 @@ fn solve_run(plant: &Plant, forecast: &Forecast, options: &Options, trace: Optio
     }
     let started = Instant::now();
     let built = Builder::new(plant, forecast, options)?.build();
-    let staged = run_stages(plant, forecast, options, built, started, Staging { trace, diagnose: true, tie_break: true })?;
+    let staged = run_stages(plant, forecast, options, built, started, Staging { trace, diagnose: true })?;
     let mut schedule = solution::schedule(plant, forecast, options, &staged.b, &staged.x, &staged.duals, staged.report);
     schedule.warnings.extend(staged.warnings);
     Ok(schedule)
@@ -84,10 +89,6 @@ pub(crate) struct Staging<'t> {
     /// Explain an infeasible model row by row (see [`diagnose::explain`]); otherwise it is
     /// reported without reasons and the caller explains it.
     pub(crate) diagnose: bool,
-    /// Run the last tie-break stage (the canonical objective). Without it the point is the
-    /// greenest least-cost dispatch as the solver left it: share and cost are those of the
-    /// whole rule, the dispatch one of the ties (for evaluations that need only figures).
-    pub(crate) tie_break: bool,
 }
 
 /// Runs `options.objective`'s stages and the tie-break stages on a built model (one plant,
@@ -101,7 +102,7 @@ pub(crate) fn run_stages(
     started: Instant,
     staging: Staging<'_>,
 ) -> Result<Staged, DispatchError> {
-    let Staging { trace, diagnose, tie_break } = staging;
+    let Staging { trace, diagnose } = staging;
     let deadline = options.time_limit_s.map(|s| started + std::time::Duration::from_secs_f64(s));
     let mut run = Run {
         plant,
@@ -120,7 +121,6 @@ pub(crate) fn run_stages(
         tight: false,
         deadline,
         diagnose,
-        canonical_stage: tie_break,
         keep_next: true,
         warm_started: false,
     };
@@ -156,8 +156,20 @@ pub(crate) fn run_stages(
             }
             iterations = iters;
             let floor = (share - options.share_tolerance).max(0.0);
+            // Many scenarios: primal simplex from the Dinkelbach optimum to the least cost
+            // above the floor takes long (the floor is one dense row over every scenario).
+            // Least cost without the floor first, from scratch; then the floor, which that
+            // optimum violates, by dual simplex from its basis (benches/README.md).
+            let many = run.session.is_some() && run.b.more.len() + 1 >= COST_FIRST_SCENARIOS;
+            if many {
+                run.start_next(solver::Start::Cold);
+                run.solve(&cost, Direction::Minimise, false)?;
+            }
             let row = run.push_share_floor(Family::ShareFloor, floor);
             run.keep_next = true;
+            if many {
+                run.start_next(solver::Start::Dual);
+            }
             let fin = run.solve(&cost, Direction::Minimise, true)?;
             (share, fin, Some(row))
         }
@@ -237,8 +249,6 @@ struct Run<'a> {
     deadline: Option<Instant>,
     /// Explain an infeasible model (see [`run_stages`]).
     diagnose: bool,
-    /// Run the canonical stage after the greenest least-cost one (see [`Staging`]).
-    canonical_stage: bool,
     /// The next LP starts from the basis an earlier run's LP of its shape ended with, if
     /// one is kept, and its own final basis is kept for later runs (see [`super::warm`]):
     /// the first LP of a run, and the least-cost LP after a share or green floor.
@@ -325,6 +335,13 @@ impl Run<'_> {
             Err(Failure::TimeLimit) if self.options.cancel.is_cancelled() => Err(DispatchError::Cancelled),
             Err(Failure::TimeLimit) => Err(DispatchError::TimeLimit(self.options.time_limit_s.unwrap_or(f64::INFINITY))),
             Err(Failure::Other(msg)) => Err(DispatchError::Solver(msg)),
+        }
+    }
+
+    /// How the next LP starts in the HiGHS session, if there is one.
+    fn start_next(&mut self, start: solver::Start) {
+        if let Some(session) = self.session.as_mut() {
+            session.start_next(start);
         }
     }
 
@@ -457,9 +474,6 @@ impl Run<'_> {
         self.hold_face(&fin.x, duals, cost, Direction::Minimise);
         let start = share_of(&self.b, &fin.x);
         let (_, best, _, lambda) = self.max_share(start, true, true)?;
-        if !self.canonical_stage {
-            return Ok(best.x);
-        }
         let dinkelbach = self.b.green.plus(-lambda, &self.b.served);
         self.hold_face(&best.x, &best.duals, &dinkelbach, Direction::Maximise);
         let objective = canonical_objective(&self.b);

@@ -67,8 +67,7 @@ pub fn solve_stochastic(plant: &Plant, forecast: &Forecast, options: &Options, p
     let cold = Options { warm: super::WarmStarts::default(), ..options.clone() };
     let (rp, valued) = std::thread::scope(|scope| {
         let valued = scope.spawn(|| value(plant, forecast, &outcomes, &cold, premium, &budget));
-        let rp =
-            Joint::build(plant, &outcomes, options, premium, Link::Shared).and_then(|j| j.solve(plant, forecast, &budget.options()?, true));
+        let rp = Joint::build(plant, &outcomes, options, premium, Link::Shared).and_then(|j| j.solve(plant, forecast, &budget.options()?));
         (rp, valued.join())
     });
     let rp = rp?;
@@ -118,7 +117,7 @@ pub fn solve_stochastic(plant: &Plant, forecast: &Forecast, options: &Options, p
 /// day before. The same plan as [`solve_stochastic`]'s, tie-break stages included.
 pub fn plan_first_stage(plant: &Plant, forecast: &Forecast, options: &Options, premium: f64) -> Result<FirstStage, DispatchError> {
     let outcomes = check(plant, forecast, options, premium)?;
-    let rp = Joint::build(plant, &outcomes, options, premium, Link::Shared)?.solve(plant, forecast, options, true)?;
+    let rp = Joint::build(plant, &outcomes, options, premium, Link::Shared)?.solve(plant, forecast, options)?;
     let scenarios = rp.schedules(plant, options);
     Ok(rp.first_stage(plant, &scenarios))
 }
@@ -140,7 +139,7 @@ pub fn solve_held(
     let options = &Options { risk: super::Risk::default(), ..options.clone() };
     let outcomes = check(plant, &point, options, premium)?;
     let values = held_values(plant, &point, first).map_err(DispatchError::InvalidOptions)?;
-    let held = Joint::build(plant, &outcomes, options, premium, Link::Fixed(&values))?.solve(plant, &point, options, true)?;
+    let held = Joint::build(plant, &outcomes, options, premium, Link::Fixed(&values))?.solve(plant, &point, options)?;
     held.schedules(plant, options).into_iter().next().ok_or_else(|| DispatchError::Solver("a held re-plan without its outcome".into()))
 }
 
@@ -329,14 +328,14 @@ fn value(
     let det = {
         let options = budget.options()?;
         let built = Builder::new(plant, &point, &options)?.build();
-        run_stages(plant, &point, &options, built, Instant::now(), Staging { trace: None, diagnose: true, tie_break: true })?
+        run_stages(plant, &point, &options, built, Instant::now(), Staging { trace: None, diagnose: true })?
     };
     let fixed = first_stage_values(&det.b, &det.x);
     // The deterministic plan knows nothing of a P10 share (held in every scenario it may not
     // reach it), so neither evaluation holds one; the CVaR weight prices both.
     let free = Options { risk: super::Risk { p10_min_share: None, ..options.risk }, ..options.clone() };
-    let eev = Joint::build(plant, outcomes, &free, premium, Link::Fixed(&fixed))?.solve(plant, forecast, &budget.options()?, false)?;
-    let ws = Joint::build(plant, outcomes, &free, premium, Link::Free)?.solve(plant, forecast, &budget.options()?, false)?;
+    let eev = Joint::build(plant, outcomes, &free, premium, Link::Fixed(&fixed))?.solve(plant, forecast, &budget.options()?)?;
+    let ws = Joint::build(plant, outcomes, &free, premium, Link::Free)?.solve(plant, forecast, &budget.options()?)?;
     Ok((det, eev, ws))
 }
 
@@ -579,12 +578,14 @@ impl Joint {
         Ok(Joint { parts, built, first })
     }
 
-    /// Runs the objective's stages on the joint LP (and the tie-break stages, for a plan
-    /// whose dispatch is published; an evaluation needs only its figures). An infeasible
-    /// joint LP is explained by the first scenario that is infeasible on its own.
-    fn solve(self, plant: &Plant, forecast: &Forecast, options: &Options, tie_break: bool) -> Result<Solved, DispatchError> {
+    /// Runs the objective's stages and the tie-break stages on the joint LP: every figure
+    /// of every scenario, evaluations included, is that of the one dispatch the rule picks
+    /// (without the canonical stage the split of an expectation between scenarios was the
+    /// solver's: an EEV's CVaR moved with the solver's path). An infeasible joint LP is
+    /// explained by the first scenario that is infeasible on its own.
+    fn solve(self, plant: &Plant, forecast: &Forecast, options: &Options) -> Result<Solved, DispatchError> {
         let Joint { parts, built, first } = self;
-        match run_stages(plant, forecast, options, built, Instant::now(), Staging { trace: None, diagnose: false, tie_break }) {
+        match run_stages(plant, forecast, options, built, Instant::now(), Staging { trace: None, diagnose: false }) {
             Ok(staged) => Ok(Solved { parts, staged, first }),
             Err(DispatchError::Infeasible(_)) => Err(explain(plant, &parts, options)),
             Err(e) => Err(e),
