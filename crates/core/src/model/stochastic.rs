@@ -152,8 +152,7 @@ pub fn commit_day_ahead(plant: &Plant, forecast: &Forecast, options: &Options, p
     let started = Instant::now();
     let plan = solve_stochastic(plant, forecast, options, premium)?;
     let budget = Budget { options, started };
-    let point = Forecast { scenarios: Vec::new(), quantiles: None, ..forecast.clone() };
-    let held = solve_held(plant, &point, &budget.options()?, &plan.first_stage, premium)?;
+    let held = solve_held(plant, forecast, &budget.options()?, &plan.first_stage, premium)?;
     let valuation = Valuation {
         stochastic: plan.stochastic,
         deterministic: plan.deterministic,
@@ -441,11 +440,9 @@ impl Joint {
         let (h, t_len, dt) = (head.b.h.clone(), head.b.h.len, head.b.h.dt);
         let mut green = LinExpr::default();
         let mut served = LinExpr::default();
-        let mut cost = LinExpr::default();
         for part in &parts {
             green = green.plus(part.probability, &part.b.green);
             served = served.plus(part.probability, &part.b.served);
-            cost = cost.plus(part.probability, &part.b.cost);
         }
         let mut moves = Vec::new();
         let mut first = None;
@@ -477,8 +474,6 @@ impl Joint {
                         let (s, l) = (lp.var(0.0, span), lp.var(0.0, span));
                         let (i, e) = (part.b.ix.import[g][t], part.b.ix.export[g][t]);
                         lp.row(Family::Position, subject, Some(t), [(i, 1.0), (e, -1.0), (x, -1.0), (s, -1.0), (l, 1.0)], Sense::Eq, 0.0);
-                        cost.add(s, part.probability * premium * dt);
-                        cost.add(l, part.probability * premium * dt);
                         moves.extend([s, l]);
                         short.push(s);
                         long.push(l);
@@ -524,6 +519,11 @@ impl Joint {
                 }
             }
             first = Some(FirstVars { positions, notices });
+        }
+        // The expected cost: each scenario's own, imbalance at the premium included.
+        let mut cost = LinExpr::default();
+        for part in &parts {
+            cost = cost.plus(part.probability, &scenario_cost(part, premium, dt));
         }
         let risk = options.risk;
         if risk.cvar_weight > 0.0 {
