@@ -581,14 +581,12 @@ impl Run<'_> {
             let next = n / d;
             let gap = n - lambda * d;
             tracing::debug!(iteration = k, lambda, share = next, gap, proven, "dinkelbach");
-            if served.terms.is_empty() {
-                return Ok((next.max(lambda), sol, k, lambda));
-            }
-            if proven && (gap <= tolerance || next <= lambda) {
-                return Ok((next.max(lambda), sol, k, lambda));
-            }
-            if !proven && gap.abs() <= tolerance {
-                return Ok((next, sol, k, lambda));
+            // Served energy fixed (no interruption, no curtail bid): every λ has the same
+            // maximiser, and its share is the answer, whatever λ was.
+            let fixed = served.terms.is_empty();
+            if fixed || gap.abs() <= tolerance || (proven && (gap <= tolerance || next <= lambda)) {
+                // Only a proven λ is a share reached; a kept one may lie above the optimum.
+                return Ok((if proven { next.max(lambda) } else { next }, sol, k, lambda));
             }
             (lambda, proven) = (next, true);
         }
