@@ -90,6 +90,16 @@ enum Command {
         /// (the P10 share), instead of --min-share in every scenario.
         #[arg(long)]
         p10_min_share: Option<f64>,
+        /// Solve in windows of this many whole local days, each storage's level at a
+        /// window's end taken from a guide solve of the whole horizon on a coarser grid:
+        /// long horizons at a fine grid (a 15-minute year). A feasible schedule, not the
+        /// optimum of the whole horizon's LP (the schedule says so).
+        #[arg(long, conflicts_with_all = ["frontier", "mps", "stochastic", "scenarios"])]
+        window_days: Option<usize>,
+        /// The guide's interval with --window-days, minutes (a multiple of the forecast's
+        /// that divides a day; the forecast's own: the guide is the whole horizon's LP).
+        #[arg(long, requires = "window_days", default_value_t = 60)]
+        guide_minutes: u32,
     },
     /// Closed-loop backtest: each day committed the day before by a policy (deterministic,
     /// stochastic), then lived through against a held-out truth with a re-plan at every
@@ -726,6 +736,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             cvar_weight,
             cvar_alpha,
             p10_min_share,
+            window_days,
+            guide_minutes,
         } => {
             let plant = Plant::load(&plant_path)?;
             if let Some(park) = &plot_park {
@@ -788,7 +800,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 let text = model::export_mps(&plant, &forecast, &options)?;
                 std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
             }
-            let schedule = model::solve(&plant, &forecast, &options)?;
+            let schedule = match window_days {
+                Some(window_days) => model::solve_rolling(&plant, &forecast, &options, model::Rolling { window_days, guide_minutes })?,
+                None => model::solve(&plant, &forecast, &options)?,
+            };
             print!("{}", vpp_dispatch::cli::summary(&plant, &schedule));
             if let Some(path) = json {
                 let text = serde_json::to_string_pretty(&schedule)?;

@@ -508,3 +508,26 @@ fn issue14_readings_from_a_schedule_make_a_ledger_the_files_agree_with() {
     let err = text(&out.stderr);
     assert!(err.contains("bad.csv:3.meter: no park named 'nobody'"), "{err}");
 }
+
+/// `vpp solve --window-days`: two quarter-hourly days in daily windows guided hourly; the
+/// schedule covers both days and says how it was made; a window of 0 days is refused by
+/// field with a non-zero exit.
+#[test]
+fn solve_in_windows_covers_the_horizon_and_refuses_an_empty_window() {
+    let dir = std::env::temp_dir().join(format!("vpp-cli-windows-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (fc, json) = (dir.join("two-days.json"), dir.join("schedule.json"));
+    let (fc, json) = (fc.to_str().unwrap(), json.to_str().unwrap());
+    let made =
+        vpp(&["forecast", "--model", "models/xinyang.toml", "--day", "spring-valley", "--interval", "15", "--days", "2", "--out", fc]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let base = ["solve", "--model", "models/xinyang.toml", "--forecast", fc, "--objective", "cost"];
+    let out = vpp(&[&base[..], &["--window-days", "1", "--json", json]].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("2 windows of 1 day(s)"), "{}", text(&out.stdout));
+    let s: Schedule = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    assert_eq!(s.intervals.len(), 192);
+    let out = vpp(&[&base[..], &["--window-days", "0"]].concat());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("rolling.window_days: must lie in 1..=31, got 0"), "{}", text(&out.stderr));
+}

@@ -15,6 +15,7 @@ mod mqtt;
 mod properties;
 mod readme;
 mod replicas;
+mod rolling;
 mod service;
 mod service_auth;
 mod stochastic;

@@ -210,6 +210,40 @@ impl Forecast {
         }
     }
 
+    /// This forecast on a coarser grid of `minutes` per interval (a multiple of its own,
+    /// dividing its horizon): power series (availability, demand, interruptible limit) and
+    /// import prices averaged over each coarse interval, inflows (energy per interval)
+    /// summed. Without bids, scenarios or quantiles: a point forecast for planning at the
+    /// coarse grid. `None` when `minutes` is not such a multiple.
+    pub fn coarsened(&self, minutes: u32) -> Option<Forecast> {
+        let own = self.interval_minutes;
+        if own == 0 || minutes < own || !minutes.is_multiple_of(own) || !1440u32.is_multiple_of(minutes) {
+            return None;
+        }
+        let factor = (minutes / own) as usize;
+        if !self.intervals.is_multiple_of(factor) {
+            return None;
+        }
+        let fold = |m: &BTreeMap<String, Vec<f64>>, mean: bool| -> BTreeMap<String, Vec<f64>> {
+            let scale = if mean { 1.0 / factor as f64 } else { 1.0 };
+            m.iter().map(|(n, v)| (n.clone(), v.chunks(factor).map(|c| c.iter().sum::<f64>() * scale).collect())).collect()
+        };
+        Some(Forecast {
+            description: format!("{} (every {minutes} min)", self.description),
+            start: self.start,
+            interval_minutes: minutes,
+            intervals: self.intervals / factor,
+            availability: fold(&self.availability, true),
+            demand_mw: fold(&self.demand_mw, true),
+            inflow_mwh: fold(&self.inflow_mwh, false),
+            interruptible_mw: fold(&self.interruptible_mw, true),
+            import_price: fold(&self.import_price, true),
+            bids: Vec::new(),
+            scenarios: Vec::new(),
+            quantiles: None,
+        })
+    }
+
     /// The outcomes the forecast describes, with their probabilities: its scenarios; or its
     /// quantiles as three scenarios `q10`, `q50`, `q90` weighted by Swanson's rule (every
     /// series at the same quantile at once: comonotone, the widest reading); or the point
@@ -513,5 +547,49 @@ impl Horizon {
             }
         }
         days
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quarter_hours() -> Forecast {
+        let series = |v: &[f64]| BTreeMap::from([("a".to_string(), v.to_vec())]);
+        Forecast {
+            description: "two hours".into(),
+            start: DateTime::parse_from_rfc3339("2026-04-01T00:00:00+08:00").map(|t| t.with_timezone(&Utc)).unwrap_or_default(),
+            interval_minutes: 15,
+            intervals: 8,
+            availability: series(&[0.0, 0.25, 0.5, 0.75, 1.0, 1.0, 0.5, 0.5]),
+            demand_mw: series(&[10.0, 10.0, 10.0, 10.0, 20.0, 30.0, 20.0, 10.0]),
+            inflow_mwh: series(&[1.0, 2.0, 3.0, 4.0, 0.0, 0.0, 0.0, 1.0]),
+            interruptible_mw: BTreeMap::new(),
+            import_price: series(&[100.0, 100.0, 300.0, 300.0, 0.0, 0.0, 0.0, 0.0]),
+            bids: Vec::new(),
+            scenarios: Vec::new(),
+            quantiles: None,
+        }
+    }
+
+    /// Power and prices are averaged over an hour, energy per interval summed.
+    #[test]
+    fn coarsened_averages_power_and_sums_energy() {
+        let h = quarter_hours().coarsened(60).expect("an hour is a multiple of 15 minutes");
+        assert_eq!((h.interval_minutes, h.intervals, h.start), (60, 2, quarter_hours().start));
+        assert_eq!(h.availability["a"], vec![0.375, 0.75]);
+        assert_eq!(h.demand_mw["a"], vec![10.0, 20.0]);
+        assert_eq!(h.inflow_mwh["a"], vec![10.0, 1.0]);
+        assert_eq!(h.import_price["a"], vec![200.0, 0.0]);
+    }
+
+    /// Only a multiple of the interval that divides a day and the horizon.
+    #[test]
+    fn coarsened_refuses_grids_that_do_not_fit() {
+        let f = quarter_hours();
+        for minutes in [10, 45, 90, 7 * 60] {
+            assert!(f.coarsened(minutes).is_none(), "{minutes} min");
+        }
+        assert!(f.coarsened(30).is_some());
     }
 }

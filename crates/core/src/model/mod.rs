@@ -18,6 +18,7 @@ mod grid;
 mod load;
 pub(crate) mod lp;
 mod network;
+mod rolling;
 mod solution;
 pub(crate) mod solver;
 mod stages;
@@ -34,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::validation::Collector;
 use crate::domain::{Forecast, Plant, ValidationErrors};
 
+pub use rolling::{solve_rolling, Rolling, MAX_WINDOW_DAYS};
 pub use solver::Backend;
 pub use stages::{export_mps, solve, solve_traced};
 pub use stochastic::{

@@ -51,11 +51,21 @@ pub fn solve_traced(plant: &Plant, forecast: &Forecast, options: &Options) -> (R
 
 fn solve_inner(plant: &Plant, forecast: &Forecast, options: &Options, trace: bool) -> (Result<Schedule, DispatchError>, Vec<String>) {
     let mut lps = Vec::new();
-    let result = solve_run(plant, forecast, options, trace.then_some(&mut lps));
+    let result = solve_run(plant, forecast, options, Staging { trace: trace.then_some(&mut lps), diagnose: true, tie_break_stages: true });
     (result, lps)
 }
 
-fn solve_run(plant: &Plant, forecast: &Forecast, options: &Options, trace: Option<&mut Vec<String>>) -> Result<Schedule, DispatchError> {
+/// The objective's stages without the tie-break stages, on HiGHS from scratch whatever
+/// `options` name (backend, warm starts): a vertex that depends on the input alone, the same
+/// for every backend and run, but not the one schedule the tie-break rule picks, and its
+/// colours as the solver left them. For a rolling solve's guide, of which only the storage
+/// levels at window ends are read.
+pub(crate) fn solve_untied(plant: &Plant, forecast: &Forecast, options: &Options) -> Result<Schedule, DispatchError> {
+    let options = Options { backend: Backend::Highs, warm: super::WarmStarts::default(), ..options.clone() };
+    solve_run(plant, forecast, &options, Staging { trace: None, diagnose: true, tie_break_stages: false })
+}
+
+fn solve_run(plant: &Plant, forecast: &Forecast, options: &Options, staging: Staging<'_>) -> Result<Schedule, DispatchError> {
     plant.validate().map_err(DispatchError::InvalidPlant)?;
     forecast.validate(plant).map_err(DispatchError::InvalidForecast)?;
     options.validate(plant, forecast).map_err(DispatchError::InvalidOptions)?;
@@ -66,7 +76,7 @@ fn solve_run(plant: &Plant, forecast: &Forecast, options: &Options, trace: Optio
     }
     let started = Instant::now();
     let built = Builder::new(plant, forecast, options)?.build();
-    let staged = run_stages(plant, forecast, options, built, started, Staging { trace, diagnose: true })?;
+    let staged = run_stages(plant, forecast, options, built, started, staging)?;
     let mut schedule = solution::schedule(plant, forecast, options, &staged.b, &staged.x, &staged.duals, staged.report);
     schedule.warnings.extend(staged.warnings);
     Ok(schedule)
@@ -89,6 +99,9 @@ pub(crate) struct Staging<'t> {
     /// Explain an infeasible model row by row (see [`diagnose::explain`]); otherwise it is
     /// reported without reasons and the caller explains it.
     pub(crate) diagnose: bool,
+    /// End with the tie-break stages (every schedule a user sees does: see
+    /// [`solve_untied`] for the one that does not).
+    pub(crate) tie_break_stages: bool,
 }
 
 /// Runs `options.objective`'s stages and the tie-break stages on a built model (one plant,
@@ -102,7 +115,7 @@ pub(crate) fn run_stages(
     started: Instant,
     staging: Staging<'_>,
 ) -> Result<Staged, DispatchError> {
-    let Staging { trace, diagnose } = staging;
+    let Staging { trace, diagnose, tie_break_stages } = staging;
     let deadline = options.time_limit_s.map(|s| started + std::time::Duration::from_secs_f64(s));
     let mut run = Run {
         plant,
@@ -196,7 +209,7 @@ pub(crate) fn run_stages(
     // Prices come from the final least-cost LP; the tie-break stages below stay on its
     // optimal face, so they remain valid prices for the dispatch reported.
     let duals = run.duals(&fin, &cost)?;
-    let x = run.canonical(&fin, &cost, &duals)?;
+    let x = if tie_break_stages { run.canonical(&fin, &cost, &duals)? } else { fin.x.clone() };
     if options.objective == Objective::Cost && options.frontier_points >= 2 {
         frontier = run.frontier(options.frontier_points, Some((share_of(&run.b, &x), fin.objective)))?;
     }

@@ -327,7 +327,7 @@ fn value(
     let det = {
         let options = budget.options()?;
         let built = Builder::new(plant, &point, &options)?.build();
-        run_stages(plant, &point, &options, built, Instant::now(), Staging { trace: None, diagnose: true })?
+        run_stages(plant, &point, &options, built, Instant::now(), Staging { trace: None, diagnose: true, tie_break_stages: true })?
     };
     let fixed = first_stage_values(&det.b, &det.x);
     // The deterministic plan knows nothing of a P10 share (held in every scenario it may not
@@ -585,7 +585,8 @@ impl Joint {
     /// explained by the first scenario that is infeasible on its own.
     fn solve(self, plant: &Plant, forecast: &Forecast, options: &Options) -> Result<Solved, DispatchError> {
         let Joint { parts, built, first } = self;
-        match run_stages(plant, forecast, options, built, Instant::now(), Staging { trace: None, diagnose: false }) {
+        match run_stages(plant, forecast, options, built, Instant::now(), Staging { trace: None, diagnose: false, tie_break_stages: true })
+        {
             Ok(staged) => Ok(Solved { parts, staged, first }),
             Err(DispatchError::Infeasible(_)) => Err(explain(plant, &parts, options)),
             Err(e) => Err(e),
