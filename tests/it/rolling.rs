@@ -136,3 +136,23 @@ fn bad_splits_are_refused_by_field() {
         other => panic!("expected invalid options naming frontier_points, got {:?}", other.map(|s| s.totals)),
     }
 }
+
+/// A horizon no dispatch can serve is explained as in a plain solve, the guide named: it
+/// fails first, on its coarse grid, before any window is solved.
+#[test]
+fn an_infeasible_horizon_is_explained_by_the_guide() {
+    let plant = plant();
+    let mut fc = synth::generate(&plant, DayKind::SummerPeak, 15, 2);
+    let t = 96 + 4 * 19;
+    for k in t..t + 4 {
+        fc.demand_mw.get_mut("shihe_park").expect("shihe_park has demand")[k] = 4_000.0;
+    }
+    match model::solve_rolling(&plant, &fc, &Options::default(), Rolling::default()) {
+        Err(DispatchError::Infeasible(ds)) => {
+            assert!(!ds.is_empty());
+            assert!(ds.iter().all(|d| d.message.starts_with("the 60-minute guide: ")), "{ds:?}");
+            assert!(ds.iter().any(|d| d.subject.contains("shihe")), "{ds:?}");
+        }
+        other => panic!("expected an infeasible guide, got {:?}", other.map(|s| s.totals)),
+    }
+}

@@ -77,7 +77,8 @@ pub fn solve_rolling(plant: &Plant, forecast: &Forecast, options: &Options, roll
     };
     let point = Forecast { scenarios: Vec::new(), quantiles: None, ..forecast.clone() };
     let guide_forecast = guide_forecast.unwrap_or_else(|| Forecast { bids: Vec::new(), ..point.clone() });
-    let guide = super::stages::solve_untied(plant, &guide_forecast, &budget(options)?).map_err(|e| in_guide(e, rolling.guide_minutes))?;
+    let guide =
+        super::stages::solve_untied(plant, &guide_forecast, &budget(options)?).map_err(|e| in_guide(e, guide_forecast.interval_minutes))?;
     let guide_h = guide_forecast.horizon(plant.tz());
     tracing::debug!(windows = windows.len(), guide_intervals = guide_h.len, "rolling: guide solved");
 
