@@ -351,6 +351,33 @@ impl Options {
     }
 }
 
+/// The options of each solve of a run of several (the stochastic day-ahead's LPs, a rolling
+/// solve's windows): the whole run's time budget shared out as it goes.
+pub(crate) struct Budget<'a> {
+    /// The run's options; their time limit is the whole run's.
+    pub(crate) options: &'a Options,
+    pub(crate) started: std::time::Instant,
+}
+
+impl Budget<'_> {
+    /// The run's options with what is left of its time limit.
+    pub(crate) fn options(&self) -> Result<Options, DispatchError> {
+        self.apply(self.options.clone())
+    }
+
+    /// `o` (one solve's options within the run) with what is left of the run's time limit.
+    pub(crate) fn apply(&self, mut o: Options) -> Result<Options, DispatchError> {
+        if let Some(limit) = self.options.time_limit_s {
+            let left = limit - self.started.elapsed().as_secs_f64();
+            if left <= 0.0 {
+                return Err(DispatchError::TimeLimit(limit));
+            }
+            o.time_limit_s = Some(left);
+        }
+        Ok(o)
+    }
+}
+
 /// One reason an input cannot be met, found by the elastic re-solve.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Diagnosis {

@@ -30,7 +30,7 @@ use crate::domain::stitch::stitch;
 use crate::domain::validation::Collector;
 use crate::domain::{Forecast, Plant, Schedule};
 
-use super::{solve, DispatchError, Options};
+use super::{solve, Budget, DispatchError, Objective, Options};
 
 /// Most days in one window.
 pub const MAX_WINDOW_DAYS: usize = 31;
@@ -63,22 +63,12 @@ pub fn solve_rolling(plant: &Plant, forecast: &Forecast, options: &Options, roll
     if windows.len() <= 1 {
         return solve(plant, forecast, options);
     }
-    let started = std::time::Instant::now();
-    let budget = |o: &Options| -> Result<Options, DispatchError> {
-        let mut o = o.clone();
-        if let Some(limit) = options.time_limit_s {
-            let left = limit - started.elapsed().as_secs_f64();
-            if left <= 0.0 {
-                return Err(DispatchError::TimeLimit(limit));
-            }
-            o.time_limit_s = Some(left);
-        }
-        Ok(o)
-    };
+    let budget = Budget { options, started: std::time::Instant::now() };
     let point = Forecast { scenarios: Vec::new(), quantiles: None, ..forecast.clone() };
     let guide_forecast = guide_forecast.unwrap_or_else(|| Forecast { bids: Vec::new(), ..point.clone() });
-    let guide =
-        super::stages::solve_untied(plant, &guide_forecast, &budget(options)?).map_err(|e| in_guide(e, guide_forecast.interval_minutes))?;
+    let guide_minutes = guide_forecast.interval_minutes;
+    let guide = super::stages::solve_untied(plant, &guide_forecast, &budget.options()?)
+        .map_err(|e| relabel(e, &format!("the {guide_minutes}-minute guide"), |_| None))?;
     let guide_h = guide_forecast.horizon(plant.tz());
     tracing::debug!(windows = windows.len(), guide_intervals = guide_h.len, "rolling: guide solved");
 
@@ -110,11 +100,18 @@ pub fn solve_rolling(plant: &Plant, forecast: &Forecast, options: &Options, roll
                 })
                 .collect()
         };
-        let s = solve(plant, &f, &budget(&o)?).map_err(|e| in_window(e, window))?;
+        let s = solve(plant, &f, &budget.apply(o)?)
+            .map_err(|e| relabel(e, &format!("window from {}", window.day), |t| Some(t + window.first)))?;
         tracing::debug!(window = w, day = %window.day, cost = s.totals.cost_yuan, "rolling: window solved");
         solved.push(s);
     }
-    Ok(assemble(plant, &point, &guide, solved, &windows, Rolling { guide_minutes: guide_h.step_minutes, ..rolling }))
+    let note = format!(
+        "solved in {} windows of {} day(s), each storage's level at a window's end from a guide solve every {guide_minutes} min: \
+         a feasible schedule of the whole horizon, not the optimum of its one LP",
+        windows.len(),
+        rolling.window_days,
+    );
+    assemble(plant, &point, options.objective, &guide, &solved, &windows, note)
 }
 
 /// Checks the split; returns the guide's forecast (`None`: the forecast's own grid).
@@ -163,15 +160,21 @@ fn windows(days: &[(NaiveDate, Vec<usize>)], per: usize) -> Vec<Window> {
         .collect()
 }
 
-/// The windows as one schedule (`rolling` with the guide's actual interval): stitched, their awards on the whole horizon's intervals,
-/// the solver's work summed, the warnings once each.
-fn assemble(plant: &Plant, forecast: &Forecast, guide: &Schedule, solved: Vec<Schedule>, windows: &[Window], rolling: Rolling) -> Schedule {
+/// The windows as one schedule, `note` its first warning: stitched, their awards on the
+/// whole horizon's intervals, the solver's work summed, the warnings once each.
+fn assemble(
+    plant: &Plant,
+    forecast: &Forecast,
+    objective: Objective,
+    guide: &Schedule,
+    solved: &[Schedule],
+    windows: &[Window],
+    note: String,
+) -> Result<Schedule, DispatchError> {
     let h = forecast.horizon(plant.tz());
     let versions: Vec<(u32, &Schedule)> = solved.iter().enumerate().map(|(k, s)| (k as u32 + 1, s)).collect();
-    // Every window is the same plant on the same grid: stitch cannot refuse them.
-    let Some(stitched) = stitch(plant, &versions) else {
-        return guide.clone();
-    };
+    // Every window is the same plant on the same grid: stitch refuses none.
+    let stitched = stitch(plant, &versions).ok_or_else(|| DispatchError::Solver("the windows' schedules do not stitch".into()))?;
     let mut s = stitched.schedule;
     // Awards in the forecast's order of bids (each window's are in its own, a subsequence).
     let mut awards = Vec::with_capacity(forecast.bids.len());
@@ -187,7 +190,7 @@ fn assemble(plant: &Plant, forecast: &Forecast, guide: &Schedule, solved: Vec<Sc
     }
     awards.sort_by_key(|(i, _)| *i);
     s.bids = awards.into_iter().map(|(_, a)| a).collect();
-    let all = std::iter::once(guide).chain(&solved);
+    let all = std::iter::once(guide).chain(solved);
     s.solver.solves = all.clone().map(|x| x.solver.solves).sum();
     s.solver.iterations = all.clone().map(|x| x.solver.iterations).sum();
     s.solver.build_ms = all.clone().map(|x| x.solver.build_ms).sum();
@@ -195,54 +198,34 @@ fn assemble(plant: &Plant, forecast: &Forecast, guide: &Schedule, solved: Vec<Sc
     s.solver.variables = solved.iter().map(|x| x.solver.variables).max().unwrap_or(0);
     s.solver.rows = solved.iter().map(|x| x.solver.rows).max().unwrap_or(0);
     s.solver.warm_started = solved.iter().any(|x| x.solver.warm_started);
-    s.solver.stage1_objective = match s.solver.options.as_ref().map(|o| o.objective.as_str()) {
-        Some("green-share") => s.totals.green_share,
-        Some("green-energy") => s.totals.green_mwh,
-        _ => s.totals.cost_yuan,
+    s.solver.stage1_objective = match objective {
+        Objective::GreenShare => s.totals.green_share,
+        Objective::GreenEnergy => s.totals.green_mwh,
+        Objective::Cost => s.totals.cost_yuan,
     };
-    let mut warnings = vec![format!(
-        "solved in {} windows of {} day(s), each storage's level at a window's end from a guide solve every {} min: \
-         a feasible schedule of the whole horizon, not the optimum of its one LP",
-        windows.len(),
-        rolling.window_days,
-        rolling.guide_minutes,
-    )];
+    let mut warnings = vec![note];
     for w in all.flat_map(|x| &x.warnings) {
         if !warnings.contains(w) {
             warnings.push(w.clone());
         }
     }
     s.warnings = warnings;
-    s
+    Ok(s)
 }
 
-/// A window's failure, named by its first day, its diagnoses on the whole horizon's
-/// intervals.
-fn in_window(e: DispatchError, w: &Window) -> DispatchError {
+/// A failure of one solve of the run (the guide, a window) as the run's: every message
+/// prefixed with `what`, each diagnosis's interval put on the whole horizon by `interval`
+/// (`None` where it has no interval there).
+fn relabel(e: DispatchError, what: &str, interval: impl Fn(usize) -> Option<usize>) -> DispatchError {
     match e {
         DispatchError::Infeasible(mut ds) => {
             for d in &mut ds {
-                d.interval = d.interval.map(|t| t + w.first);
-                d.message = format!("window from {}: {}", w.day, d.message);
+                d.interval = d.interval.and_then(&interval);
+                d.message = format!("{what}: {}", d.message);
             }
             DispatchError::Infeasible(ds)
         }
-        DispatchError::Solver(m) => DispatchError::Solver(format!("window from {}: {m}", w.day)),
-        other => other,
-    }
-}
-
-/// The guide's failure, named as the guide's.
-fn in_guide(e: DispatchError, minutes: u32) -> DispatchError {
-    match e {
-        DispatchError::Infeasible(mut ds) => {
-            for d in &mut ds {
-                d.interval = None;
-                d.message = format!("the {minutes}-minute guide: {}", d.message);
-            }
-            DispatchError::Infeasible(ds)
-        }
-        DispatchError::Solver(m) => DispatchError::Solver(format!("the {minutes}-minute guide: {m}")),
+        DispatchError::Solver(m) => DispatchError::Solver(format!("{what}: {m}")),
         other => other,
     }
 }

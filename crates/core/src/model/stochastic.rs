@@ -35,7 +35,7 @@ use crate::domain::{Forecast, Plant, Schedule};
 use super::builder::{Builder, Built, CostParts};
 use super::lp::{Family, LinExpr, Lp, Sense, Var};
 use super::stages::{run_stages, Staged, Staging};
-use super::{solution, DispatchError, Options};
+use super::{solution, Budget, DispatchError, Options};
 
 /// Real-time imbalance premium, yuan/MWh, when none is given. Assumed: the Henan spot
 /// market trial's price band (50–1,200 yuan/MWh, DATA.md) gives no deviation charge, and
@@ -336,26 +336,6 @@ fn value(
     let eev = Joint::build(plant, outcomes, &free, premium, Link::Fixed(&fixed))?.solve(plant, forecast, &budget.options()?)?;
     let ws = Joint::build(plant, outcomes, &free, premium, Link::Free)?.solve(plant, forecast, &budget.options()?)?;
     Ok((det, eev, ws))
-}
-
-/// The options of each solve: the whole run's time budget shared out as it goes.
-struct Budget<'a> {
-    options: &'a Options,
-    started: Instant,
-}
-
-impl Budget<'_> {
-    fn options(&self) -> Result<Options, DispatchError> {
-        let mut o = self.options.clone();
-        if let Some(limit) = self.options.time_limit_s {
-            let left = limit - self.started.elapsed().as_secs_f64();
-            if left <= 0.0 {
-                return Err(DispatchError::TimeLimit(limit));
-            }
-            o.time_limit_s = Some(left);
-        }
-        Ok(o)
-    }
 }
 
 /// How the scenarios' first stages are tied.
