@@ -8,6 +8,7 @@
 //! - peak RSS (VmHWM) of a child process that does only that case's `model::solve`.
 //!
 //! `cargo run --release --example bench_report [-- CASE_SUBSTRING…]`
+//! (`-- --write-year FILE` writes the year's forecast as JSON instead).
 
 #[path = "../benches/common/mod.rs"]
 mod common;
@@ -271,6 +272,13 @@ fn main() {
         return;
     }
     let plant = common::plant();
+    // The benchmark's year as a forecast file, for timing `vpp solve` and HiGHS alone on it.
+    if args.first().map(String::as_str) == Some("--write-year") {
+        let path = args.get(1).expect("--write-year FILE");
+        let json = serde_json::to_string(&common::year(&plant)).expect("forecast serialises");
+        std::fs::write(path, json).expect("write the year");
+        return;
+    }
     let cases = common::all(&plant);
     let mut table = Vec::new();
     for (k, case) in cases.iter().enumerate() {
