@@ -34,6 +34,17 @@ const FACE_TOLERANCE: f64 = 1e-7;
 /// against 16.3, 10 scenarios 3.1 against 4.0, 5 scenarios no gain (benches/README.md).
 const COST_FIRST_SCENARIOS: usize = 8;
 
+/// From how many columns the first LP on a newly held optimal face starts from scratch
+/// (presolve, which removes the columns the face fixes, then dual simplex) rather than by
+/// primal simplex from the last basis; the LPs after it on the same face differ only in
+/// the objective and stay warm. Spring-valley hourly, cost mode, solver time warm against
+/// cold: 1 day 27 against 39 ms, 7 days 355 against 562 ms, 14 days (29,904 columns) even
+/// at 1.3 s, 30 days (64,080) 6.8 against 4.7 s, 91 days 56.7 against 45.5 s; on the
+/// benchmark's year a face's first LP warm was unfinished after 9 min, cold it takes
+/// 105–110 s, and the LP after it on the same face 0.2 s warm against 108 s cold
+/// (benches/README.md, "The hourly year").
+pub(crate) const TIE_BREAK_COLD_COLUMNS: usize = 40_000;
+
 /// Most Dinkelbach iterations before giving up (it converges superlinearly; a handful is
 /// usual).
 const MAX_ITERATIONS: u32 = 50;
@@ -51,7 +62,12 @@ pub fn solve_traced(plant: &Plant, forecast: &Forecast, options: &Options) -> (R
 
 fn solve_inner(plant: &Plant, forecast: &Forecast, options: &Options, trace: bool) -> (Result<Schedule, DispatchError>, Vec<String>) {
     let mut lps = Vec::new();
-    let result = solve_run(plant, forecast, options, Staging { trace: trace.then_some(&mut lps), diagnose: true, tie_break_stages: true });
+    let result = solve_run(
+        plant,
+        forecast,
+        options,
+        Staging { trace: trace.then_some(&mut lps), diagnose: true, tie_break_stages: true, cold_face_columns: TIE_BREAK_COLD_COLUMNS },
+    );
     (result, lps)
 }
 
@@ -62,7 +78,12 @@ fn solve_inner(plant: &Plant, forecast: &Forecast, options: &Options, trace: boo
 /// levels at window ends are read.
 pub(crate) fn solve_untied(plant: &Plant, forecast: &Forecast, options: &Options) -> Result<Schedule, DispatchError> {
     let options = Options { backend: Backend::Highs, warm: super::WarmStarts::default(), ..options.clone() };
-    solve_run(plant, forecast, &options, Staging { trace: None, diagnose: true, tie_break_stages: false })
+    solve_run(
+        plant,
+        forecast,
+        &options,
+        Staging { trace: None, diagnose: true, tie_break_stages: false, cold_face_columns: TIE_BREAK_COLD_COLUMNS },
+    )
 }
 
 fn solve_run(plant: &Plant, forecast: &Forecast, options: &Options, staging: Staging<'_>) -> Result<Schedule, DispatchError> {
@@ -77,6 +98,7 @@ fn solve_run(plant: &Plant, forecast: &Forecast, options: &Options, staging: Sta
     let started = Instant::now();
     let built = Builder::new(plant, forecast, options)?.build();
     let staged = run_stages(plant, forecast, options, built, started, staging)?;
+    tracing::debug!(solves = staged.report.solves, cold_starts = staged.cold_starts, "stages solved");
     let mut schedule = solution::schedule(plant, forecast, options, &staged.b, &staged.x, &staged.duals, staged.report);
     schedule.warnings.extend(staged.warnings);
     Ok(schedule)
@@ -90,6 +112,8 @@ pub(crate) struct Staged {
     pub(crate) duals: Vec<f64>,
     pub(crate) report: solution::Report,
     pub(crate) warnings: Vec<String>,
+    /// How many LPs the HiGHS session solved from scratch after its first.
+    pub(crate) cold_starts: u32,
 }
 
 /// How [`run_stages`] runs.
@@ -102,6 +126,9 @@ pub(crate) struct Staging<'t> {
     /// End with the tie-break stages (every schedule a user sees does: see
     /// [`solve_untied`] for the one that does not).
     pub(crate) tie_break_stages: bool,
+    /// From how many columns the first LP on a newly held optimal face starts from
+    /// scratch ([`TIE_BREAK_COLD_COLUMNS`]).
+    pub(crate) cold_face_columns: usize,
 }
 
 /// Runs `options.objective`'s stages and the tie-break stages on a built model (one plant,
@@ -115,7 +142,7 @@ pub(crate) fn run_stages(
     started: Instant,
     staging: Staging<'_>,
 ) -> Result<Staged, DispatchError> {
-    let Staging { trace, diagnose, tie_break_stages } = staging;
+    let Staging { trace, diagnose, tie_break_stages, cold_face_columns } = staging;
     let deadline = options.time_limit_s.map(|s| started + std::time::Duration::from_secs_f64(s));
     let mut run = Run {
         plant,
@@ -136,6 +163,7 @@ pub(crate) fn run_stages(
         diagnose,
         keep_next: true,
         warm_started: false,
+        cold_face_columns,
     };
     if options.backend == Backend::Highs {
         let t = Instant::now();
@@ -226,7 +254,8 @@ pub(crate) fn run_stages(
         solve_ms: run.solve_ms,
         warm_started: run.warm_started,
     };
-    Ok(Staged { b: run.b, x, duals, report, warnings: run.warnings })
+    let cold_starts = run.session.as_ref().map_or(0, HighsSession::cold_starts);
+    Ok(Staged { b: run.b, x, duals, report, warnings: run.warnings, cold_starts })
 }
 
 /// Writes the base model (the `cost` objective's first LP) as free MPS, so HiGHS alone can
@@ -268,6 +297,8 @@ struct Run<'a> {
     keep_next: bool,
     /// An LP started from an earlier run's basis.
     warm_started: bool,
+    /// See [`Staging::cold_face_columns`].
+    cold_face_columns: usize,
 }
 
 impl Run<'_> {
@@ -560,6 +591,9 @@ impl Run<'_> {
             held += 1;
         }
         tracing::debug!(fixed, held, odd, "optimal face held");
+        if lp.cols.len() >= self.cold_face_columns {
+            self.start_next(solver::Start::Cold);
+        }
     }
 
     /// Dinkelbach: the exact maximum of N/D. Returns the share, the last solution and the
@@ -736,5 +770,57 @@ fn canonical_terms(ix: &super::builder::Index, dt: f64, add: &mut impl FnMut(Var
     }
     for &v in ix.thermal.iter().flatten() {
         add(v, -m);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::{generate, DayKind};
+
+    /// Every number in `a` equals its place in `b` to 1e-6 relative (the solver's report
+    /// left out: timings differ).
+    fn same_numbers(a: &serde_json::Value, b: &serde_json::Value, at: &str) {
+        use serde_json::Value;
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => {
+                assert_eq!(x.len(), y.len(), "{at}: fields");
+                for (k, v) in x.iter().filter(|(k, _)| k.as_str() != "solver") {
+                    same_numbers(v, &y[k], &format!("{at}.{k}"));
+                }
+            }
+            (Value::Array(x), Value::Array(y)) => {
+                assert_eq!(x.len(), y.len(), "{at}: length");
+                for (i, (v, w)) in x.iter().zip(y).enumerate() {
+                    same_numbers(v, w, &format!("{at}[{i}]"));
+                }
+            }
+            (Value::Number(x), Value::Number(y)) => {
+                let (x, y) = (x.as_f64().unwrap_or(f64::NAN), y.as_f64().unwrap_or(f64::NAN));
+                assert!((x - y).abs() <= 1e-6 * (1.0 + x.abs()), "{at}: {x} against {y}");
+            }
+            _ => assert_eq!(a, b, "{at}"),
+        }
+    }
+
+    /// A 2-day cost-mode solve with its tie-break faces started from scratch, and with them
+    /// started warm: HiGHS really takes each path, and both give the same schedule.
+    #[test]
+    fn a_face_started_from_scratch_gives_the_warm_schedule() {
+        let plant = Plant::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/xinyang.toml")).expect("models/xinyang.toml loads");
+        let forecast = generate(&plant, DayKind::WindyWinter, 60, 2);
+        let options = Options { objective: Objective::Cost, ..Options::default() };
+        let solved = |cold_face_columns| {
+            let built = Builder::new(&plant, &forecast, &options).expect("builds").build();
+            let staging = Staging { trace: None, diagnose: true, tie_break_stages: true, cold_face_columns };
+            let s = run_stages(&plant, &forecast, &options, built, Instant::now(), staging).expect("solves");
+            let schedule = solution::schedule(&plant, &forecast, &options, &s.b, &s.x, &s.duals, s.report);
+            (s.cold_starts, serde_json::to_value(schedule).expect("serialises"))
+        };
+        let ((warm_starts, warm), (cold_starts, cold)) = (solved(usize::MAX), solved(0));
+        assert_eq!(warm_starts, 0, "no face started from scratch");
+        // Two faces (the least-cost optimum's, then the greenest one's): two cold starts.
+        assert_eq!(cold_starts, 2, "each newly held face started from scratch");
+        same_numbers(&warm, &cold, "schedule");
     }
 }
