@@ -14,7 +14,7 @@
 //! | `[market] gate_closure_hours_before` | | 14 (10:00 the day before) |
 //! | `[market] price_floor`, `price_cap` | | 50, 1200 yuan/MWh (Henan spot) |
 //! | `[solver] max_concurrent`, `max_queued`, `time_limit_s` | | cores, 4 × cores, 120 |
-//! | `[solver] warm_start_shapes` (LP shapes whose latest basis starts later solves; 0: every solve cold) | | 128 |
+//! | `[solver] warm_start_shapes` (LP shapes whose latest basis starts later solves; 0: every solve cold) | | 512 |
 //! | `[meters] interval_minutes` | | 15 (every reading on this grid) |
 //! | `[tls] cert`, `key` (PEM files) | `VPP_TLS_CERT`, `VPP_TLS_KEY` | off |
 //! | `[mqtt] url` (meter readings from a broker: `mqtt://host:port`, plain TCP) | `VPP_MQTT_URL` (`off` disables) | off; `mqtt://127.0.0.1:1883` in an `[mqtt]` section without it |

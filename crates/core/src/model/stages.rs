@@ -45,6 +45,11 @@ const COST_FIRST_SCENARIOS: usize = 8;
 /// (benches/README.md, "The hourly year").
 pub(crate) const TIE_BREAK_COLD_COLUMNS: usize = 40_000;
 
+/// The tie-break stages whose LPs keep their bases across runs ([`Run::seed_face`]): the
+/// highest share on the least-cost face, and the canonical objective.
+const FACE_SHARE: u8 = 1;
+const FACE_CANONICAL: u8 = 2;
+
 /// Most Dinkelbach iterations before giving up (it converges superlinearly; a handful is
 /// usual).
 const MAX_ITERATIONS: u32 = 50;
@@ -517,12 +522,44 @@ impl Run<'_> {
     fn canonical_on_face(&mut self, fin: &RawSolution, cost: &LinExpr, duals: &[f64]) -> Result<Vec<f64>, DispatchError> {
         self.hold_face(&fin.x, duals, cost, Direction::Minimise);
         let start = share_of(&self.b, &fin.x);
+        let key = self.seed_face(FACE_SHARE);
         let (_, best, _, lambda) = self.max_share(start, true, true)?;
+        self.keep_face(key);
         let dinkelbach = self.b.green.plus(-lambda, &self.b.served);
         self.hold_face(&best.x, &best.duals, &dinkelbach, Direction::Maximise);
         let objective = canonical_objective(&self.b);
+        let key = self.seed_face(FACE_CANONICAL);
         let sol = self.solve(&objective, Direction::Maximise, false)?;
+        self.keep_face(key);
         Ok(sol.x)
+    }
+
+    /// Warm starts across runs for a tie-break stage's LP (`stage`: [`FACE_SHARE`] or
+    /// [`FACE_CANONICAL`]): its basis is kept by the shape of the LP with its faces held, so
+    /// a later run whose faces hold the same rows (the same day planned again) starts the
+    /// stage's first LP from it. Seeds the session if a basis is kept; returns the key.
+    fn seed_face(&mut self, stage: u8) -> Option<Shape> {
+        let small = self.b.lp.cols.len() < self.cold_face_columns;
+        if !small || !self.options.warm.is_on() {
+            return None;
+        }
+        let session = self.session.as_mut()?;
+        let key = Shape::of(&self.b.lp, self.options.objective).tie_break(stage);
+        if let Some(kept) = self.options.warm.get(&key) {
+            session.seed(kept);
+        }
+        Some(key)
+    }
+
+    /// Keeps the basis the session ended its last solve with under `key` (from
+    /// [`Run::seed_face`]).
+    fn keep_face(&mut self, key: Option<Shape>) {
+        if let (Some(key), Some(session)) = (key, self.session.as_mut()) {
+            self.warm_started |= session.seeded();
+            if let Some(basis) = session.basis() {
+                self.options.warm.put(key, basis);
+            }
+        }
     }
 
     /// The highest share among the dispatches of `least`'s cost (tie-break 1 alone).
