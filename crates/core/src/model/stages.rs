@@ -43,7 +43,7 @@ const COST_FIRST_SCENARIOS: usize = 8;
 /// benchmark's year a face's first LP warm was unfinished after 9 min, cold it takes
 /// 105–110 s, and the LP after it on the same face 0.2 s warm against 108 s cold
 /// (benches/README.md, "The hourly year").
-pub(crate) const TIE_BREAK_COLD_COLUMNS: usize = 40_000;
+const TIE_BREAK_COLD_COLUMNS: usize = 40_000;
 
 /// The tie-break stages whose LPs keep their bases across runs ([`Run::seed_face`]): the
 /// highest share on the least-cost face, and the canonical objective.
@@ -67,12 +67,7 @@ pub fn solve_traced(plant: &Plant, forecast: &Forecast, options: &Options) -> (R
 
 fn solve_inner(plant: &Plant, forecast: &Forecast, options: &Options, trace: bool) -> (Result<Schedule, DispatchError>, Vec<String>) {
     let mut lps = Vec::new();
-    let result = solve_run(
-        plant,
-        forecast,
-        options,
-        Staging { trace: trace.then_some(&mut lps), diagnose: true, tie_break_stages: true, cold_face_columns: TIE_BREAK_COLD_COLUMNS },
-    );
+    let result = solve_run(plant, forecast, options, Staging { trace: trace.then_some(&mut lps), ..Staging::default() });
     (result, lps)
 }
 
@@ -83,12 +78,7 @@ fn solve_inner(plant: &Plant, forecast: &Forecast, options: &Options, trace: boo
 /// levels at window ends are read.
 pub(crate) fn solve_untied(plant: &Plant, forecast: &Forecast, options: &Options) -> Result<Schedule, DispatchError> {
     let options = Options { backend: Backend::Highs, warm: super::WarmStarts::default(), ..options.clone() };
-    solve_run(
-        plant,
-        forecast,
-        &options,
-        Staging { trace: None, diagnose: true, tie_break_stages: false, cold_face_columns: TIE_BREAK_COLD_COLUMNS },
-    )
+    solve_run(plant, forecast, &options, Staging { tie_break_stages: false, ..Staging::default() })
 }
 
 fn solve_run(plant: &Plant, forecast: &Forecast, options: &Options, staging: Staging<'_>) -> Result<Schedule, DispatchError> {
@@ -134,6 +124,14 @@ pub(crate) struct Staging<'t> {
     /// From how many columns the first LP on a newly held optimal face starts from
     /// scratch ([`TIE_BREAK_COLD_COLUMNS`]).
     pub(crate) cold_face_columns: usize,
+}
+
+/// What every schedule a user sees gets: no trace, infeasibility explained, the tie-break
+/// stages, large faces started from scratch.
+impl Default for Staging<'_> {
+    fn default() -> Self {
+        Staging { trace: None, diagnose: true, tie_break_stages: true, cold_face_columns: TIE_BREAK_COLD_COLUMNS }
+    }
 }
 
 /// Runs `options.objective`'s stages and the tie-break stages on a built model (one plant,
@@ -849,7 +847,7 @@ mod tests {
         let options = Options { objective: Objective::Cost, ..Options::default() };
         let solved = |cold_face_columns| {
             let built = Builder::new(&plant, &forecast, &options).expect("builds").build();
-            let staging = Staging { trace: None, diagnose: true, tie_break_stages: true, cold_face_columns };
+            let staging = Staging { cold_face_columns, ..Staging::default() };
             let s = run_stages(&plant, &forecast, &options, built, Instant::now(), staging).expect("solves");
             let schedule = solution::schedule(&plant, &forecast, &options, &s.b, &s.x, &s.duals, s.report);
             (s.cold_starts, serde_json::to_value(schedule).expect("serialises"))

@@ -34,7 +34,7 @@ use crate::domain::{Forecast, Plant, Schedule};
 
 use super::builder::{Builder, Built, CostParts};
 use super::lp::{Family, LinExpr, Lp, Sense, Var};
-use super::stages::{run_stages, Staged, Staging, TIE_BREAK_COLD_COLUMNS};
+use super::stages::{run_stages, Staged, Staging};
 use super::{solution, Budget, DispatchError, Options};
 
 /// Real-time imbalance premium, yuan/MWh, when none is given. Assumed: the Henan spot
@@ -327,14 +327,7 @@ fn value(
     let det = {
         let options = budget.options()?;
         let built = Builder::new(plant, &point, &options)?.build();
-        run_stages(
-            plant,
-            &point,
-            &options,
-            built,
-            Instant::now(),
-            Staging { trace: None, diagnose: true, tie_break_stages: true, cold_face_columns: TIE_BREAK_COLD_COLUMNS },
-        )?
+        run_stages(plant, &point, &options, built, Instant::now(), Staging::default())?
     };
     let fixed = first_stage_values(&det.b, &det.x);
     // The deterministic plan knows nothing of a P10 share (held in every scenario it may not
@@ -572,14 +565,7 @@ impl Joint {
     /// explained by the first scenario that is infeasible on its own.
     fn solve(self, plant: &Plant, forecast: &Forecast, options: &Options) -> Result<Solved, DispatchError> {
         let Joint { parts, built, first } = self;
-        match run_stages(
-            plant,
-            forecast,
-            options,
-            built,
-            Instant::now(),
-            Staging { trace: None, diagnose: false, tie_break_stages: true, cold_face_columns: TIE_BREAK_COLD_COLUMNS },
-        ) {
+        match run_stages(plant, forecast, options, built, Instant::now(), Staging { diagnose: false, ..Staging::default() }) {
             Ok(staged) => Ok(Solved { parts, staged, first }),
             Err(DispatchError::Infeasible(_)) => Err(explain(plant, &parts, options)),
             Err(e) => Err(e),
