@@ -229,11 +229,12 @@ fn a_solve_warm_started_from_another_day_agrees_with_a_cold_one() {
         // first, least-cost) and two otherwise (the first, and the least-cost one after the
         // floor): the first of each shape found no basis, every later one did. Each also
         // looks for its two tie-break LPs' bases, kept by the shape of their faces: found
-        // only where a day's faces hold the same rows as a day before.
+        // only where a day's faces hold the same rows as a day before, so certainly not by
+        // the first solve (an empty cache) nor by the 15-minute day (a shape of its own).
         let kept = if objective == Objective::Cost { 1 } else { 2 };
         let (hits, misses) = warm.hits_and_misses();
         assert_eq!(hits + misses, 5 * (kept + 2), "{}", objective.name());
-        assert!(hits >= 3 * kept && misses >= 2 * kept + 2, "{}: {hits} hits, {misses} misses", objective.name());
+        assert!(hits >= 3 * kept && misses >= 2 * kept + 4, "{}: {hits} hits, {misses} misses", objective.name());
     }
     // Without a cache nothing is warm.
     let s = solve(&plant, &load("summer-peak-60"), &Options::default());
