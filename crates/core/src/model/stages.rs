@@ -45,8 +45,10 @@ const COST_FIRST_SCENARIOS: usize = 8;
 /// (benches/README.md, "The hourly year").
 const TIE_BREAK_COLD_COLUMNS: usize = 40_000;
 
-/// The tie-break stages whose LPs keep their bases across runs ([`Run::seed_face`]): the
-/// highest share on the least-cost face, and the canonical objective.
+/// Which LPs of a run keep their bases across runs ([`Run::warm_key`]): the objective's
+/// own stages, and the two tie-break stages (the highest share on the least-cost face, and
+/// the canonical objective).
+const OWN_STAGE: u8 = 0;
 const FACE_SHARE: u8 = 1;
 const FACE_CANONICAL: u8 = 2;
 
@@ -164,7 +166,6 @@ pub(crate) fn run_stages(
         tight: false,
         deadline,
         diagnose,
-        keep_next: true,
         warm_started: false,
         cold_face_columns,
     };
@@ -185,18 +186,15 @@ pub(crate) fn run_stages(
     let cost = run.b.cost.clone();
     let (stage1, fin, premium_row) = match options.objective {
         Objective::GreenShare => {
-            // Warm: Dinkelbach starts at the share the last run of this shape found.
-            let shape = (run.session.is_some() && options.warm.is_on()).then(|| Shape::of(&run.b.lp, options.objective));
+            // Warm: Dinkelbach starts at the share the last run of this shape found, its
+            // first LP from the basis that run's last LP ended with (at the λ this run
+            // starts at).
+            let shape = run.warm_key(OWN_STAGE);
             let kept = shape.as_ref().and_then(|s| options.warm.share(s));
-            let (share, _, iters, _) = run.max_share(kept.unwrap_or(0.0), kept.is_none(), false)?;
+            let (share, _, iters, _) = run.kept(shape, |run| run.max_share(kept.unwrap_or(0.0), kept.is_none(), false))?;
             if let Some(shape) = shape {
                 run.warm_started |= kept.is_some();
                 options.warm.put_share(shape, share);
-                // The basis kept for the next run's first LP is the last Dinkelbach LP's,
-                // at the λ that run will start at, not the first's (at λ = 0).
-                if let Some(basis) = run.session.as_mut().and_then(|s| s.basis()) {
-                    options.warm.put(shape, basis);
-                }
             }
             iterations = iters;
             let floor = (share - options.share_tolerance).max(0.0);
@@ -210,27 +208,25 @@ pub(crate) fn run_stages(
                 run.solve(&cost, Direction::Minimise, false)?;
             }
             let row = run.push_share_floor(Family::ShareFloor, floor);
-            run.keep_next = true;
             if many {
                 run.start_next(solver::Start::Dual);
             }
-            let fin = run.solve(&cost, Direction::Minimise, true)?;
+            let fin = run.kept(run.warm_key(OWN_STAGE), |run| run.solve(&cost, Direction::Minimise, true))?;
             (share, fin, Some(row))
         }
         Objective::GreenEnergy => {
             let green = run.b.green.clone();
-            let best = run.solve(&green, Direction::Maximise, false)?;
+            let best = run.kept(run.warm_key(OWN_STAGE), |run| run.solve(&green, Direction::Maximise, false))?;
             let floor = best.objective * (1.0 - options.share_tolerance);
             let mut expr = green.clone();
             expr.constant -= floor;
             let subject = run.b.lp.subject(&plant.name);
             let row = run.b.lp.row_expr(Family::GreenFloor, subject, &expr, Sense::Ge);
-            run.keep_next = true;
-            let fin = run.solve(&cost, Direction::Minimise, true)?;
+            let fin = run.kept(run.warm_key(OWN_STAGE), |run| run.solve(&cost, Direction::Minimise, true))?;
             (best.objective, fin, Some(row))
         }
         Objective::Cost => {
-            let least = run.solve(&cost, Direction::Minimise, true)?;
+            let least = run.kept(run.warm_key(OWN_STAGE), |run| run.solve(&cost, Direction::Minimise, true))?;
             let row = options
                 .min_share
                 .and_then(|_| run.b.lp.rows.iter().position(|r| r.name.family == Family::PlantMinShare).map(|k| RowId(k as u32)));
@@ -294,11 +290,7 @@ struct Run<'a> {
     deadline: Option<Instant>,
     /// Explain an infeasible model (see [`run_stages`]).
     diagnose: bool,
-    /// The next LP starts from the basis an earlier run's LP of its shape ended with, if
-    /// one is kept, and its own final basis is kept for later runs (see [`super::warm`]):
-    /// the first LP of a run, and the least-cost LP after a share or green floor.
-    keep_next: bool,
-    /// An LP started from an earlier run's basis.
+    /// An LP started from an earlier run's basis ([`Run::kept`]).
     warm_started: bool,
     /// See [`Staging::cold_face_columns`].
     cold_face_columns: usize,
@@ -335,19 +327,6 @@ impl Run<'_> {
             }
             None => None,
         };
-        // Warm starts across runs: only outside the tie-break stages, whose LPs carry rows
-        // of this run's own optimal face.
-        let kept = std::mem::take(&mut self.keep_next) && !self.tie_break && self.options.warm.is_on();
-        let shape = match self.session.as_mut() {
-            Some(session) if kept => {
-                let shape = Shape::of(&self.b.lp, self.options.objective);
-                if let Some(basis) = self.options.warm.get(&shape) {
-                    session.seed(basis);
-                }
-                Some(shape)
-            }
-            _ => None,
-        };
         let started = Instant::now();
         let result = match self.session.as_mut() {
             Some(session) => {
@@ -360,12 +339,7 @@ impl Run<'_> {
         match result {
             Ok(sol) => {
                 tracing::trace!(lp = self.solves + 1, solve_ms = sol.solve_ms, tie_break = self.tie_break, "LP solved");
-                if let (Some(shape), Some(session)) = (shape, self.session.as_mut()) {
-                    self.warm_started |= session.seeded();
-                    if let Some(basis) = session.basis() {
-                        self.options.warm.put(shape, basis);
-                    }
-                }
+                self.warm_started |= self.session.as_ref().is_some_and(HighsSession::seeded);
                 self.solves += 1;
                 self.solve_ms += sol.solve_ms;
                 self.build_ms += total_ms - sol.solve_ms;
@@ -520,44 +494,43 @@ impl Run<'_> {
     fn canonical_on_face(&mut self, fin: &RawSolution, cost: &LinExpr, duals: &[f64]) -> Result<Vec<f64>, DispatchError> {
         self.hold_face(&fin.x, duals, cost, Direction::Minimise);
         let start = share_of(&self.b, &fin.x);
-        let key = self.seed_face(FACE_SHARE);
-        let (_, best, _, lambda) = self.max_share(start, true, true)?;
-        self.keep_face(key);
+        let (_, best, _, lambda) = self.kept(self.warm_key(FACE_SHARE), |run| run.max_share(start, true, true))?;
         let dinkelbach = self.b.green.plus(-lambda, &self.b.served);
         self.hold_face(&best.x, &best.duals, &dinkelbach, Direction::Maximise);
         let objective = canonical_objective(&self.b);
-        let key = self.seed_face(FACE_CANONICAL);
-        let sol = self.solve(&objective, Direction::Maximise, false)?;
-        self.keep_face(key);
+        let sol = self.kept(self.warm_key(FACE_CANONICAL), |run| run.solve(&objective, Direction::Maximise, false))?;
         Ok(sol.x)
     }
 
-    /// Warm starts across runs for a tie-break stage's LP (`stage`: [`FACE_SHARE`] or
-    /// [`FACE_CANONICAL`]): its basis is kept by the shape of the LP with its faces held, so
-    /// a later run whose faces hold the same rows (the same day planned again) starts the
-    /// stage's first LP from it. Seeds the session if a basis is kept; returns the key.
-    fn seed_face(&mut self, stage: u8) -> Option<Shape> {
-        let small = self.b.lp.cols.len() < self.cold_face_columns;
-        if !small || !self.options.warm.is_on() {
+    /// The key under which this run's LP as it stands now keeps its basis across runs (see
+    /// [`super::warm`] and [`Run::kept`]), if the cache is on and HiGHS runs in a session:
+    /// `stage` [`OWN_STAGE`] for the objective's own stages, [`FACE_SHARE`] or
+    /// [`FACE_CANONICAL`] for a tie-break stage, whose LP carries rows of this run's own
+    /// optimal faces (a kept basis is found only by a run whose faces hold the same rows,
+    /// the same day planned again). None for a tie-break stage from `cold_face_columns`
+    /// columns on: its faces start from scratch.
+    fn warm_key(&self, stage: u8) -> Option<Shape> {
+        let cold_face = stage != OWN_STAGE && self.b.lp.cols.len() >= self.cold_face_columns;
+        if self.session.is_none() || !self.options.warm.is_on() || cold_face {
             return None;
         }
-        let session = self.session.as_mut()?;
-        let key = Shape::of(&self.b.lp, self.options.objective).tie_break(stage);
-        if let Some(kept) = self.options.warm.get(&key) {
-            session.seed(kept);
-        }
-        Some(key)
+        Some(Shape::of(&self.b.lp, self.options.objective).at_stage(stage))
     }
 
-    /// Keeps the basis the session ended its last solve with under `key` (from
-    /// [`Run::seed_face`]).
-    fn keep_face(&mut self, key: Option<Shape>) {
-        if let (Some(key), Some(session)) = (key, self.session.as_mut()) {
-            self.warm_started |= session.seeded();
-            if let Some(basis) = session.basis() {
-                self.options.warm.put(key, basis);
-            }
+    /// Runs `lps` (one LP, or a sequence of LPs of one shape such as Dinkelbach's) warm
+    /// across runs under `key` (from [`Run::warm_key`]): its first LP starts from the basis
+    /// kept under `key`, if any, and the basis its last LP ends with is kept under `key`
+    /// for later runs, where a repeated sequence will start.
+    fn kept<T>(&mut self, key: Option<Shape>, lps: impl FnOnce(&mut Self) -> Result<T, DispatchError>) -> Result<T, DispatchError> {
+        let Some(key) = key else { return lps(self) };
+        if let (Some(session), Some(basis)) = (self.session.as_mut(), self.options.warm.get(&key)) {
+            session.seed(basis);
         }
+        let out = lps(self)?;
+        if let Some(basis) = self.session.as_mut().and_then(HighsSession::basis) {
+            self.options.warm.put(key, basis);
+        }
+        Ok(out)
     }
 
     /// The highest share among the dispatches of `least`'s cost (tie-break 1 alone).

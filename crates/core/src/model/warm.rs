@@ -45,7 +45,7 @@ pub(crate) struct Shape {
     rows: usize,
     objective: Objective,
     /// Which LP of a run: 0 for the LP itself, more for a tie-break stage
-    /// ([`Shape::tie_break`]).
+    /// ([`Shape::at_stage`]).
     stage: u8,
     fingerprint: u64,
 }
@@ -71,10 +71,11 @@ impl Shape {
         Shape { cols: lp.cols.len(), rows: lp.rows.len(), objective, stage: 0, fingerprint: h.finish() }
     }
 
-    /// The key of a tie-break LP of a run (`stage` > 0 names which) whose LP, its optimal
-    /// faces held, has this shape: the face rows differ from run to run, so a kept basis is
-    /// found only by a run whose faces hold the same rows.
-    pub(crate) fn tie_break(self, stage: u8) -> Shape {
+    /// The key of the LP of a run's stage `stage` (0: the objective's own stages; more: a
+    /// tie-break stage, whose LP with its optimal faces held has this shape: the face rows
+    /// differ from run to run, so a kept basis is found only by a run whose faces hold the
+    /// same rows).
+    pub(crate) fn at_stage(self, stage: u8) -> Shape {
         Shape { stage, ..self }
     }
 }
