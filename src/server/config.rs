@@ -15,6 +15,7 @@
 //! | `[market] price_floor`, `price_cap` | | 50, 1200 yuan/MWh (Henan spot) |
 //! | `[solver] max_concurrent`, `max_queued`, `time_limit_s` | | cores, 4 × cores, 120 |
 //! | `[solver] warm_start_shapes` (LP shapes whose latest basis starts later solves; 0: every solve cold) | | 512 |
+//! | `[solver] warm_starts_in_store` (keep those bases in the store too, so a restart or another replica starts warm) | | true |
 //! | `[meters] interval_minutes` | | 15 (every reading on this grid) |
 //! | `[tls] cert`, `key` (PEM files) | `VPP_TLS_CERT`, `VPP_TLS_KEY` | off |
 //! | `[mqtt] url` (meter readings from a broker: `mqtt://host:port`, plain TCP) | `VPP_MQTT_URL` (`off` disables) | off; `mqtt://127.0.0.1:1883` in an `[mqtt]` section without it |
@@ -114,6 +115,8 @@ pub struct RawSolver {
     pub time_limit_s: Option<f64>,
     /// LP shapes whose latest basis is kept for warm starts across requests (0: none).
     pub warm_start_shapes: Option<usize>,
+    /// Whether those bases are kept in the store too.
+    pub warm_starts_in_store: Option<bool>,
 }
 
 /// `[tls]`.
@@ -345,6 +348,7 @@ impl RawConfig {
                 max_queued: self.solver.max_queued.unwrap_or(lim.max_queued),
                 default_time_limit: Duration::from_secs_f64(time_limit.max(0.001)),
                 warm_start_shapes: self.solver.warm_start_shapes.unwrap_or(lim.warm_start_shapes),
+                warm_starts_in_store: self.solver.warm_starts_in_store.unwrap_or(lim.warm_starts_in_store),
             },
             meters: MeterRules { interval_minutes: meter_interval },
             tls: self.tls,

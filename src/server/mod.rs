@@ -96,6 +96,9 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: impl Future<Out
     }
     // The measured ledger is built as readings arrive, not only when read.
     tokio::spawn(svc.clone().keep_ledger());
+    // Solves start warm from the bases kept in the store, and keep theirs there.
+    svc.restore_warm_starts().await;
+    let warm_task = tokio::spawn(svc.clone().keep_warm_starts());
     let auth = Authenticator::new(config.tokens.iter().map(|(t, p)| (t.as_str(), p.clone())));
 
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -192,6 +195,8 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: impl Future<Out
     if let Some(task) = mqtt_task {
         let _ = task.await;
     }
+    // The warm starts' last write, before the store closes.
+    let _ = warm_task.await;
     store.close().await;
     tracing::info!("stopped");
     served.map_err(ServerError::from)

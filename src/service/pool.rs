@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 use crate::domain::{Forecast, Plant, Schedule};
 use crate::model::{self, Options};
@@ -26,6 +26,9 @@ pub struct SolverLimits {
     /// LP shapes (plant × horizon × objective) whose latest final basis is kept to start
     /// later solves of the same shape from (0: every solve starts cold).
     pub warm_start_shapes: usize,
+    /// Keep those bases in the store too: read back when the service starts, written as
+    /// they change (see [`Service::keep_warm_starts`]).
+    pub warm_starts_in_store: bool,
 }
 
 impl Default for SolverLimits {
@@ -36,6 +39,7 @@ impl Default for SolverLimits {
             max_queued: 4 * cores,
             default_time_limit: Duration::from_secs(120),
             warm_start_shapes: model::DEFAULT_SHAPES,
+            warm_starts_in_store: true,
         }
     }
 }
@@ -46,6 +50,8 @@ pub(super) struct Pool {
     in_line: AtomicUsize,
     /// Bases of recent solves, shared by all of them (see [`model::WarmStarts`]).
     warm: model::WarmStarts,
+    /// Told after every solve: the warm starts may have changed.
+    warm_changed: Notify,
 }
 
 struct InLine<'a>(&'a AtomicUsize);
@@ -70,7 +76,82 @@ impl Pool {
     pub(super) fn new(limits: SolverLimits) -> Pool {
         let warm =
             if limits.warm_start_shapes > 0 { model::WarmStarts::keep(limits.warm_start_shapes) } else { model::WarmStarts::default() };
-        Pool { slots: Arc::new(Semaphore::new(limits.max_concurrent.max(1))), in_line: AtomicUsize::new(0), limits, warm }
+        Pool {
+            slots: Arc::new(Semaphore::new(limits.max_concurrent.max(1))),
+            in_line: AtomicUsize::new(0),
+            limits,
+            warm,
+            warm_changed: Notify::new(),
+        }
+    }
+
+    /// True when the warm starts are kept in the store.
+    fn warm_in_store(&self) -> bool {
+        self.warm.is_on() && self.limits.warm_starts_in_store
+    }
+}
+
+/// Least time between two writes of the warm starts to the store: a busy service writes
+/// what changed at most this often (and once more at shutdown).
+const WARM_WRITE_EVERY: Duration = Duration::from_secs(10);
+
+impl Service {
+    /// Reads the warm starts kept in the store back into the solver's cache (when they are
+    /// kept there), so that the first solves after a restart, or on a new replica, start
+    /// warm. A store that cannot be read leaves the solves cold; it is no reason not to
+    /// serve.
+    pub async fn restore_warm_starts(&self) {
+        let pool = &self.pool;
+        if !pool.warm_in_store() {
+            return;
+        }
+        match self.store.warm_starts(pool.limits.warm_start_shapes).await {
+            Ok(starts) => {
+                let kept = pool.warm.restore(&starts);
+                tracing::info!(stored = starts.len(), kept, "warm starts read back from the store");
+            }
+            Err(e) => tracing::warn!(error = %e, "the stored warm starts could not be read; solves start cold"),
+        }
+    }
+
+    /// Writes the warm starts that changed to the store (when they are kept there): soon
+    /// after a solve, then at most every [`WARM_WRITE_EVERY`], and once more at shutdown.
+    /// Runs until shutdown.
+    pub async fn keep_warm_starts(self: Arc<Self>) {
+        if !self.pool.warm_in_store() {
+            return;
+        }
+        // Generation 0: what this process keeps, not what it read back.
+        let mut written = 0;
+        loop {
+            tokio::select! {
+                () = self.shutdown.cancelled() => break,
+                () = self.pool.warm_changed.notified() => {}
+            }
+            self.write_warm_starts(&mut written).await;
+            tokio::select! {
+                () = self.shutdown.cancelled() => break,
+                () = tokio::time::sleep(WARM_WRITE_EVERY) => {}
+            }
+        }
+        self.write_warm_starts(&mut written).await;
+    }
+
+    /// Writes what changed after generation `written`; on success, moves `written` on.
+    async fn write_warm_starts(&self, written: &mut u64) {
+        let (starts, now) = self.pool.warm.changed_since(*written);
+        if starts.is_empty() {
+            *written = now;
+            return;
+        }
+        let n = starts.len();
+        match self.store.put_warm_starts(starts, self.pool.limits.warm_start_shapes).await {
+            Ok(()) => {
+                *written = now;
+                tracing::debug!(n, "warm starts written to the store");
+            }
+            Err(e) => tracing::warn!(error = %e, "the warm starts could not be written to the store; they stay in memory"),
+        }
     }
 }
 
@@ -141,6 +222,9 @@ impl Service {
         let result = solving.await.map_err(|_| Error::Internal("the solve panicked".into()));
         stopper.abort();
         let result = result?;
+        if pool.warm_in_store() {
+            pool.warm_changed.notify_one();
+        }
         timer.observe_duration();
         let outcome = match &result {
             Ok(_) => "optimal",

@@ -43,6 +43,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::domain::Bid;
+use crate::model::KeptStart;
 
 /// Lifecycle of a bid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -294,6 +295,12 @@ pub trait Store: Send + Sync + 'static {
     /// Waits until this caller alone builds the ledger (in this process and, for a shared
     /// database, among every process using it); held until the returned lock is dropped.
     async fn lock_ledger(&self) -> Result<ClearingLock, StoreError>;
+    /// The solver's kept warm starts (see [`crate::model::WarmStarts`]), the most recently
+    /// kept first, at most `limit`.
+    async fn warm_starts(&self, limit: usize) -> Result<Vec<KeptStart>, StoreError>;
+    /// Stores `starts` (most recently used first; each replaces a row of its key) as kept
+    /// now, then removes all but the `keep` most recently kept rows, in one transaction.
+    async fn put_warm_starts(&self, starts: Vec<KeptStart>, keep: usize) -> Result<(), StoreError>;
     /// Schedules published from now on by *other* processes sharing this database, each
     /// once, in commit order. `None` when no other process can publish (SQLite). Call at
     /// most once: the first call starts the feed; later calls return `None`.
@@ -440,4 +447,16 @@ impl LocalDayLocks {
     pub async fn clearing_lock(&self, day: NaiveDate) -> ClearingLock {
         ClearingLock::new(day, Box::new(LocalHeld { _guard: self.lock(day).await }))
     }
+}
+
+/// The `kept_at` of the `k`-th of starts stored together at `now` (most recently used
+/// first): microseconds since the epoch, one less for each later start, so the order of
+/// a batch survives.
+pub(crate) fn kept_at(now: DateTime<Utc>, k: usize) -> i64 {
+    now.timestamp_micros().saturating_sub(i64::try_from(k).unwrap_or(i64::MAX))
+}
+
+/// The most rows a query for warm starts asks for (an SQL limit is a signed 64-bit number).
+pub(crate) fn row_limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }

@@ -22,6 +22,7 @@ mod stochastic;
 mod store_suite;
 mod support;
 mod tls;
+mod warm_starts;
 mod web;
 mod workers;
 mod xinyang;

@@ -174,7 +174,10 @@ pub(crate) fn day_ahead(day: NaiveDate, fc: &Forecast, options: pb::SolveOptions
 
 /// Version 1 of `day` as stored (its inputs), solved again in process from those inputs
 /// alone (from scratch), the schedule checked: `(inputs, forecast, schedule)`.
-async fn resolve_stored(dispatch: &mut DispatchServiceClient<Channel>, day: NaiveDate) -> (pb::ScheduleInputs, Forecast, Schedule) {
+pub(crate) async fn resolve_stored(
+    dispatch: &mut DispatchServiceClient<Channel>,
+    day: NaiveDate,
+) -> (pb::ScheduleInputs, Forecast, Schedule) {
     let inputs = dispatch
         .get_schedule_inputs(req(Some(OPERATOR), pb::GetScheduleRequest { delivery_day: day.to_string(), version: 1 }))
         .await

@@ -96,6 +96,7 @@ store_suite!(
     readings_are_exactly_once_and_corrections_are_revisions,
     concurrent_readings_of_one_key_store_it_once,
     readings_mark_their_days_and_built_days_consume_only_the_marks_they_saw,
+    warm_starts_are_replaced_by_key_and_pruned_to_the_newest,
 );
 
 /// A time with nanoseconds: PostgreSQL keeps microseconds, SQLite every digit; either way
@@ -694,4 +695,29 @@ async fn readings_mark_their_days_and_built_days_consume_only_the_marks_they_saw
     assert!(!second.is_finished(), "a second builder waits for the first");
     drop(held);
     tokio::time::timeout(Duration::from_secs(10), second).await.expect("the lock is free once dropped").unwrap().unwrap();
+}
+
+// ---------------------------------------------------------------------------------------
+// Warm starts.
+
+fn kept(key: &str, status: u8, share: Option<f64>) -> vpp_dispatch::model::KeptStart {
+    vpp_dispatch::model::KeptStart { key: key.into(), cols: vec![status, 1, 0], rows: vec![4, status], share }
+}
+
+async fn warm_starts_are_replaced_by_key_and_pruned_to_the_newest(store: Arc<dyn Store>) {
+    assert!(store.warm_starts(10).await.unwrap().is_empty());
+    // Most recently used first; read back in that order, bytes and share exact.
+    let first = vec![kept("a", 0, Some(0.123456789012345)), kept("b", 2, None)];
+    store.put_warm_starts(first.clone(), 10).await.unwrap();
+    assert_eq!(store.warm_starts(10).await.unwrap(), first);
+    assert_eq!(store.warm_starts(1).await.unwrap(), first[..1]);
+    // A later write replaces a key's row and is newer than every earlier one.
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    store.put_warm_starts(vec![kept("b", 3, Some(0.5)), kept("c", 1, None)], 10).await.unwrap();
+    let now = store.warm_starts(10).await.unwrap();
+    assert_eq!(now, vec![kept("b", 3, Some(0.5)), kept("c", 1, None), first[0].clone()]);
+    // Only the `keep` newest rows stay.
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    store.put_warm_starts(vec![kept("d", 4, None)], 2).await.unwrap();
+    assert_eq!(store.warm_starts(10).await.unwrap(), vec![kept("d", 4, None), kept("b", 3, Some(0.5))]);
 }

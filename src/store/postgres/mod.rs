@@ -77,9 +77,10 @@ use super::readings::{decide, inserted, reading_record, received_value, start_in
 use super::rows::{bid_record, existing_or_conflict, get, schedule_info, schedule_record, CommonValues, StoredRow};
 use super::sql::{corrupt, migrate_error, payload_sha256, side_text};
 use super::{
-    inputs_sha256, BidRecord, ClearingLock, DirtyMark, LedgerDayRecord, LocalDayLocks, NewLedgerDay, NewReading, NewSchedule,
-    ReadingOutcome, ReadingRecord, ScheduleInfo, ScheduleRecord, Store, StoreError, SubmitOutcome,
+    inputs_sha256, kept_at, row_limit, BidRecord, ClearingLock, DirtyMark, LedgerDayRecord, LocalDayLocks, NewLedgerDay, NewReading,
+    NewSchedule, ReadingOutcome, ReadingRecord, ScheduleInfo, ScheduleRecord, Store, StoreError, SubmitOutcome,
 };
+use crate::model::KeptStart;
 
 /// Pooled connections per replica (clearing locks and the publication listener use
 /// connections of their own besides).
@@ -386,6 +387,31 @@ impl Store for PgStore {
         for m in &consumed {
             sqlx::query(DELETE_LEDGER_DIRTY).bind(m.utc_hour).bind(m.generation).execute(&mut *tx).await.map_err(db_error)?;
         }
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn warm_starts(&self, limit: usize) -> Result<Vec<KeptStart>, StoreError> {
+        let rows = sqlx::query(SELECT_WARM_STARTS).bind(row_limit(limit)).fetch_all(&self.pool).await.map_err(db_error)?;
+        rows.iter()
+            .map(|r| Ok(KeptStart { key: get(r, "key")?, cols: get(r, "cols")?, rows: get(r, "rows")?, share: get(r, "share")? }))
+            .collect()
+    }
+
+    async fn put_warm_starts(&self, starts: Vec<KeptStart>, keep: usize) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        for (k, s) in starts.iter().enumerate() {
+            sqlx::query(UPSERT_WARM_START)
+                .bind(&s.key)
+                .bind(&s.cols)
+                .bind(&s.rows)
+                .bind(s.share)
+                .bind(kept_at(now, k))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        sqlx::query(PRUNE_WARM_STARTS).bind(row_limit(keep)).execute(&mut *tx).await.map_err(db_error)?;
         tx.commit().await.map_err(db_error)
     }
 

@@ -67,6 +67,11 @@ pub(super) const DELETE_LEDGER_DIRTY: &str = "DELETE FROM ledger_dirty WHERE utc
 pub(super) const SELECT_LEDGER_DAYS: &str =
     "SELECT day, basis, parks, built_at FROM ledger_days WHERE day >= $1 AND day <= $2 ORDER BY day";
 pub(super) const SELECT_LEDGER_CLOSING: &str = "SELECT basis, closing FROM ledger_days WHERE day = $1";
+pub(super) const SELECT_WARM_STARTS: &str = "SELECT key, cols, rows, share FROM warm_starts ORDER BY kept_at DESC LIMIT $1";
+pub(super) const UPSERT_WARM_START: &str = "INSERT INTO warm_starts (key, cols, rows, share, kept_at) VALUES ($1, $2, $3, $4, $5) \
+     ON CONFLICT (key) DO UPDATE SET cols = excluded.cols, rows = excluded.rows, share = excluded.share, kept_at = excluded.kept_at";
+pub(super) const PRUNE_WARM_STARTS: &str =
+    "DELETE FROM warm_starts WHERE key NOT IN (SELECT key FROM warm_starts ORDER BY kept_at DESC LIMIT $1)";
 pub(super) const UPSERT_LEDGER_DAY: &str = "INSERT INTO ledger_days (day, basis, closing, parks, built_at) VALUES ($1, $2, $3, $4, $5) \
      ON CONFLICT (day) DO UPDATE SET basis = excluded.basis, closing = excluded.closing, parks = excluded.parks, \
      built_at = excluded.built_at";

@@ -48,9 +48,10 @@ use super::readings::{reading_record, start_instant, start_value};
 use super::rows::{bid_record, get, schedule_info, schedule_record, CommonValues, StoredRow};
 use super::sql::{corrupt, migrate_error, payload_sha256, sqlx_error};
 use super::{
-    BidRecord, ClearingLock, DirtyMark, LedgerDayRecord, LocalDayLocks, NewLedgerDay, NewReading, NewSchedule, ReadingOutcome,
+    row_limit, BidRecord, ClearingLock, DirtyMark, LedgerDayRecord, LocalDayLocks, NewLedgerDay, NewReading, NewSchedule, ReadingOutcome,
     ReadingRecord, ScheduleInfo, ScheduleRecord, Store, StoreError, SubmitOutcome,
 };
+use crate::model::KeptStart;
 
 /// Most writes the writer applies in one transaction.
 pub const MAX_BATCH: usize = 1024;
@@ -265,6 +266,20 @@ impl Store for SqliteStore {
     async fn put_ledger_days(&self, days: Vec<NewLedgerDay>, consumed: Vec<DirtyMark>) -> Result<(), StoreError> {
         match self.write(Op::PutLedgerDays(days, consumed)).await? {
             Done::LedgerDays => Ok(()),
+            _ => Err(out_of_turn()),
+        }
+    }
+
+    async fn warm_starts(&self, limit: usize) -> Result<Vec<KeptStart>, StoreError> {
+        let rows = sqlx::query(SELECT_WARM_STARTS).bind(row_limit(limit)).fetch_all(&self.readers).await.map_err(db_error)?;
+        rows.iter()
+            .map(|r| Ok(KeptStart { key: get(r, "key")?, cols: get(r, "cols")?, rows: get(r, "rows")?, share: get(r, "share")? }))
+            .collect()
+    }
+
+    async fn put_warm_starts(&self, starts: Vec<KeptStart>, keep: usize) -> Result<(), StoreError> {
+        match self.write(Op::PutWarmStarts(starts, keep)).await? {
+            Done::WarmStarts => Ok(()),
             _ => Err(out_of_turn()),
         }
     }

@@ -58,6 +58,11 @@ pub(super) const MARK_LEDGER_DIRTY: &str = "INSERT INTO ledger_dirty (utc_hour, 
 pub(super) const SELECT_LEDGER_DIRTY: &str = "SELECT utc_hour, generation FROM ledger_dirty ORDER BY utc_hour";
 pub(super) const DELETE_LEDGER_DIRTY: &str = "DELETE FROM ledger_dirty WHERE utc_hour = ? AND generation = ?";
 pub(super) const SELECT_LEDGER_DAYS: &str = "SELECT day, basis, parks, built_at FROM ledger_days WHERE day >= ? AND day <= ? ORDER BY day";
+pub(super) const SELECT_WARM_STARTS: &str = "SELECT key, cols, rows, share FROM warm_starts ORDER BY kept_at DESC LIMIT ?";
+pub(super) const UPSERT_WARM_START: &str = "INSERT INTO warm_starts (key, cols, rows, share, kept_at) VALUES (?, ?, ?, ?, ?) \
+     ON CONFLICT (key) DO UPDATE SET cols = excluded.cols, rows = excluded.rows, share = excluded.share, kept_at = excluded.kept_at";
+pub(super) const PRUNE_WARM_STARTS: &str =
+    "DELETE FROM warm_starts WHERE key NOT IN (SELECT key FROM warm_starts ORDER BY kept_at DESC LIMIT ?)";
 pub(super) const SELECT_LEDGER_CLOSING: &str = "SELECT basis, closing FROM ledger_days WHERE day = ?";
 pub(super) const UPSERT_LEDGER_DAY: &str = "INSERT INTO ledger_days (day, basis, closing, parks, built_at) VALUES (?, ?, ?, ?, ?) \
      ON CONFLICT (day) DO UPDATE SET basis = excluded.basis, closing = excluded.closing, parks = excluded.parks, \

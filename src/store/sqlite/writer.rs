@@ -13,12 +13,14 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::queries::*;
 use super::{closed, day_text, db_error, timestamp_text, MAX_BATCH};
+use crate::model::KeptStart;
 use crate::store::ledger::changed_days;
 use crate::store::readings::{decide, inserted, reading_columns, reading_record, received_value, start_value, Decision};
 use crate::store::rows::{bid_record, existing_or_conflict, get};
 use crate::store::sql::{corrupt, side_text};
 use crate::store::{
-    inputs_sha256, BidRecord, DirtyMark, NewLedgerDay, NewReading, NewSchedule, ReadingOutcome, ScheduleInfo, StoreError, SubmitOutcome,
+    inputs_sha256, kept_at, row_limit, BidRecord, DirtyMark, NewLedgerDay, NewReading, NewSchedule, ReadingOutcome, ScheduleInfo,
+    StoreError, SubmitOutcome,
 };
 
 /// A write to apply.
@@ -29,6 +31,7 @@ pub(super) enum Op {
     Publish(Box<NewSchedule>),
     PutReadings(Vec<NewReading>),
     PutLedgerDays(Vec<NewLedgerDay>, Vec<DirtyMark>),
+    PutWarmStarts(Vec<KeptStart>, usize),
 }
 
 /// What a write did, sent once its transaction has committed.
@@ -38,6 +41,7 @@ pub(super) enum Done {
     Published(ScheduleInfo),
     Readings(Vec<ReadingOutcome>),
     LedgerDays,
+    WarmStarts,
 }
 
 pub(super) struct Job {
@@ -158,7 +162,25 @@ async fn apply_one(conn: &mut SqliteConnection, op: &Op) -> Result<Done, StoreEr
         Op::Publish(schedule) => publish(conn, schedule).await.map(Done::Published),
         Op::PutReadings(batch) => put_readings(conn, batch).await.map(Done::Readings),
         Op::PutLedgerDays(days, consumed) => put_ledger_days(conn, days, consumed).await.map(|()| Done::LedgerDays),
+        Op::PutWarmStarts(starts, keep) => put_warm_starts(conn, starts, *keep).await.map(|()| Done::WarmStarts),
     }
+}
+
+async fn put_warm_starts(conn: &mut SqliteConnection, starts: &[KeptStart], keep: usize) -> Result<(), StoreError> {
+    let now = Utc::now();
+    for (k, s) in starts.iter().enumerate() {
+        sqlx::query(UPSERT_WARM_START)
+            .bind(&s.key)
+            .bind(&s.cols)
+            .bind(&s.rows)
+            .bind(s.share)
+            .bind(kept_at(now, k))
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error)?;
+    }
+    sqlx::query(PRUNE_WARM_STARTS).bind(row_limit(keep)).execute(&mut *conn).await.map_err(db_error)?;
+    Ok(())
 }
 
 /// Rows per multi-row insert (9 values each, well under SQLite's variable limit).

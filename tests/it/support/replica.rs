@@ -89,6 +89,18 @@ impl Replica {
         }
     }
 
+    /// Stops the process as an operator would (SIGTERM: it finishes in order, writing
+    /// what it keeps to the store), and waits for it to exit.
+    pub(crate) fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let pid = libc::pid_t::try_from(c.id()).expect("a pid");
+            // SAFETY: sending a signal to our own child process, which has not been reaped.
+            assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0, "SIGTERM");
+            let status = c.wait().expect("the process exits");
+            assert!(status.success(), "replica {} exited with {status}:\n{}", self.name, self.log_text());
+        }
+    }
+
     /// Solves this process ran (`vpp_solves_total`, every objective and outcome).
     pub(crate) async fn solves(&self) -> u64 {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};

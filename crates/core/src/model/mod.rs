@@ -42,7 +42,7 @@ pub use stochastic::{
     commit_day_ahead, plan_first_stage, replan_committed, solve_held, solve_stochastic, DEFAULT_IMBALANCE_PREMIUM, MAX_SCENARIO_INTERVALS,
     MIN_PROBABILITY,
 };
-pub use warm::{WarmStarts, DEFAULT_SHAPES};
+pub use warm::{KeptStart, WarmStarts, DEFAULT_SHAPES};
 
 /// The rule that chooses among equal optima, as schedules name it: the highest green share
 /// among least-cost dispatches, then the canonical objective (keep green stored, move the

@@ -20,6 +20,12 @@
 //! The cache is off unless asked for ([`WarmStarts::keep`]): the service keeps one for
 //! all its solves, the backtest one per policy (so that its figures do not depend on how
 //! its threads interleave). Clones share the cache.
+//!
+//! A cache can be written out and read back ([`WarmStarts::changed_since`],
+//! [`WarmStarts::restore`], as [`KeptStart`]s), so that a restarted service, or a replica
+//! of it on the same store, starts warm. A shape's key is the same in every process (FxHash
+//! has no random seed); a kept start read back is checked against its key before it is
+//! kept, and HiGHS checks a basis again before it takes one.
 
 use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
@@ -89,13 +95,65 @@ pub const DEFAULT_SHAPES: usize = 512;
 /// The most recent basis of each of the last `capacity` shapes solved.
 struct Bases {
     capacity: usize,
-    /// Most recently used first.
-    entries: VecDeque<(Shape, Arc<Basis>)>,
+    /// Most recently used first; with the generation it was kept at.
+    entries: VecDeque<(Shape, Arc<Basis>, u64)>,
     /// The green share the latest run of each shape found (Dinkelbach's λ at its end),
-    /// most recently kept first.
-    shares: VecDeque<(Shape, f64)>,
+    /// most recently kept first; with the generation it was kept at.
+    shares: VecDeque<(Shape, f64, u64)>,
+    /// Rises with every basis or share kept.
+    generation: u64,
     hits: u64,
     misses: u64,
+}
+
+/// A kept start in a form to store: the shape's key (the same in every process), its
+/// basis (one HiGHS status per column and per row, 0–4), and the green share its latest
+/// green-share run found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeptStart {
+    /// The shape's key (`v1:cols:rows:objective:stage:fingerprint`).
+    pub key: String,
+    /// One status per column.
+    pub cols: Vec<u8>,
+    /// One status per row.
+    pub rows: Vec<u8>,
+    /// The green share the shape's latest green-share run found.
+    pub share: Option<f64>,
+}
+
+impl Shape {
+    /// The key a kept start of this shape is stored under: `v1:` then columns, rows,
+    /// objective, stage and fingerprint (hexadecimal), separated by colons.
+    fn key(&self) -> String {
+        format!("v1:{}:{}:{}:{}:{:016x}", self.cols, self.rows, self.objective.name(), self.stage, self.fingerprint)
+    }
+
+    /// The shape a stored key names (`None` for any other text).
+    fn from_key(key: &str) -> Option<Shape> {
+        let mut parts = key.split(':');
+        if parts.next()? != "v1" {
+            return None;
+        }
+        let cols = parts.next()?.parse().ok()?;
+        let rows = parts.next()?.parse().ok()?;
+        let objective = parts.next()?.parse().ok()?;
+        let stage = parts.next()?.parse().ok()?;
+        let fingerprint = u64::from_str_radix(parts.next()?, 16).ok()?;
+        parts.next().is_none().then_some(Shape { cols, rows, objective, stage, fingerprint })
+    }
+}
+
+/// HiGHS's basis statuses (`kHighsBasisStatus`: lower, basic, upper, zero, nonbasic).
+const STATUSES: std::ops::RangeInclusive<u8> = 0..=4;
+
+fn stored(statuses: &[highs_sys::HighsInt]) -> Vec<u8> {
+    // Every status HiGHS reports is one of STATUSES; anything else is stored as 0 (lower),
+    // which HiGHS checks like any basis given from outside.
+    statuses.iter().map(|&s| u8::try_from(s).ok().filter(|s| STATUSES.contains(s)).unwrap_or(0)).collect()
+}
+
+fn read_back(statuses: &[u8]) -> Option<Vec<highs_sys::HighsInt>> {
+    statuses.iter().map(|&s| STATUSES.contains(&s).then_some(highs_sys::HighsInt::from(s))).collect()
 }
 
 /// Final bases of recent solves, by LP shape; off by default. Clones share the cache.
@@ -105,7 +163,8 @@ pub struct WarmStarts(Option<Arc<Mutex<Bases>>>);
 impl WarmStarts {
     /// A cache of the latest basis of each of the `capacity` most recently solved shapes.
     pub fn keep(capacity: usize) -> WarmStarts {
-        let bases = Bases { capacity: capacity.max(1), entries: VecDeque::new(), shares: VecDeque::new(), hits: 0, misses: 0 };
+        let bases =
+            Bases { capacity: capacity.max(1), entries: VecDeque::new(), shares: VecDeque::new(), generation: 0, hits: 0, misses: 0 };
         WarmStarts(Some(Arc::new(Mutex::new(bases))))
     }
 
@@ -125,7 +184,7 @@ impl WarmStarts {
     /// The latest basis of `shape`, if one is kept.
     pub(crate) fn get(&self, shape: &Shape) -> Option<Arc<Basis>> {
         let mut b = lock(self.0.as_ref()?);
-        match b.entries.iter().position(|(s, _)| s == shape) {
+        match b.entries.iter().position(|(s, _, _)| s == shape) {
             Some(k) => {
                 b.hits += 1;
                 let entry = b.entries.remove(k)?;
@@ -147,12 +206,72 @@ impl WarmStarts {
             return;
         }
         let mut b = lock(bases);
-        if let Some(k) = b.entries.iter().position(|(s, _)| *s == shape) {
+        if let Some(k) = b.entries.iter().position(|(s, _, _)| *s == shape) {
             b.entries.remove(k);
         }
-        b.entries.push_front((shape, Arc::new(basis)));
+        b.generation += 1;
+        let generation = b.generation;
+        b.entries.push_front((shape, Arc::new(basis), generation));
         let capacity = b.capacity;
         b.entries.truncate(capacity);
+    }
+
+    /// The cache's generation: every basis or share kept raises it.
+    pub fn generation(&self) -> u64 {
+        self.0.as_ref().map_or(0, |b| lock(b).generation)
+    }
+
+    /// The kept starts whose basis or share was kept after `generation` (0: every one kept
+    /// by this process, not those restored), most recently used first, and the cache's generation now (to ask from next time).
+    pub fn changed_since(&self, generation: u64) -> (Vec<KeptStart>, u64) {
+        let Some(bases) = self.0.as_ref() else { return (Vec::new(), 0) };
+        let b = lock(bases);
+        let out = b
+            .entries
+            .iter()
+            .filter_map(|(shape, basis, kept)| {
+                let share = b.shares.iter().find(|(s, _, _)| s == shape);
+                let changed = *kept > generation || share.is_some_and(|&(_, _, g)| g > generation);
+                changed.then(|| KeptStart {
+                    key: shape.key(),
+                    cols: stored(&basis.cols),
+                    rows: stored(&basis.rows),
+                    share: share.map(|&(_, v, _)| v),
+                })
+            })
+            .collect();
+        (out, b.generation)
+    }
+
+    /// Keeps stored starts (as [`WarmStarts::changed_since`] gave them, most recently used
+    /// first) where the cache has nothing newer of their shape. A start whose key is not
+    /// one, whose basis does not fit its key, or whose share is not in [0, 1] is left out;
+    /// returns how many were kept. Restoring does not count as a change.
+    pub fn restore(&self, starts: &[KeptStart]) -> usize {
+        let Some(bases) = self.0.as_ref() else { return 0 };
+        let mut b = lock(bases);
+        let capacity = b.capacity;
+        let mut kept = 0;
+        // In their order (most recent first), each to the back: the cache's own (newer)
+        // entries stay in front.
+        for start in starts {
+            let Some(shape) = Shape::from_key(&start.key) else { continue };
+            let (Some(cols), Some(rows)) = (read_back(&start.cols), read_back(&start.rows)) else { continue };
+            if cols.len() != shape.cols || rows.len() != shape.rows || b.entries.iter().any(|(s, _, _)| *s == shape) {
+                continue;
+            }
+            if b.entries.len() < capacity {
+                b.entries.push_back((shape, Arc::new(Basis { cols, rows }), 0));
+                kept += 1;
+            }
+            let share = start.share.filter(|v| (0.0..=1.0).contains(v));
+            if let Some(share) = share {
+                if b.shares.len() < capacity && !b.shares.iter().any(|(s, _, _)| *s == shape) {
+                    b.shares.push_back((shape, share, 0));
+                }
+            }
+        }
+        kept
     }
 }
 
@@ -161,7 +280,7 @@ impl WarmStarts {
     /// run's Dinkelbach iterations start (see `stages`).
     pub(crate) fn share(&self, shape: &Shape) -> Option<f64> {
         let b = lock(self.0.as_ref()?);
-        b.shares.iter().find(|(s, _)| s == shape).map(|&(_, share)| share)
+        b.shares.iter().find(|(s, _, _)| s == shape).map(|&(_, share, _)| share)
     }
 
     /// Keeps `share` as the latest of `shape` (a share that is not a number in [0, 1] is not).
@@ -171,8 +290,10 @@ impl WarmStarts {
             return;
         }
         let mut b = lock(bases);
-        b.shares.retain(|(s, _)| *s != shape);
-        b.shares.push_front((shape, share));
+        b.shares.retain(|(s, _, _)| *s != shape);
+        b.generation += 1;
+        let generation = b.generation;
+        b.shares.push_front((shape, share, generation));
         let capacity = b.capacity;
         b.shares.truncate(capacity);
     }
@@ -255,6 +376,48 @@ mod tests {
         assert!(w.share(&shape(1, 1)).is_none(), "the oldest shape is dropped");
         assert_eq!(w.share(&shape(2, 2)), Some(0.5));
         assert_eq!(w.hits_and_misses(), (0, 0), "shares are not counted as bases");
+    }
+
+    #[test]
+    fn kept_starts_are_stored_and_read_back_by_key() {
+        let w = WarmStarts::keep(3);
+        let s1 = Shape { cols: 2, rows: 1, objective: Objective::GreenShare, stage: 0, fingerprint: 0xfeed };
+        let s2 = Shape { stage: 2, ..s1 };
+        w.put(s1, Basis { cols: vec![1, 0], rows: vec![4] });
+        w.put_share(s1, 0.25);
+        let g = w.generation();
+        w.put(s2, Basis { cols: vec![2, 1], rows: vec![0] });
+        let (all, now) = w.changed_since(0);
+        assert_eq!(now, 3);
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0], KeptStart { key: "v1:2:1:green-share:2:000000000000feed".into(), cols: vec![2, 1], rows: vec![0], share: None });
+        assert_eq!(all[1].share, Some(0.25));
+        // Only what was kept after g: the stage-2 basis.
+        let (changed, _) = w.changed_since(g);
+        assert_eq!(changed.iter().map(|k| k.key.as_str()).collect::<Vec<_>>(), [all[0].key.as_str()]);
+        assert!(w.changed_since(now).0.is_empty());
+
+        // Another process reads them back: the same bases and share, found by shape.
+        let other = WarmStarts::keep(3);
+        let mut stored = all.clone();
+        stored.push(KeptStart { key: "v1:2:1:cost:0:zz".into(), ..all[0].clone() }); // not a key
+        stored.push(KeptStart { key: "v2:2:1:cost:0:1".into(), ..all[0].clone() }); // another format
+        stored.push(KeptStart { key: "v1:3:1:cost:0:1".into(), ..all[0].clone() }); // basis too short
+        stored.push(KeptStart { key: "v1:2:1:cost:0:2".into(), cols: vec![9, 1], ..all[0].clone() }); // not a status
+        stored.push(KeptStart { key: "v1:2:1:cost:0:3".into(), share: Some(f64::NAN), ..all[0].clone() });
+        assert_eq!(other.restore(&stored), 3);
+        assert_eq!(other.get(&s1).as_deref(), Some(&Basis { cols: vec![1, 0], rows: vec![4] }));
+        assert_eq!(other.get(&s2).as_deref(), Some(&Basis { cols: vec![2, 1], rows: vec![0] }));
+        assert_eq!(other.share(&s1), Some(0.25));
+        let s3 = Shape { objective: Objective::Cost, fingerprint: 3, ..s1 };
+        assert!(other.get(&s3).is_some() && other.share(&s3).is_none(), "a share that is not one is left out");
+        assert!(other.changed_since(0).0.is_empty(), "restoring is not a change");
+        // What the cache kept itself is newer than what it reads back.
+        w.put(s1, Basis { cols: vec![0, 1], rows: vec![1] });
+        w.restore(&all);
+        assert_eq!(w.get(&s1).as_deref(), Some(&Basis { cols: vec![0, 1], rows: vec![1] }));
+        // Off: nothing kept.
+        assert_eq!(WarmStarts::default().restore(&all), 0);
     }
 
     #[test]
