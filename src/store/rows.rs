@@ -13,6 +13,7 @@ use sqlx::{ColumnIndex, Decode, Row, Type};
 use super::sql::{corrupt, parse_side, parse_state, sqlx_error};
 use super::{BidRecord, ScheduleInfo, ScheduleRecord, StoreError, SubmitOutcome};
 use crate::domain::Bid;
+use crate::model::KeptStart;
 
 /// The columns [`bid_record`] reads, in the order both backends select and insert them.
 macro_rules! bid_columns {
@@ -61,6 +62,8 @@ pub(crate) trait CommonValues {
     fn float(&self, column: &str) -> Result<f64, StoreError>;
     /// A byte string column (digests).
     fn bytes(&self, column: &str) -> Result<Vec<u8>, StoreError>;
+    /// A nullable float column.
+    fn optional_float(&self, column: &str) -> Result<Option<f64>, StoreError>;
 }
 
 impl<R> CommonValues for R
@@ -91,6 +94,15 @@ where
     fn bytes(&self, column: &str) -> Result<Vec<u8>, StoreError> {
         get(self, column)
     }
+
+    fn optional_float(&self, column: &str) -> Result<Option<f64>, StoreError> {
+        get(self, column)
+    }
+}
+
+/// A stored warm start (`key, cols, rows, share`).
+pub(crate) fn kept_start(row: &impl CommonValues) -> Result<KeptStart, StoreError> {
+    Ok(KeptStart { key: row.text("key")?, cols: row.bytes("cols")?, rows: row.bytes("rows")?, share: row.optional_float("share")? })
 }
 
 /// A backend's row: the shared values, and the values each backend stores its own way.

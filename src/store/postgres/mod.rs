@@ -74,7 +74,7 @@ use self::error::{connect_error, db_error, unique_violation};
 use self::queries::*;
 use super::ledger::{built_instant, changed_days};
 use super::readings::{decide, inserted, reading_record, received_value, start_instant, start_value, Decision};
-use super::rows::{bid_record, existing_or_conflict, get, schedule_info, schedule_record, CommonValues, StoredRow};
+use super::rows::{bid_record, existing_or_conflict, get, kept_start, schedule_info, schedule_record, CommonValues, StoredRow};
 use super::sql::{corrupt, migrate_error, payload_sha256, side_text};
 use super::{
     inputs_sha256, kept_at, row_limit, BidRecord, ClearingLock, DirtyMark, LedgerDayRecord, LocalDayLocks, NewLedgerDay, NewReading,
@@ -392,9 +392,7 @@ impl Store for PgStore {
 
     async fn warm_starts(&self, limit: usize) -> Result<Vec<KeptStart>, StoreError> {
         let rows = sqlx::query(SELECT_WARM_STARTS).bind(row_limit(limit)).fetch_all(&self.pool).await.map_err(db_error)?;
-        rows.iter()
-            .map(|r| Ok(KeptStart { key: get(r, "key")?, cols: get(r, "cols")?, rows: get(r, "rows")?, share: get(r, "share")? }))
-            .collect()
+        rows.iter().map(kept_start).collect()
     }
 
     async fn put_warm_starts(&self, starts: Vec<KeptStart>, keep: usize) -> Result<(), StoreError> {

@@ -45,7 +45,7 @@ use self::queries::*;
 use self::writer::{write_loop, Done, Job, Msg, Op};
 use super::ledger::built_instant;
 use super::readings::{reading_record, start_instant, start_value};
-use super::rows::{bid_record, get, schedule_info, schedule_record, CommonValues, StoredRow};
+use super::rows::{bid_record, get, kept_start, schedule_info, schedule_record, CommonValues, StoredRow};
 use super::sql::{corrupt, migrate_error, payload_sha256, sqlx_error};
 use super::{
     row_limit, BidRecord, ClearingLock, DirtyMark, LedgerDayRecord, LocalDayLocks, NewLedgerDay, NewReading, NewSchedule, ReadingOutcome,
@@ -272,9 +272,7 @@ impl Store for SqliteStore {
 
     async fn warm_starts(&self, limit: usize) -> Result<Vec<KeptStart>, StoreError> {
         let rows = sqlx::query(SELECT_WARM_STARTS).bind(row_limit(limit)).fetch_all(&self.readers).await.map_err(db_error)?;
-        rows.iter()
-            .map(|r| Ok(KeptStart { key: get(r, "key")?, cols: get(r, "cols")?, rows: get(r, "rows")?, share: get(r, "share")? }))
-            .collect()
+        rows.iter().map(kept_start).collect()
     }
 
     async fn put_warm_starts(&self, starts: Vec<KeptStart>, keep: usize) -> Result<(), StoreError> {
