@@ -1,5 +1,6 @@
 //! Prometheus metrics: calls by method and code with their latency, failed calls by code,
-//! solves and solve time by objective, bids, build info and process figures. Served over
+//! solves and solve time by objective, warm-start look-ups, bids, build info and process
+//! figures. Served over
 //! HTTP by `server`.
 
 use prometheus::{Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
@@ -26,6 +27,9 @@ pub struct Metrics {
     pub readings: IntCounterVec,
     /// Failed calls by gRPC code.
     pub errors: IntCounterVec,
+    /// Look-ups of a kept basis for an LP of a solve (see `model::WarmStarts`), by result
+    /// (`hit`: the LP started from a kept basis; `miss`: none of its shape was kept).
+    pub warm_lookups: IntCounterVec,
 }
 
 impl Metrics {
@@ -55,7 +59,11 @@ impl Metrics {
         let errors = IntCounterVec::new(Opts::new("vpp_rpc_errors_total", "Failed calls"), &["code"]).expect("valid metric");
         let readings =
             IntCounterVec::new(Opts::new("vpp_meter_readings_total", "Meter readings"), &["source", "outcome"]).expect("valid metric");
-        let all: [Box<dyn prometheus::core::Collector>; 10] = [
+        let warm_lookups =
+            IntCounterVec::new(Opts::new("vpp_warm_start_lookups_total", "Look-ups of a kept basis for a solve's LP"), &["result"])
+                .expect("valid metric");
+        let all: [Box<dyn prometheus::core::Collector>; 11] = [
+            Box::new(warm_lookups.clone()),
             Box::new(readings.clone()),
             Box::new(solves.clone()),
             Box::new(solve_seconds.clone()),
@@ -70,7 +78,7 @@ impl Metrics {
         for c in all {
             registry.register(c).expect("registered once");
         }
-        Metrics { registry, solves, solve_seconds, bids, readings, errors, calls, call_seconds, resident }
+        Metrics { registry, solves, solve_seconds, bids, readings, errors, calls, call_seconds, resident, warm_lookups }
     }
 
     /// The text exposition format.

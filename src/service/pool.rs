@@ -52,6 +52,8 @@ pub(super) struct Pool {
     warm: model::WarmStarts,
     /// Told after every solve: the warm starts may have changed.
     warm_changed: Notify,
+    /// The cache's hits and misses already counted in the metrics.
+    warm_counted: std::sync::Mutex<(u64, u64)>,
 }
 
 struct InLine<'a>(&'a AtomicUsize);
@@ -82,7 +84,17 @@ impl Pool {
             limits,
             warm,
             warm_changed: Notify::new(),
+            warm_counted: std::sync::Mutex::new((0, 0)),
         }
+    }
+
+    /// Adds the cache's hits and misses since the last call to `metrics`.
+    fn count_warm_lookups(&self, metrics: &crate::metrics::Metrics) {
+        let (hits, misses) = self.warm.hits_and_misses();
+        let mut counted = self.warm_counted.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        metrics.warm_lookups.with_label_values(&["hit"]).inc_by(hits.saturating_sub(counted.0));
+        metrics.warm_lookups.with_label_values(&["miss"]).inc_by(misses.saturating_sub(counted.1));
+        *counted = (hits.max(counted.0), misses.max(counted.1));
     }
 
     /// True when the warm starts are kept in the store.
@@ -222,6 +234,7 @@ impl Service {
         let result = solving.await.map_err(|_| Error::Internal("the solve panicked".into()));
         stopper.abort();
         let result = result?;
+        pool.count_warm_lookups(&self.metrics);
         if pool.warm_in_store() {
             pool.warm_changed.notify_one();
         }

@@ -23,6 +23,9 @@ async fn submit(r: &Replica, days_ahead: u64) -> pb::Schedule {
     r.dispatch().submit_day_ahead(req(Some(OPERATOR), day_ahead(day, &fc, pb::SolveOptions::default()))).await.expect("solved").into_inner()
 }
 
+const HITS: &str = "vpp_warm_start_lookups_total{result=\"hit\"}";
+const MISSES: &str = "vpp_warm_start_lookups_total{result=\"miss\"}";
+
 fn report(s: &pb::Schedule) -> &pb::SolverReport {
     s.solver.as_ref().expect("a solver report")
 }
@@ -40,6 +43,8 @@ async fn a_restarted_service_starts_warm_from_the_bases_it_kept_in_its_sqlite_fi
     let mut vpp = Replica::start(&dir, "warm-restart", &database, "").await;
     let first = submit(&vpp, 3).await;
     assert!(!report(&first).warm_started, "nothing kept yet: the first solve starts cold");
+    assert_eq!(vpp.counter(HITS).await, 0);
+    assert!(vpp.counter(MISSES).await >= 4, "every kept step missed");
     vpp.stop();
 
     // What the process kept: the objective's own LPs and the two tie-break stages, each
@@ -60,6 +65,7 @@ async fn a_restarted_service_starts_warm_from_the_bases_it_kept_in_its_sqlite_fi
     vpp.spawn().await;
     let again = submit(&vpp, 4).await;
     assert!(report(&again).warm_started, "the restarted service starts warm");
+    assert!(vpp.counter(HITS).await >= 2, "the objective's own LPs start from the file's bases");
     assert!(vpp.log_text().contains("warm starts read back from the store"));
     // The same schedule as a cold solve of the stored inputs (checked there).
     let (_, _, cold) = resolve_stored(&mut vpp.dispatch(), future_day(4).0).await;

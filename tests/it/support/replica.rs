@@ -103,12 +103,18 @@ impl Replica {
 
     /// Solves this process ran (`vpp_solves_total`, every objective and outcome).
     pub(crate) async fn solves(&self) -> u64 {
+        self.counter("vpp_solves_total{").await
+    }
+
+    /// The sum of the metric lines that start with `prefix` (a counter's name and `{`, or
+    /// the name and labels of one series).
+    pub(crate) async fn counter(&self, prefix: &str) -> u64 {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.metrics_port)).await.expect("metrics endpoint");
         s.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n").await.unwrap();
         let mut text = String::new();
         s.read_to_string(&mut text).await.unwrap();
-        text.lines().filter(|l| l.starts_with("vpp_solves_total{")).filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok()).sum()
+        text.lines().filter(|l| l.starts_with(prefix)).filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok()).sum()
     }
 
     /// What the process logged so far.
