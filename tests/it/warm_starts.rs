@@ -19,8 +19,13 @@ async fn open(database: &str) -> std::sync::Arc<dyn Store> {
 
 /// Submits the day-ahead of `days_ahead` days from now (the summer fixture, green share).
 async fn submit(r: &Replica, days_ahead: u64) -> pb::Schedule {
+    submit_for(r, days_ahead, pb::Objective::Unspecified).await
+}
+
+async fn submit_for(r: &Replica, days_ahead: u64, objective: pb::Objective) -> pb::Schedule {
     let (day, fc) = future_day(days_ahead);
-    r.dispatch().submit_day_ahead(req(Some(OPERATOR), day_ahead(day, &fc, pb::SolveOptions::default()))).await.expect("solved").into_inner()
+    let options = pb::SolveOptions { objective: objective as i32, ..Default::default() };
+    r.dispatch().submit_day_ahead(req(Some(OPERATOR), day_ahead(day, &fc, options))).await.expect("solved").into_inner()
 }
 
 const HITS: &str = "vpp_warm_start_lookups_total{result=\"hit\"}";
@@ -45,14 +50,18 @@ async fn a_restarted_service_starts_warm_from_the_bases_it_kept_in_its_sqlite_fi
     assert!(!report(&first).warm_started, "nothing kept yet: the first solve starts cold");
     assert_eq!(vpp.counter(HITS).await, 0);
     assert!(vpp.counter(MISSES).await >= 4, "every kept step missed");
+    // Right after the first solve's bases were written: this one's are written at shutdown
+    // (or by the next write, 10 s on), before the process exits either way.
+    submit_for(&vpp, 6, pb::Objective::Cost).await;
     vpp.stop();
 
-    // What the process kept: the objective's own LPs and the two tie-break stages, each
-    // basis as long as its key says.
+    // What the process kept: the objective's own LPs and the two tie-break stages of both
+    // objectives, each basis as long as its key says.
     let store = open(&database).await;
     let kept = store.warm_starts(100).await.unwrap();
     store.close().await;
-    assert!(kept.len() >= 4, "kept {kept:?}");
+    assert!(kept.len() >= 7, "kept {:?}", kept.iter().map(|k| &k.key).collect::<Vec<_>>());
+    assert!(kept.iter().any(|k| k.key.contains(":cost:")), "the cost-mode solve's bases were written before exit");
     for stage in 0..=2 {
         assert!(kept.iter().any(|k| k.key.split(':').nth(4) == Some(&stage.to_string())), "stage {stage} kept");
     }
