@@ -1,11 +1,49 @@
 //! What both SQL backends share: the bid payload digest, the text forms of a bid's side and
-//! state, and the mapping of sqlx and migration errors that do not depend on the database
-//! (each backend maps its own database error codes and passes the rest here).
+//! state, the writing of warm starts, and the mapping of sqlx and migration errors that do
+//! not depend on the database (each backend maps its own database error codes and passes
+//! the rest here).
 
 use sha2::{Digest, Sha256};
 
-use super::{BidState, StoreError};
+use sqlx::{Database, Encode, Executor, IntoArguments, Type};
+
+use super::{kept_at, row_limit, BidState, StoreError};
 use crate::domain::{Bid, BidSide};
+use crate::model::KeptStart;
+
+/// Stores `starts` (most recently used first) as kept now, each replacing the row of its
+/// key, then removes all but the `keep` most recently kept rows: a backend's `upsert` and
+/// `prune` SQL on `conn`, within the caller's transaction.
+pub(crate) async fn put_warm_starts<DB>(
+    conn: &mut DB::Connection,
+    upsert: &'static str,
+    prune: &'static str,
+    starts: &[KeptStart],
+    keep: usize,
+) -> Result<(), sqlx::Error>
+where
+    DB: Database,
+    DB::Arguments: IntoArguments<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'t> &'t str: Encode<'t, DB> + Type<DB>,
+    for<'t> &'t [u8]: Encode<'t, DB> + Type<DB>,
+    for<'t> Option<f64>: Encode<'t, DB> + Type<DB>,
+    for<'t> i64: Encode<'t, DB> + Type<DB>,
+{
+    let now = chrono::Utc::now();
+    for (k, s) in starts.iter().enumerate() {
+        sqlx::query::<DB>(upsert)
+            .bind(s.key.as_str())
+            .bind(s.cols.as_slice())
+            .bind(s.rows.as_slice())
+            .bind(s.share)
+            .bind(kept_at(now, k))
+            .execute(&mut *conn)
+            .await?;
+    }
+    sqlx::query::<DB>(prune).bind(row_limit(keep)).execute(&mut *conn).await?;
+    Ok(())
+}
 
 /// SHA-256 of a bid's payload — node, interval start, side, quantity, price, green, park —
 /// in a fixed binary encoding (floats bitwise, strings length-prefixed). Stored with the

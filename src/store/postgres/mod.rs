@@ -77,8 +77,8 @@ use super::readings::{decide, inserted, reading_record, received_value, start_in
 use super::rows::{bid_record, existing_or_conflict, get, kept_start, schedule_info, schedule_record, CommonValues, StoredRow};
 use super::sql::{corrupt, migrate_error, payload_sha256, side_text};
 use super::{
-    inputs_sha256, kept_at, row_limit, BidRecord, ClearingLock, DirtyMark, LedgerDayRecord, LocalDayLocks, NewLedgerDay, NewReading,
-    NewSchedule, ReadingOutcome, ReadingRecord, ScheduleInfo, ScheduleRecord, Store, StoreError, SubmitOutcome,
+    inputs_sha256, row_limit, BidRecord, ClearingLock, DirtyMark, LedgerDayRecord, LocalDayLocks, NewLedgerDay, NewReading, NewSchedule,
+    ReadingOutcome, ReadingRecord, ScheduleInfo, ScheduleRecord, Store, StoreError, SubmitOutcome,
 };
 use crate::model::KeptStart;
 
@@ -396,20 +396,10 @@ impl Store for PgStore {
     }
 
     async fn put_warm_starts(&self, starts: Vec<KeptStart>, keep: usize) -> Result<(), StoreError> {
-        let now = Utc::now();
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        for (k, s) in starts.iter().enumerate() {
-            sqlx::query(UPSERT_WARM_START)
-                .bind(&s.key)
-                .bind(&s.cols)
-                .bind(&s.rows)
-                .bind(s.share)
-                .bind(kept_at(now, k))
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-        }
-        sqlx::query(PRUNE_WARM_STARTS).bind(row_limit(keep)).execute(&mut *tx).await.map_err(db_error)?;
+        super::sql::put_warm_starts::<sqlx::Postgres>(&mut tx, UPSERT_WARM_START, PRUNE_WARM_STARTS, &starts, keep)
+            .await
+            .map_err(db_error)?;
         tx.commit().await.map_err(db_error)
     }
 

@@ -17,10 +17,9 @@ use crate::model::KeptStart;
 use crate::store::ledger::changed_days;
 use crate::store::readings::{decide, inserted, reading_columns, reading_record, received_value, start_value, Decision};
 use crate::store::rows::{bid_record, existing_or_conflict, get};
-use crate::store::sql::{corrupt, side_text};
+use crate::store::sql::{self, corrupt, side_text};
 use crate::store::{
-    inputs_sha256, kept_at, row_limit, BidRecord, DirtyMark, NewLedgerDay, NewReading, NewSchedule, ReadingOutcome, ScheduleInfo,
-    StoreError, SubmitOutcome,
+    inputs_sha256, BidRecord, DirtyMark, NewLedgerDay, NewReading, NewSchedule, ReadingOutcome, ScheduleInfo, StoreError, SubmitOutcome,
 };
 
 /// A write to apply.
@@ -167,20 +166,7 @@ async fn apply_one(conn: &mut SqliteConnection, op: &Op) -> Result<Done, StoreEr
 }
 
 async fn put_warm_starts(conn: &mut SqliteConnection, starts: &[KeptStart], keep: usize) -> Result<(), StoreError> {
-    let now = Utc::now();
-    for (k, s) in starts.iter().enumerate() {
-        sqlx::query(UPSERT_WARM_START)
-            .bind(&s.key)
-            .bind(&s.cols)
-            .bind(&s.rows)
-            .bind(s.share)
-            .bind(kept_at(now, k))
-            .execute(&mut *conn)
-            .await
-            .map_err(db_error)?;
-    }
-    sqlx::query(PRUNE_WARM_STARTS).bind(row_limit(keep)).execute(&mut *conn).await.map_err(db_error)?;
-    Ok(())
+    sql::put_warm_starts::<sqlx::Sqlite>(conn, UPSERT_WARM_START, PRUNE_WARM_STARTS, starts, keep).await.map_err(db_error)
 }
 
 /// Rows per multi-row insert (9 values each, well under SQLite's variable limit).
