@@ -72,7 +72,7 @@ fn assert_plan_valid(plant: &Plant, forecast: &Forecast, options: &Options, plan
 
 /// The hand case again with each scenario split into five equal copies (ten scenarios,
 /// enough for the least-cost stage to start from the least cost without the share floor
-/// and reach the floor by dual simplex): the same plan, to the hand-worked figures.
+/// and reach the floor through its multiplier): the same plan, to the hand-worked figures.
 #[test]
 fn the_hand_case_split_into_ten_scenarios_gives_the_same_plan() {
     let c: Case<Expected> = load("stochastic-keep-storage");
@@ -106,8 +106,9 @@ fn the_hand_case_split_into_ten_scenarios_gives_the_same_plan() {
     }
     // Copies of one scenario are dispatched alike.
     let two = model::solve_stochastic(&c.plant, &c.forecast, &c.case, e.imbalance_premium).expect("two scenarios");
-    // One LP more in each of the plan, EEV and WS: the least cost without the floor.
-    assert_eq!(plan.solver.solves, two.solver.solves + 3, "ten scenarios take the least cost first");
+    // More LPs in each of the plan, EEV and WS: the least cost without the floor, then the
+    // search for the floor's multiplier (the least cost is below the floor here).
+    assert!(plan.solver.solves > two.solver.solves + 3, "ten scenarios take the least cost first, then the multiplier");
     for s in &plan.scenarios {
         let whole = two.scenarios.iter().find(|w| s.name.starts_with(&format!("{}-", w.name))).expect("its scenario");
         let diff = crate::agreement::differences(&s.schedule, &whole.schedule, 1e-6);

@@ -34,6 +34,10 @@ const FACE_TOLERANCE: f64 = 1e-7;
 /// against 16.3, 10 scenarios 3.1 against 4.0, 5 scenarios no gain (benches/README.md).
 const COST_FIRST_SCENARIOS: usize = 8;
 
+/// How far above the share floor's multiplier μ* the last solve of `Run::floor_multiplier`
+/// goes (relative), for the optimal point on the floor's side of μ*.
+const MULTIPLIER_STEP: f64 = 1e-6;
+
 /// From how many columns the first LP on a newly held optimal face starts from scratch
 /// (presolve, which removes the columns the face fixes, then dual simplex) rather than by
 /// primal simplex from the last basis; the LPs after it on the same face differ only in
@@ -191,7 +195,7 @@ pub(crate) fn run_stages(
             // starts at).
             let shape = run.warm_key(OWN_STAGE);
             let kept = shape.as_ref().and_then(|s| options.warm.share(s));
-            let (share, _, iters, _) = run.kept(shape, |run| run.max_share(kept.unwrap_or(0.0), kept.is_none(), false))?;
+            let (share, best, iters, _) = run.kept(shape, |run| run.max_share(kept.unwrap_or(0.0), kept.is_none(), false))?;
             if let Some(shape) = shape {
                 run.warm_started |= kept.is_some();
                 options.warm.put_share(shape, share);
@@ -200,15 +204,19 @@ pub(crate) fn run_stages(
             let floor = (share - options.share_tolerance).max(0.0);
             // Many scenarios: primal simplex from the Dinkelbach optimum to the least cost
             // above the floor takes long (the floor is one dense row over every scenario).
-            // Least cost without the floor first, from scratch; then the floor, which that
-            // optimum violates, by dual simplex from its basis (benches/README.md).
+            // Least cost without the floor first, from scratch; then the floor's multiplier
+            // (`floor_multiplier`), which ends at a basis just above the floor: primal
+            // simplex from there with the floor (or, if the search did not end above it,
+            // dual simplex from where it ended; benches/README.md).
             let many = run.session.is_some() && run.b.more.len() + 1 >= COST_FIRST_SCENARIOS;
+            let mut above = false;
             if many {
                 run.start_next(solver::Start::Cold);
-                run.solve(&cost, Direction::Minimise, false)?;
+                let least = run.solve(&cost, Direction::Minimise, false)?;
+                above = run.floor_multiplier(&cost, floor, &least, &best)?;
             }
             let row = run.push_share_floor(Family::ShareFloor, floor);
-            if many {
+            if many && !above {
                 run.start_next(solver::Start::Dual);
             }
             let fin = run.kept(run.warm_key(OWN_STAGE), |run| run.solve(&cost, Direction::Minimise, true))?;
@@ -646,6 +654,53 @@ impl Run<'_> {
             (lambda, proven) = (next, true);
         }
         Err(DispatchError::Solver(format!("Dinkelbach did not converge in {MAX_ITERATIONS} iterations")))
+    }
+
+    /// The multiplier μ* of the share floor N − floor·D ≥ 0 (g ≥ 0 below) in the least-cost
+    /// LP, found without the floor row: the Lagrangian L(μ) = min (cost − μ·g) is concave
+    /// and piecewise linear, and each solve at μ gives a point x on the line cost(x) − μ·g(x)
+    /// that supports it. Starting from the least-cost point `a` (g < 0) and the Dinkelbach
+    /// optimum `b` (g ≥ 0), the next μ is where their lines cross; the point found there
+    /// replaces `a` or `b` by the sign of its g, until it lies on the crossing (then both
+    /// are optimal at μ = μ*), as Dinkelbach's iterations do for the share. Each solve
+    /// changes only the objective, from the last basis by primal simplex. Then one solve at
+    /// μ* slightly raised, for the optimal point on the floor's side: a basis feasible for
+    /// the floored LP and optimal for its Lagrangian, from which primal simplex needs few
+    /// iterations. True when the last solve ended above the floor.
+    ///
+    /// The floored LP is solved after it either way: the search only chooses its start, so
+    /// its result (and the schedule) does not depend on it.
+    fn floor_multiplier(&mut self, cost: &LinExpr, floor: f64, a: &RawSolution, b: &RawSolution) -> Result<bool, DispatchError> {
+        let g = self.b.green.plus(-floor, &self.b.served);
+        let (mut ca, mut ga) = (cost.eval(&a.x), g.eval(&a.x));
+        let (mut cb, mut gb) = (cost.eval(&b.x), g.eval(&b.x));
+        if ga >= 0.0 {
+            return Ok(true);
+        }
+        for k in 1..=MAX_ITERATIONS {
+            if gb <= ga {
+                break;
+            }
+            let mu = ((cb - ca) / (gb - ga)).max(0.0);
+            let sol = self.solve(&cost.plus(-mu, &g), Direction::Minimise, false)?;
+            let (c, gx) = (cost.eval(&sol.x), g.eval(&sol.x));
+            let line = ca - mu * ga;
+            let value = c - mu * gx;
+            tracing::debug!(iteration = k, mu, cost = c, g = gx, gap = line - value, "floor multiplier");
+            if value >= line - 1e-9 * (1.0 + line.abs()) {
+                if gx >= 0.0 {
+                    return Ok(true);
+                }
+                let above = self.solve(&cost.plus(-mu * (1.0 + MULTIPLIER_STEP), &g), Direction::Minimise, false)?;
+                return Ok(g.eval(&above.x) >= 0.0);
+            }
+            if gx < 0.0 {
+                (ca, ga) = (c, gx);
+            } else {
+                (cb, gb) = (c, gx);
+            }
+        }
+        Ok(false)
     }
 
     /// Adds N − share·D ≥ 0.
