@@ -1,7 +1,6 @@
 //! Prometheus metrics: calls by method and code with their latency, failed calls by code,
 //! solves and solve time by objective, warm-start look-ups, bids, build info and process
-//! figures. Served over
-//! HTTP by `server`.
+//! figures. Served over HTTP by `server`.
 
 use prometheus::{Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 

@@ -106,6 +106,18 @@ struct Bases {
     misses: u64,
 }
 
+impl Basis {
+    /// True when the basis has one status per column and per row of `shape`.
+    fn fits(&self, shape: &Shape) -> bool {
+        self.cols.len() == shape.cols && self.rows.len() == shape.rows
+    }
+}
+
+/// True when `v` is a share: a number in [0, 1].
+fn is_share(v: f64) -> bool {
+    (0.0..=1.0).contains(&v)
+}
+
 /// A kept start in a form to store: the shape's key (the same in every process), its
 /// basis (one HiGHS status per column and per row, 0–4), and the green share its latest
 /// green-share run found.
@@ -202,7 +214,7 @@ impl WarmStarts {
     /// Keeps `basis` as the latest of `shape` (a basis of another length is not kept).
     pub(crate) fn put(&self, shape: Shape, basis: Basis) {
         let Some(bases) = self.0.as_ref() else { return };
-        if basis.cols.len() != shape.cols || basis.rows.len() != shape.rows {
+        if !basis.fits(&shape) {
             return;
         }
         let mut b = lock(bases);
@@ -216,13 +228,9 @@ impl WarmStarts {
         b.entries.truncate(capacity);
     }
 
-    /// The cache's generation: every basis or share kept raises it.
-    pub fn generation(&self) -> u64 {
-        self.0.as_ref().map_or(0, |b| lock(b).generation)
-    }
-
     /// The kept starts whose basis or share was kept after `generation` (0: every one kept
-    /// by this process, not those restored), most recently used first, and the cache's generation now (to ask from next time).
+    /// by this process, not those restored), most recently used first, and the cache's
+    /// generation now (every basis or share kept raises it): where to ask from next time.
     pub fn changed_since(&self, generation: u64) -> (Vec<KeptStart>, u64) {
         let Some(bases) = self.0.as_ref() else { return (Vec::new(), 0) };
         let b = lock(bases);
@@ -257,14 +265,15 @@ impl WarmStarts {
         for start in starts {
             let Some(shape) = Shape::from_key(&start.key) else { continue };
             let (Some(cols), Some(rows)) = (read_back(&start.cols), read_back(&start.rows)) else { continue };
-            if cols.len() != shape.cols || rows.len() != shape.rows || b.entries.iter().any(|(s, _, _)| *s == shape) {
+            let basis = Basis { cols, rows };
+            if !basis.fits(&shape) || b.entries.iter().any(|(s, _, _)| *s == shape) {
                 continue;
             }
             if b.entries.len() < capacity {
-                b.entries.push_back((shape, Arc::new(Basis { cols, rows }), 0));
+                b.entries.push_back((shape, Arc::new(basis), 0));
                 kept += 1;
             }
-            let share = start.share.filter(|v| (0.0..=1.0).contains(v));
+            let share = start.share.filter(|&v| is_share(v));
             if let Some(share) = share {
                 if b.shares.len() < capacity && !b.shares.iter().any(|(s, _, _)| *s == shape) {
                     b.shares.push_back((shape, share, 0));
@@ -286,7 +295,7 @@ impl WarmStarts {
     /// Keeps `share` as the latest of `shape` (a share that is not a number in [0, 1] is not).
     pub(crate) fn put_share(&self, shape: Shape, share: f64) {
         let Some(bases) = self.0.as_ref() else { return };
-        if !(0.0..=1.0).contains(&share) {
+        if !is_share(share) {
             return;
         }
         let mut b = lock(bases);
@@ -385,7 +394,7 @@ mod tests {
         let s2 = Shape { stage: 2, ..s1 };
         w.put(s1, Basis { cols: vec![1, 0], rows: vec![4] });
         w.put_share(s1, 0.25);
-        let g = w.generation();
+        let g = w.changed_since(0).1;
         w.put(s2, Basis { cols: vec![2, 1], rows: vec![0] });
         let (all, now) = w.changed_since(0);
         assert_eq!(now, 3);
